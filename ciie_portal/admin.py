@@ -1,0 +1,119 @@
+from django import forms
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .choices import UnitCategory
+from .models import AuditEntry, Edition, EntryPeriod, Notice
+from .notices.services import notice_retry
+from .services import edition_make_current
+
+
+class EditionForm(forms.ModelForm):
+    auto_approve_categories = forms.MultipleChoiceField(
+        label=_("unit categories approved automatically"),
+        choices=UnitCategory.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    invitation_code_categories = forms.MultipleChoiceField(
+        label=_("unit categories that need an invitation code"),
+        choices=UnitCategory.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Edition
+        exclude = ["is_current"]
+
+
+class EntryPeriodInline(admin.TabularInline):
+    model = EntryPeriod
+    extra = 0
+    fields = ["position", "name", "first_day", "last_day", "fee"]
+
+
+@admin.register(Edition)
+class EditionAdmin(admin.ModelAdmin):
+    form = EditionForm
+    list_display = ["number", "name", "starts_on", "ends_on", "registration_closes_at", "is_current"]
+    list_filter = ["is_current"]
+    readonly_fields = ["is_current", "created_at", "updated_at"]
+    inlines = [EntryPeriodInline]
+    actions = ["make_current"]
+    fieldsets = [
+        (None, {"fields": ["number", "name", "is_current"]}),
+        (_("Dates"), {"fields": [
+            "starts_on", "ends_on", "registration_opens_at", "registration_closes_at",
+        ]}),
+        (_("Payment"), {"fields": [
+            "transfer_deadline", "online_payment_deadline", "order_payment_window",
+            "reuse_fee_percent",
+        ]}),
+        (_("Delegations and review"), {"fields": [
+            "default_vip_quota", "default_staff_quota", "auto_approve_categories",
+            "invitation_code_categories", "review_days_domestic", "review_days_foreign",
+        ]}),
+        (_("Record"), {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.action(description=_("Make the selected edition the current one"))
+    def make_current(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one edition."), messages.ERROR)
+            return
+        edition = edition_make_current(edition=queryset.get(), actor=request.user)
+        self.message_user(request, _("%(edition)s is now current.") % {"edition": edition})
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records that are written by services only and never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at", "actor_repr", "action", "content_type", "object_repr",
+        "from_state", "to_state", "reason",
+    ]
+    list_filter = ["content_type", "action"]
+    search_fields = ["object_repr", "actor_repr", "object_id", "reason"]
+    list_select_related = ["content_type"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at", "event", "channel", "recipient", "template", "status", "attempts",
+        "sent_at", "last_error",
+    ]
+    list_filter = ["status", "channel", "event"]
+    search_fields = ["recipient", "key"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    actions = ["retry"]
+
+    @admin.action(description=_("Send the selected failed notices again"))
+    def retry(self, request, queryset):
+        count = notice_retry(notice_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(
+            request,
+            ngettext("%(count)d notice queued again.", "%(count)d notices queued again.", count)
+            % {"count": count},
+        )
+
+    def has_change_permission(self, request, obj=None):
+        # The retry action needs change permission on the list; the form stays read-only.
+        return obj is None and request.user.has_perm("ciie_portal.change_notice")

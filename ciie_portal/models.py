@@ -1,0 +1,253 @@
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .choices import UnitCategory
+
+CENT = Decimal("0.01")
+
+
+class NoCurrentEdition(Exception):
+    pass
+
+
+class EditionQuerySet(models.QuerySet):
+    def current(self) -> "Edition":
+        try:
+            return self.get(is_current=True)
+        except Edition.DoesNotExist:
+            raise NoCurrentEdition(
+                "No edition is marked current. An organiser sets one in the admin "
+                "(or run `python manage.py demo_load`)."
+            ) from None
+
+
+class Edition(models.Model):
+    """One expo (届): its dates, fees, deadlines and rules. Exactly one is current."""
+
+    number = models.PositiveSmallIntegerField(_("edition number"), unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    starts_on = models.DateField(_("expo opens"))
+    ends_on = models.DateField(_("expo closes"))
+    registration_opens_at = models.DateTimeField(_("registration opens"))
+    registration_closes_at = models.DateTimeField(_("registration closes"))
+    transfer_deadline = models.DateTimeField(
+        _("bank transfer deadline"),
+        help_text=_("Transfers must be made and their vouchers uploaded by then."),
+    )
+    online_payment_deadline = models.DateTimeField(
+        _("QR and B2B payment deadline"),
+    )
+    order_payment_window = models.DurationField(
+        _("order payment window"),
+        default=timedelta(minutes=30),
+        help_text=_("An unpaid order closes by itself after this time."),
+    )
+    reuse_fee_percent = models.DecimalField(
+        _("credential reuse fee (% of the fee)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("50.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+    )
+    default_vip_quota = models.PositiveIntegerField(_("default VIP quota per delegation"), default=100)
+    default_staff_quota = models.PositiveIntegerField(
+        _("default staff quota per delegation"), default=100
+    )
+    auto_approve_categories = models.JSONField(
+        _("unit categories approved automatically"), default=list, blank=True
+    )
+    invitation_code_categories = models.JSONField(
+        _("unit categories that need an invitation code"), default=list, blank=True
+    )
+    review_days_domestic = models.PositiveSmallIntegerField(
+        _("visitor review days (domestic)"), default=7
+    )
+    review_days_foreign = models.PositiveSmallIntegerField(
+        _("visitor review days (foreign)"), default=15
+    )
+    is_current = models.BooleanField(_("current edition"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = EditionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("edition")
+        verbose_name_plural = _("editions")
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_current"], condition=Q(is_current=True), name="one_current_edition"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="edition_dates_in_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(registration_closes_at__gt=models.F("registration_opens_at")),
+                name="edition_registration_in_order",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            errors["ends_on"] = _("The expo cannot close before it opens.")
+        if (
+            self.registration_opens_at
+            and self.registration_closes_at
+            and self.registration_closes_at <= self.registration_opens_at
+        ):
+            errors["registration_closes_at"] = _("Registration must close after it opens.")
+        valid = set(UnitCategory.values)
+        for field in ("auto_approve_categories", "invitation_code_categories"):
+            value = getattr(self, field) or []
+            if not isinstance(value, list) or not set(value) <= valid:
+                errors[field] = _("Choose unit categories from the list.")
+        if errors:
+            raise ValidationError(errors)
+
+    def reuse_fee(self, fee: Decimal) -> Decimal:
+        """The fee for reusing last edition's credential: a percentage, rounded to the fen."""
+        return (fee * self.reuse_fee_percent / Decimal(100)).quantize(CENT, ROUND_HALF_UP)
+
+    def is_auto_approved(self, category: str) -> bool:
+        return category in (self.auto_approve_categories or [])
+
+    def needs_invitation_code(self, category: str) -> bool:
+        return category in (self.invitation_code_categories or [])
+
+    def payment_deadline(self, method: str):
+        """Deadline for a payment method: bank transfers close earlier than QR and B2B."""
+        return self.transfer_deadline if method == "transfer" else self.online_payment_deadline
+
+
+class EntryPeriod(models.Model):
+    """Days a visitor can choose to enter (入场日期), each with its credential fee."""
+
+    edition = models.ForeignKey(
+        Edition, on_delete=models.CASCADE, related_name="entry_periods", verbose_name=_("edition")
+    )
+    name = models.CharField(_("name"), max_length=50)
+    first_day = models.DateField(_("first day"))
+    last_day = models.DateField(_("last day"))
+    fee = models.DecimalField(
+        _("credential fee (CNY)"),
+        max_digits=12,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("entry period")
+        verbose_name_plural = _("entry periods")
+        ordering = ["edition", "position", "first_day"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["edition", "first_day", "last_day"], name="entry_period_unique_days"
+            ),
+            models.CheckConstraint(
+                condition=Q(last_day__gte=models.F("first_day")), name="entry_period_days_in_order"
+            ),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="entry_period_fee_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.first_day:%m-%d}–{self.last_day:%m-%d})"
+
+    def clean(self):
+        if self.first_day and self.last_day and self.last_day < self.first_day:
+            raise ValidationError({"last_day": _("The last day cannot be before the first day.")})
+        edition = getattr(self, "edition", None)
+        if edition and self.first_day and self.last_day:
+            if self.first_day < edition.starts_on or self.last_day > edition.ends_on:
+                raise ValidationError(_("Entry days must lie within the expo's dates."))
+
+
+class AuditEntry(models.Model):
+    """One state change or action anywhere in the portal: who, when, on what, from, to, why.
+
+    Written only through ``ciie_portal.audit``; never edited or deleted.
+    """
+
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    actor_repr = models.CharField(_("who (as recorded)"), max_length=150)
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, verbose_name=_("object type")
+    )
+    object_id = models.CharField(_("object id"), max_length=64)
+    object_repr = models.CharField(_("object"), max_length=200)
+    action = models.CharField(_("action"), max_length=64)
+    from_state = models.CharField(_("from"), max_length=32, blank=True)
+    to_state = models.CharField(_("to"), max_length=32, blank=True)
+    reason = models.TextField(_("why"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["content_type", "object_id", "created_at"])]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_repr} {self.action} {self.object_repr}"
+
+
+class Notice(models.Model):
+    """An SMS or email sent (or to be sent) for one event; ``key`` makes it happen once."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    key = models.CharField(_("idempotency key"), max_length=200, unique=True)
+    event = models.CharField(_("event"), max_length=64, db_index=True)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    recipient = models.CharField(_("recipient"), max_length=254)
+    template = models.CharField(_("template"), max_length=64)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    provider_message_id = models.CharField(_("provider message id"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("sending since"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} {self.template} → {self.recipient}"

@@ -1,0 +1,63 @@
+"""Staff roles as Django groups, with the permissions each needs.
+
+``python manage.py sync_roles`` creates or updates them; later features add permissions here.
+"""
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.db.models import Q
+
+ORGANISER = "主办方"
+SECRETARY = "交易团秘书处"
+FINANCE = "财务"
+SECURITY_REVIEWER = "人员背审"
+CREDENTIAL_OFFICE = "制证"
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    ORGANISER: [
+        "ciie_portal.*",
+        "delegations.*",
+        "registration.view_unit",
+        "registration.change_unit",
+        "registration.view_visitor",
+        "registration.view_deliveryaddress",
+        "registration.view_all_units",
+        "registration.view_user",
+    ],
+    SECRETARY: [
+        "delegations.view_delegation",
+        "registration.view_unit",
+        "registration.change_unit",
+        "registration.view_visitor",
+        "registration.change_visitor",
+        "registration.view_deliveryaddress",
+    ],
+    FINANCE: [
+        "ciie_portal.view_edition",
+        "ciie_portal.view_entryperiod",
+    ],
+    SECURITY_REVIEWER: ["registration.view_visitor"],
+    CREDENTIAL_OFFICE: ["registration.view_visitor"],
+}
+
+
+def _permissions(patterns: list[str]) -> list[Permission]:
+    query = Q(pk__in=[])
+    for pattern in patterns:
+        app_label, codename = pattern.split(".", 1)
+        if codename == "*":
+            query |= Q(content_type__app_label=app_label)
+        else:
+            query |= Q(content_type__app_label=app_label, codename=codename)
+    return list(Permission.objects.filter(query))
+
+
+@transaction.atomic
+def roles_sync() -> dict[str, int]:
+    counts = {}
+    for name, patterns in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        permissions = _permissions(patterns)
+        group.permissions.set(permissions)
+        counts[name] = len(permissions)
+    return counts

@@ -1,0 +1,234 @@
+"""Settings for ciie_portal.
+
+The environment is read here and nowhere else. With nothing set the portal runs *embedded*:
+a SQLite file under ``var/``, Celery tasks executed in-process, SMS and email written to the
+console and to ``var/outbox/``. With ``DATABASE_URL`` and ``CELERY_BROKER_URL`` it runs on
+PostgreSQL, Redis and real Celery workers. Every value is typed; a bad one fails at start-up.
+"""
+
+import json
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env.str("CIIE_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DATABASE_URL = env.str("DATABASE_URL", default="")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+EMBEDDED = not DATABASE_URL and not CELERY_BROKER_URL
+
+
+def _local_secrets() -> dict:
+    """Keys for a machine that was given none: generated once, kept in var/secrets.json.
+
+    Production sets every key in the environment (docker-compose refuses to start without
+    them); this file only spares a fresh clone from inventing keys by hand.
+    """
+    path = VAR_DIR / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ID_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "ID_INDEX_KEY": secrets.token_hex(32),
+        "CREDENTIAL_SIGNING_KEY": secrets.token_hex(32),
+    }
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+_secret_names = ("SECRET_KEY", "ID_ENCRYPTION_KEY", "ID_INDEX_KEY", "CREDENTIAL_SIGNING_KEY")
+_fallback = {} if all(env.str(n, default="") for n in _secret_names) else _local_secrets()
+
+SECRET_KEY = env.str("SECRET_KEY", default="") or _fallback["SECRET_KEY"]
+DEBUG = env.bool("DJANGO_DEBUG", default=EMBEDDED)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Visitor ID numbers: authenticated encryption (Fernet = AES-128-CBC + HMAC-SHA256).
+# Several comma-separated keys allow rotation: the first encrypts, all decrypt.
+ID_ENCRYPTION_KEYS = env.list("ID_ENCRYPTION_KEY", default=[]) or [
+    _fallback["ID_ENCRYPTION_KEY"]
+]
+for _key in ID_ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "ID_ENCRYPTION_KEY must be url-safe base64 of 32 bytes "
+            "(python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())')"
+        ) from exc
+# Keyed hash (HMAC-SHA256) for uniqueness and exact lookup of ID numbers.
+ID_INDEX_KEY = env.str("ID_INDEX_KEY", default="") or _fallback["ID_INDEX_KEY"]
+if len(ID_INDEX_KEY) < 32:
+    raise ImproperlyConfigured("ID_INDEX_KEY must be at least 32 characters.")
+CREDENTIAL_SIGNING_KEY = (
+    env.str("CREDENTIAL_SIGNING_KEY", default="") or _fallback["CREDENTIAL_SIGNING_KEY"]
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "django_countries",
+    "ciie_portal",
+    "registration",
+    "delegations",
+    "credentials",
+    "payments",
+    "invoicing",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ciie_portal.urls"
+WSGI_APPLICATION = "ciie_portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "ciie_portal.context_processors.edition",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url_config(DATABASE_URL)
+    if DATABASE_URL
+    else {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "ciie_portal.sqlite3")}
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite serialises writers; wait for the lock instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "registration.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+# Countries with Chinese names; the three regions as a mainland expo names them.
+COUNTRIES_OVERRIDE = {"TW": _("Taiwan, China"), "HK": _("Hong Kong, China"), "MO": _("Macao, China")}
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+# Uploaded photos, licences and vouchers: never under a public URL, only through views
+# that check permission.
+PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT), "base_url": None},
+    },
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- Celery ---------------------------------------------------------------------------------
+# Without a broker, tasks run in-process (still only after the transaction commits: see
+# ciie_portal.tasks.enqueue).
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="ciie")
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "notices-requeue-stale": {
+        "task": "ciie_portal.tasks.notices_requeue_stale",
+        "schedule": timedelta(minutes=5),
+    },
+}
+
+# --- Notices --------------------------------------------------------------------------------
+OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))
+SMS_BACKEND = env.str("SMS_BACKEND", default="ciie_portal.notices.backends.OutboxSmsBackend")
+# Template codes registered with the SMS provider, by notice template key.
+SMS_TEMPLATE_CODES = env.dict("SMS_TEMPLATE_CODES", default={})
+SMS_SIGN_NAME = env.str("SMS_SIGN_NAME", default="进博会")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="ciie_portal.notices.backends.OutboxEmailBackend")
+if env.str("EMAIL_URL", default=""):
+    # smtp+tls://user:password@host:587 sets EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, ...
+    globals().update(env.email_url("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="进博会专业观众报名 <noreply@ciie.local>")
+NOTICE_MAX_ATTEMPTS = env.int("NOTICE_MAX_ATTEMPTS", default=5)
+# Seconds before retry n (1-based): 30, 60, 120, 240, ... capped.
+NOTICE_RETRY_BASE_SECONDS = env.int("NOTICE_RETRY_BASE_SECONDS", default=30)
+NOTICE_RETRY_MAX_SECONDS = env.int("NOTICE_RETRY_MAX_SECONDS", default=3600)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

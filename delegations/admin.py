@@ -1,0 +1,131 @@
+from django.contrib import admin
+from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
+
+from registration.models import DeliveryAddress, Unit, Visitor
+
+from .models import Delegation, DelegationContact, Secretary
+from .selectors import scope_to_user
+
+
+class DelegationContactInline(admin.TabularInline):
+    model = DelegationContact
+    extra = 0
+    fields = ["position", "office", "persons", "phone", "email"]
+
+
+class SubDelegationInline(admin.TabularInline):
+    model = Delegation
+    fk_name = "parent"
+    extra = 0
+    fields = ["position", "name", "code", "contact_unit", "is_active"]
+    show_change_link = True
+    verbose_name = _("sub-delegation")
+    verbose_name_plural = _("sub-delegations")
+
+
+class IsGroupFilter(admin.SimpleListFilter):
+    title = _("level")
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return [("group", _("Trade delegation")), ("sub", _("Sub-delegation"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "group":
+            return queryset.filter(parent__isnull=True)
+        if self.value() == "sub":
+            return queryset.filter(parent__isnull=False)
+        return queryset
+
+
+@admin.register(Delegation)
+class DelegationAdmin(admin.ModelAdmin):
+    list_display = ["name", "parent", "contact_unit", "sub_delegations", "is_active"]
+    list_filter = [IsGroupFilter, "is_active"]
+    list_select_related = ["parent"]
+    search_fields = ["name", "code", "contact_unit", "contacts__persons"]
+    prepopulated_fields = {}
+    inlines = [DelegationContactInline, SubDelegationInline]
+    fieldsets = [
+        (None, {"fields": ["name", "code", "parent", "position", "is_active"]}),
+        (_("Secretariat"), {"fields": ["contact_unit", "province_code"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(sub_count=Count("children"))
+
+    @admin.display(description=_("sub-delegations"), ordering="sub_count")
+    def sub_delegations(self, obj):
+        return obj.sub_count
+
+
+@admin.register(Secretary)
+class SecretaryAdmin(admin.ModelAdmin):
+    list_display = ["user", "delegation"]
+    list_select_related = ["user", "delegation"]
+    search_fields = ["user__username", "delegation__name"]
+    autocomplete_fields = ["user", "delegation"]
+
+
+class DelegationScopedAdmin(admin.ModelAdmin):
+    """Secretaries see only their own delegation's subtree; see ``scope_to_user``."""
+
+    delegation_field = "delegation"
+
+    def get_queryset(self, request):
+        return scope_to_user(
+            super().get_queryset(request), request.user, delegation_field=self.delegation_field
+        )
+
+
+class DeliveryAddressInline(admin.TabularInline):
+    model = DeliveryAddress
+    extra = 0
+    fields = ["recipient", "mobile", "address", "postcode", "is_default"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Unit)
+class UnitAdmin(DelegationScopedAdmin):
+    list_display = ["name", "uscc", "category", "delegation", "status", "submitted_at"]
+    list_filter = ["status", "category", "region", "kind", "edition"]
+    list_select_related = ["delegation", "edition"]
+    search_fields = ["name", "uscc", "account_number"]
+    readonly_fields = ["status", "edition", "account", "submitted_at", "created_at", "updated_at"]
+    inlines = [DeliveryAddressInline]
+    show_full_result_count = False
+    fieldsets = [
+        (None, {"fields": ["edition", "delegation", "status", "submitted_at"]}),
+        (_("Unit"), {"fields": [
+            "region", "category", "kind", "name", "short_name", "uscc", "account_number",
+        ]}),
+        (_("Record"), {"fields": ["account", "created_at", "updated_at"]}),
+    ]
+
+
+@admin.register(Visitor)
+class VisitorAdmin(DelegationScopedAdmin):
+    delegation_field = "unit__delegation"
+    list_display = [
+        "name", "id_number_masked", "person_type", "unit", "label", "status", "reference",
+    ]
+    list_filter = ["status", "label", "person_type", "id_type", "edition"]
+    list_select_related = ["unit"]
+    search_fields = ["name", "reference", "unit__name"]
+    readonly_fields = [
+        "edition", "unit", "reference", "id_type", "id_number_masked", "status", "created_at",
+        "updated_at",
+    ]
+    fields = [
+        "edition", "unit", "reference", "person_type", "name", "id_type", "id_number_masked",
+        "label", "status", "created_at", "updated_at",
+    ]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from .models import User
+
+# Units and visitors are administered by the delegations app, whose admin scopes them to the
+# secretary's delegation.
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    fieldsets = [
+        *BaseUserAdmin.fieldsets[:1],
+        (_("Personal info"), {"fields": ["first_name", "last_name", "email", "mobile"]}),
+        *BaseUserAdmin.fieldsets[2:],
+    ]
+    list_display = ["username", "first_name", "last_name", "mobile", "is_staff", "is_active"]
+    search_fields = ["username", "first_name", "last_name", "email", "mobile"]
