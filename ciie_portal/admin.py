@@ -25,7 +25,24 @@ class EditionForm(forms.ModelForm):
 
     class Meta:
         model = Edition
-        exclude = ["is_current"]
+        fields = [
+            "number",
+            "name",
+            "starts_on",
+            "ends_on",
+            "registration_opens_at",
+            "registration_closes_at",
+            "transfer_deadline",
+            "online_payment_deadline",
+            "order_payment_window",
+            "reuse_fee_percent",
+            "default_vip_quota",
+            "default_staff_quota",
+            "auto_approve_categories",
+            "invitation_code_categories",
+            "review_days_domestic",
+            "review_days_foreign",
+        ]
 
 
 class EntryPeriodInline(admin.TabularInline):
@@ -37,24 +54,55 @@ class EntryPeriodInline(admin.TabularInline):
 @admin.register(Edition)
 class EditionAdmin(admin.ModelAdmin):
     form = EditionForm
-    list_display = ["number", "name", "starts_on", "ends_on", "registration_closes_at", "is_current"]
+    list_display = [
+        "number",
+        "name",
+        "starts_on",
+        "ends_on",
+        "registration_closes_at",
+        "is_current",
+    ]
     list_filter = ["is_current"]
     readonly_fields = ["is_current", "created_at", "updated_at"]
     inlines = [EntryPeriodInline]
     actions = ["make_current"]
     fieldsets = [
         (None, {"fields": ["number", "name", "is_current"]}),
-        (_("Dates"), {"fields": [
-            "starts_on", "ends_on", "registration_opens_at", "registration_closes_at",
-        ]}),
-        (_("Payment"), {"fields": [
-            "transfer_deadline", "online_payment_deadline", "order_payment_window",
-            "reuse_fee_percent",
-        ]}),
-        (_("Delegations and review"), {"fields": [
-            "default_vip_quota", "default_staff_quota", "auto_approve_categories",
-            "invitation_code_categories", "review_days_domestic", "review_days_foreign",
-        ]}),
+        (
+            _("Dates"),
+            {
+                "fields": [
+                    "starts_on",
+                    "ends_on",
+                    "registration_opens_at",
+                    "registration_closes_at",
+                ]
+            },
+        ),
+        (
+            _("Payment"),
+            {
+                "fields": [
+                    "transfer_deadline",
+                    "online_payment_deadline",
+                    "order_payment_window",
+                    "reuse_fee_percent",
+                ]
+            },
+        ),
+        (
+            _("Delegations and review"),
+            {
+                "fields": [
+                    "default_vip_quota",
+                    "default_staff_quota",
+                    "auto_approve_categories",
+                    "invitation_code_categories",
+                    "review_days_domestic",
+                    "review_days_foreign",
+                ]
+            },
+        ),
         (_("Record"), {"fields": ["created_at", "updated_at"]}),
     ]
 
@@ -83,8 +131,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = [
-        "created_at", "actor_repr", "action", "content_type", "object_repr",
-        "from_state", "to_state", "reason",
+        "created_at",
+        "actor_repr",
+        "action",
+        "content_type",
+        "object_repr",
+        "from_state",
+        "to_state",
+        "reason",
     ]
     list_filter = ["content_type", "action"]
     search_fields = ["object_repr", "actor_repr", "object_id", "reason"]
@@ -96,8 +150,15 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 @admin.register(Notice)
 class NoticeAdmin(ReadOnlyAdmin):
     list_display = [
-        "created_at", "event", "channel", "recipient", "template", "status", "attempts",
-        "sent_at", "last_error",
+        "created_at",
+        "event",
+        "channel",
+        "recipient",
+        "template",
+        "status",
+        "attempts",
+        "sent_at",
+        "last_error",
     ]
     list_filter = ["status", "channel", "event"]
     search_fields = ["recipient", "key"]

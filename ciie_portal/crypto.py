@@ -8,23 +8,45 @@ that key. Lists show a masked form, which is stored so that no list ever needs t
 
 import hashlib
 import hmac
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
-from cryptography.fernet import InvalidToken, MultiFernet
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
-
-def normalize_identifier(value: str) -> str:
-    return "".join(value.split()).replace("\u3000", "").upper()
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
-def mask_identifier(value: str) -> str:
-    """440****665: the first three and last three characters of a number."""
-    if len(value) <= 6:
-        return "*" * max(len(value) - 2, 0) + value[-2:]
-    return f"{value[:3]}****{value[-3:]}"
+def normalize_id(value: str) -> str:
+    """Return ``value`` in the canonical form used for validation and storage.
+
+    * NFKC-normalises the text, which turns full-width digits and letters typed with a Chinese
+      input method (``１１０１０５…``, ``Ｘ``) into ASCII and the ideographic space U+3000 into
+      an ordinary space;
+    * removes all whitespace, including inside the number (people group digits with spaces),
+      and invisible zero-width characters;
+    * upper-cases letters (``x`` → ``X``, ``h`` → ``H``).
+    """
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFKC", str(value)).translate(_INVISIBLE)
+    return "".join(text.split()).upper()
+
+
+def mask_id(value: str) -> str:
+    """Return ``value`` masked for display and logs: ``440524198001010014`` → ``440****014``.
+
+    Longer values keep their first 3 and last 3 characters around a fixed ``****`` (which also
+    hides the length). Values of 6 characters or fewer keep only their last 2, with one ``*``
+    per hidden character; values of 2 characters or fewer are masked entirely.
+    """
+    text = normalize_id(value)
+    if len(text) > 6:
+        return f"{text[:3]}****{text[-3:]}"
+    if len(text) > 2:
+        return "*" * (len(text) - 2) + text[-2:]
+    return "*" * len(text)
 
 
 @cache
@@ -45,7 +67,7 @@ def decrypt(token: str) -> str:
 
 def blind_index(value: str) -> str:
     return hmac.new(
-        settings.ID_INDEX_KEY.encode(), normalize_identifier(value).encode(), hashlib.sha256
+        settings.ID_INDEX_KEY.encode(), normalize_id(value).encode(), hashlib.sha256
     ).hexdigest()
 
 
@@ -57,9 +79,9 @@ class SealedIdentifier:
 
 
 def seal(value: str) -> SealedIdentifier:
-    normalized = normalize_identifier(value)
+    normalized = normalize_id(value)
     return SealedIdentifier(
         encrypted=encrypt(normalized),
         index=blind_index(normalized),
-        masked=mask_identifier(normalized),
+        masked=mask_id(normalized),
     )

@@ -57,7 +57,9 @@ class Edition(models.Model):
         default=Decimal("50.00"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
     )
-    default_vip_quota = models.PositiveIntegerField(_("default VIP quota per delegation"), default=100)
+    default_vip_quota = models.PositiveIntegerField(
+        _("default VIP quota per delegation"), default=100
+    )
     default_staff_quota = models.PositiveIntegerField(
         _("default staff quota per delegation"), default=100
     )
@@ -170,9 +172,13 @@ class EntryPeriod(models.Model):
         if self.first_day and self.last_day and self.last_day < self.first_day:
             raise ValidationError({"last_day": _("The last day cannot be before the first day.")})
         edition = getattr(self, "edition", None)
-        if edition and self.first_day and self.last_day:
-            if self.first_day < edition.starts_on or self.last_day > edition.ends_on:
-                raise ValidationError(_("Entry days must lie within the expo's dates."))
+        if (
+            edition
+            and self.first_day
+            and self.last_day
+            and (self.first_day < edition.starts_on or self.last_day > edition.ends_on)
+        ):
+            raise ValidationError(_("Entry days must lie within the expo's dates."))
 
 
 class AuditEntry(models.Model):
@@ -209,7 +215,9 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["content_type", "object_id", "created_at"])]
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_repr} {self.action} {self.object_repr}"
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_repr} {self.action} {self.object_repr}"
+        )
 
 
 class Notice(models.Model):

@@ -59,9 +59,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Visitor ID numbers: authenticated encryption (Fernet = AES-128-CBC + HMAC-SHA256).
 # Several comma-separated keys allow rotation: the first encrypts, all decrypt.
-ID_ENCRYPTION_KEYS = env.list("ID_ENCRYPTION_KEY", default=[]) or [
-    _fallback["ID_ENCRYPTION_KEY"]
-]
+ID_ENCRYPTION_KEYS = env.list("ID_ENCRYPTION_KEY", default=[]) or [_fallback["ID_ENCRYPTION_KEY"]]
 for _key in ID_ENCRYPTION_KEYS:
     try:
         Fernet(_key)
@@ -151,7 +149,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "registration:login"
+LOGIN_REDIRECT_URL = "registration:home"
+LOGOUT_REDIRECT_URL = "landing"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -161,7 +161,11 @@ USE_I18N = True
 USE_TZ = True
 
 # Countries with Chinese names; the three regions as a mainland expo names them.
-COUNTRIES_OVERRIDE = {"TW": _("Taiwan, China"), "HK": _("Hong Kong, China"), "MO": _("Macao, China")}
+COUNTRIES_OVERRIDE = {
+    "TW": _("Taiwan, China"),
+    "HK": _("Hong Kong, China"),
+    "MO": _("Macao, China"),
+}
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -219,7 +223,9 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="ciie_portal.notices.backends.O
 if env.str("EMAIL_URL", default=""):
     # smtp+tls://user:password@host:587 sets EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, ...
     globals().update(env.email_url("EMAIL_URL"))
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="进博会专业观众报名 <noreply@ciie.local>")
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL", default="进博会专业观众报名 <noreply@ciie.local>"
+)
 NOTICE_MAX_ATTEMPTS = env.int("NOTICE_MAX_ATTEMPTS", default=5)
 # Seconds before retry n (1-based): 30, 60, 120, 240, ... capped.
 NOTICE_RETRY_BASE_SECONDS = env.int("NOTICE_RETRY_BASE_SECONDS", default=30)

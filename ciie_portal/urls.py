@@ -12,5 +12,6 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("registration.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -101,9 +101,20 @@ class UnitAdmin(DelegationScopedAdmin):
     show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["edition", "delegation", "status", "submitted_at"]}),
-        (_("Unit"), {"fields": [
-            "region", "category", "kind", "name", "short_name", "uscc", "account_number",
-        ]}),
+        (
+            _("Unit"),
+            {
+                "fields": [
+                    "region",
+                    "category",
+                    "kind",
+                    "name",
+                    "short_name",
+                    "uscc",
+                    "account_number",
+                ]
+            },
+        ),
         (_("Record"), {"fields": ["account", "created_at", "updated_at"]}),
     ]
 
@@ -112,18 +123,39 @@ class UnitAdmin(DelegationScopedAdmin):
 class VisitorAdmin(DelegationScopedAdmin):
     delegation_field = "unit__delegation"
     list_display = [
-        "name", "id_number_masked", "person_type", "unit", "label", "status", "reference",
+        "name",
+        "id_number_masked",
+        "person_type",
+        "unit",
+        "label",
+        "status",
+        "reference",
     ]
     list_filter = ["status", "label", "person_type", "id_type", "edition"]
     list_select_related = ["unit"]
     search_fields = ["name", "reference", "unit__name"]
     readonly_fields = [
-        "edition", "unit", "reference", "id_type", "id_number_masked", "status", "created_at",
+        "edition",
+        "unit",
+        "reference",
+        "id_type",
+        "id_number_masked",
+        "status",
+        "created_at",
         "updated_at",
     ]
     fields = [
-        "edition", "unit", "reference", "person_type", "name", "id_type", "id_number_masked",
-        "label", "status", "created_at", "updated_at",
+        "edition",
+        "unit",
+        "reference",
+        "person_type",
+        "name",
+        "id_type",
+        "id_number_masked",
+        "label",
+        "status",
+        "created_at",
+        "updated_at",
     ]
     show_full_result_count = False
 

@@ -29,7 +29,9 @@ class Delegation(models.Model):
         help_text=_("Empty for a trade delegation; set for a sub-delegation."),
     )
     contact_unit = models.CharField(
-        _("contact unit"), max_length=100, blank=True,
+        _("contact unit"),
+        max_length=100,
+        blank=True,
         help_text=_("The body that runs the secretariat, e.g. 广东省商务厅."),
     )
     province_code = models.CharField(
@@ -61,13 +63,21 @@ class Delegation(models.Model):
                 raise ValidationError({"parent": _("A delegation cannot be its own parent.")})
             if self.parent.parent_id:
                 raise ValidationError(
-                    {"parent": _("A sub-delegation must belong to a trade delegation, not to "
-                                 "another sub-delegation.")}
+                    {
+                        "parent": _(
+                            "A sub-delegation must belong to a trade delegation, not to "
+                            "another sub-delegation."
+                        )
+                    }
                 )
             if self.pk and self.children.exists():
                 raise ValidationError(
-                    {"parent": _("This delegation has sub-delegations of its own, so it cannot "
-                                 "become a sub-delegation.")}
+                    {
+                        "parent": _(
+                            "This delegation has sub-delegations of its own, so it cannot "
+                            "become a sub-delegation."
+                        )
+                    }
                 )
 
 
@@ -75,7 +85,9 @@ class DelegationContact(models.Model):
     """A contact point of a delegation's secretariat (秘书处联络员); some have two offices."""
 
     delegation = models.ForeignKey(
-        Delegation, on_delete=models.CASCADE, related_name="contacts",
+        Delegation,
+        on_delete=models.CASCADE,
+        related_name="contacts",
         verbose_name=_("delegation"),
     )
     office = models.CharField(_("office"), max_length=100, blank=True)
@@ -103,7 +115,9 @@ class Secretary(models.Model):
         verbose_name=_("user"),
     )
     delegation = models.ForeignKey(
-        Delegation, on_delete=models.PROTECT, related_name="secretaries",
+        Delegation,
+        on_delete=models.PROTECT,
+        related_name="secretaries",
         verbose_name=_("delegation"),
     )
 

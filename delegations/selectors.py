@@ -2,16 +2,25 @@ from .models import Delegation
 
 
 def delegation_directory() -> list[Delegation]:
-    """Active trade delegations with their sub-delegations (交易团联系方式), in two queries."""
+    """Active trade delegations with their sub-delegations and contacts (交易团联系方式).
+
+    Two queries however many delegations there are. Each group gets ``directory_rows``:
+    itself followed by its sub-delegations.
+    """
     children = {}
     groups = []
-    for delegation in Delegation.objects.filter(is_active=True).order_by("position", "pk"):
+    delegations = (
+        Delegation.objects.filter(is_active=True)
+        .prefetch_related("contacts")
+        .order_by("position", "pk")
+    )
+    for delegation in delegations:
         if delegation.parent_id is None:
             groups.append(delegation)
         else:
             children.setdefault(delegation.parent_id, []).append(delegation)
     for group in groups:
-        group.active_children = children.get(group.pk, [])
+        group.directory_rows = [group, *children.get(group.pk, [])]
     return groups
 
 

@@ -34,16 +34,26 @@ class Unit(models.Model):
         INDIVIDUAL = "individual", _("Individual registration")
 
     edition = models.ForeignKey(
-        "ciie_portal.Edition", on_delete=models.PROTECT, related_name="units",
+        "ciie_portal.Edition",
+        on_delete=models.PROTECT,
+        related_name="units",
         verbose_name=_("edition"),
     )
     account = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-        related_name="units", verbose_name=_("account"),
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="units",
+        verbose_name=_("account"),
     )
     delegation = models.ForeignKey(
-        "delegations.Delegation", on_delete=models.PROTECT, null=True, blank=True,
-        related_name="units", verbose_name=_("delegation"),
+        "delegations.Delegation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="units",
+        verbose_name=_("delegation"),
     )
     region = models.CharField(_("region"), max_length=16, choices=Region.choices)
     category = models.CharField(_("unit category"), max_length=32, choices=UnitCategory.choices)
@@ -53,7 +63,9 @@ class Unit(models.Model):
     name = models.CharField(_("unit name"), max_length=200)
     short_name = models.CharField(_("short name"), max_length=100, blank=True)
     uscc = models.CharField(
-        _("Unified Social Credit Code"), max_length=18, blank=True,
+        _("Unified Social Credit Code"),
+        max_length=18,
+        blank=True,
         help_text=_("Overseas units without one get an account number instead."),
     )
     account_number = models.CharField(_("account number"), max_length=20, blank=True)
@@ -74,7 +86,8 @@ class Unit(models.Model):
                 fields=["edition", "uscc"], condition=~Q(uscc=""), name="unit_uscc_once_per_edition"
             ),
             models.UniqueConstraint(
-                fields=["account_number"], condition=~Q(account_number=""),
+                fields=["account_number"],
+                condition=~Q(account_number=""),
                 name="unit_account_number_unique",
             ),
         ]
@@ -109,7 +122,10 @@ class IdType(models.TextChoices):
     RESIDENT_ID = "resident_id", _("Resident identity card")
     HOME_RETURN_PERMIT = "home_return_permit", _("Mainland travel permit for HK/Macao residents")
     TAIWAN_PERMIT = "taiwan_permit", _("Mainland travel permit for Taiwan residents")
-    HMT_RESIDENCE_PERMIT = "hmt_residence_permit", _("Residence permit for HK/Macao/Taiwan residents")
+    HMT_RESIDENCE_PERMIT = (
+        "hmt_residence_permit",
+        _("Residence permit for HK/Macao/Taiwan residents"),
+    )
     FOREIGNER_PR_CARD = "foreigner_pr_card", _("Foreigner's permanent residence ID card")
     PASSPORT = "passport", _("Passport")
 
@@ -143,14 +159,19 @@ class Visitor(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     edition = models.ForeignKey(
-        "ciie_portal.Edition", on_delete=models.PROTECT, related_name="visitors",
+        "ciie_portal.Edition",
+        on_delete=models.PROTECT,
+        related_name="visitors",
         verbose_name=_("edition"),
     )
     unit = models.ForeignKey(
         Unit, on_delete=models.PROTECT, related_name="visitors", verbose_name=_("unit")
     )
     reference = models.CharField(
-        _("reference number"), max_length=12, unique=True, default=new_visitor_reference,
+        _("reference number"),
+        max_length=12,
+        unique=True,
+        default=new_visitor_reference,
         editable=False,
     )
     person_type = models.CharField(_("person type"), max_length=20, choices=PersonType.choices)

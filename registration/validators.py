@@ -22,13 +22,14 @@ Standards implemented here:
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from ciie_portal.crypto import mask_id, normalize_id
 
 __all__ = [
     "ID_TYPES",
@@ -52,25 +53,6 @@ __all__ = [
 
 # Zero-width characters are not whitespace for str.split(), but they come along when a number is
 # copied from a web page or a PDF, and they are invisible to the person who pasted them.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
-
-
-def normalize_id(value: str) -> str:
-    """Return ``value`` in the canonical form used for validation and storage.
-
-    * NFKC-normalises the text, which turns full-width digits and letters typed with a Chinese
-      input method (``１１０１０５…``, ``Ｘ``) into ASCII and the ideographic space U+3000 into
-      an ordinary space;
-    * removes all whitespace, including inside the number (people group digits with spaces),
-      and invisible zero-width characters;
-    * upper-cases letters (``x`` → ``X``, ``h`` → ``H``).
-    """
-    if value is None:
-        return ""
-    text = unicodedata.normalize("NFKC", str(value)).translate(_INVISIBLE)
-    return "".join(text.split()).upper()
-
-
 # ---------------------------------------------------------------------------------------------
 # Unified Social Credit Code (GB 32100-2015)
 # ---------------------------------------------------------------------------------------------
@@ -431,18 +413,3 @@ def validate_id_number(id_type: str, value: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Display
 # ---------------------------------------------------------------------------------------------
-
-
-def mask_id(value: str) -> str:
-    """Return ``value`` masked for display and logs: ``440524198001010014`` → ``440****014``.
-
-    Longer values keep their first 3 and last 3 characters around a fixed ``****`` (which also
-    hides the length). Values of 6 characters or fewer keep only their last 2, with one ``*``
-    per hidden character; values of 2 characters or fewer are masked entirely.
-    """
-    text = normalize_id(value)
-    if len(text) > 6:
-        return f"{text[:3]}****{text[-3:]}"
-    if len(text) > 2:
-        return "*" * (len(text) - 2) + text[-2:]
-    return "*" * len(text)

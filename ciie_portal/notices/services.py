@@ -32,7 +32,7 @@ def notice_send(
     ``key`` names the event instance (e.g. ``unit-review:42:3``): a second call with the same key
     returns the first notice and sends nothing.
     """
-    from ..tasks import notice_deliver_task, enqueue_on_commit
+    from ..tasks import enqueue_on_commit, notice_deliver_task
 
     defaults = {
         "event": event,
@@ -113,15 +113,24 @@ def notice_deliver(*, notice_id: int) -> int | None:
     except Exception as exc:  # any provider failure is retried, then recorded
         error = f"{type(exc).__name__}: {exc}"[:2000]
         if notice.attempts >= settings.NOTICE_MAX_ATTEMPTS:
-            logger.error("Notice %s failed for good after %s attempts: %s", notice.key,
-                         notice.attempts, error)
+            logger.error(
+                "Notice %s failed for good after %s attempts: %s",
+                notice.key,
+                notice.attempts,
+                error,
+            )
             Notice.objects.filter(pk=notice_id).update(
                 status=Notice.Status.FAILED, last_error=error, next_attempt_at=None
             )
             return None
         delay = retry_delay(notice.attempts)
-        logger.warning("Notice %s failed (attempt %s), retry in %ss: %s", notice.key,
-                       notice.attempts, delay, error)
+        logger.warning(
+            "Notice %s failed (attempt %s), retry in %ss: %s",
+            notice.key,
+            notice.attempts,
+            delay,
+            error,
+        )
         Notice.objects.filter(pk=notice_id).update(
             status=Notice.Status.QUEUED,
             last_error=error,

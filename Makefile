@@ -1,0 +1,58 @@
+# ciie_portal — every command the README names.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format check worker beat messages compile-messages clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet ".[dev]"
+	touch $(STAMP)
+
+## install: create .venv with the runtime and test dependencies, compile translations
+install: $(STAMP) compile-messages
+
+## compile-messages: locale/*.po -> .mo (Babel, so that GNU gettext is not needed)
+compile-messages: $(STAMP)
+	$(BIN)/pybabel compile --domain django --directory locale --statistics
+
+## run: install, migrate, load the demo data and serve http://127.0.0.1:8000/ (embedded mode)
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo_load
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## test: the whole suite (PostgreSQL + Redis when DATABASE_URL / CELERY_BROKER_URL are set)
+test: install
+	$(BIN)/pytest --create-db $(PYTEST_ARGS)
+
+## lint: ruff lint and format check
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## check: Django's system checks and the migrations check
+check: install
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+## worker / beat: real Celery processes (need CELERY_BROKER_URL, e.g. redis://127.0.0.1:6379/0)
+worker: install
+	$(BIN)/celery -A ciie_portal worker --loglevel=info --concurrency=2
+
+beat: install
+	$(BIN)/celery -A ciie_portal beat --loglevel=info --schedule var/celerybeat-schedule
+
+## messages: update locale/*/LC_MESSAGES/django.po from the code (needs GNU gettext)
+messages: $(STAMP)
+	$(BIN)/python manage.py makemessages --locale zh_Hans --locale en --no-obsolete --ignore '.venv/*' --ignore 'var/*'
+
+clean:
+	rm -rf $(VENV) var/staticfiles .pytest_cache .ruff_cache

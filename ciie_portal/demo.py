@@ -1,0 +1,57 @@
+"""Demo editions: the current one (10th, 2027) and the previous one (9th, 2026)."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from .choices import UnitCategory
+from .models import Edition, EntryPeriod
+from .roles import roles_sync
+from .services import edition_make_current
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _at(*args) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+def _edition(number: int, year: int, **overrides) -> Edition:
+    values = {
+        "name": f"第{'一二三四五六七八九十'[number - 1]}届中国国际进口博览会",
+        "starts_on": date(year, 11, 5),
+        "ends_on": date(year, 11, 10),
+        "registration_opens_at": _at(year - 1, 11, 20),
+        "registration_closes_at": _at(year, 10, 20, 23, 59),
+        "transfer_deadline": _at(year, 10, 12, 23, 59),
+        "online_payment_deadline": _at(year, 10, 15, 23, 59),
+        "reuse_fee_percent": Decimal("50.00"),
+        # 7th edition rule: enterprises and public institutions are approved automatically.
+        "auto_approve_categories": [UnitCategory.ENTERPRISE, UnitCategory.PUBLIC_INSTITUTION],
+        # 2nd edition rule: these categories need a delegation's invitation code.
+        "invitation_code_categories": [
+            UnitCategory.GOVERNMENT,
+            UnitCategory.PUBLIC_INSTITUTION,
+            UnitCategory.SOCIAL_ORGANISATION,
+        ],
+        **overrides,
+    }
+    edition, _ = Edition.objects.update_or_create(number=number, defaults=values)
+    for position, (name, first, last, fee) in enumerate(
+        [("全程", 6, 10, Decimal("200.00")), ("后三天", 8, 10, Decimal("100.00"))]
+    ):
+        EntryPeriod.objects.update_or_create(
+            edition=edition,
+            first_day=date(year, 11, first),
+            last_day=date(year, 11, last),
+            defaults={"name": name, "fee": fee, "position": position},
+        )
+    return edition
+
+
+def load(context: dict) -> None:
+    roles_sync()
+    previous = _edition(9, 2026)
+    current = _edition(10, 2027)
+    edition_make_current(edition=current, actor="demo")
+    context.update(edition=current, previous_edition=previous)

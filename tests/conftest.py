@@ -1,0 +1,108 @@
+"""The fixed cast of every test: a unit contact, another unit's contact, a secretary of this
+delegation (广东广州交易分团) and of its trade delegation (广东交易团), a secretary of another
+trade delegation, finance staff and an organiser."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from ciie_portal.roles import FINANCE, ORGANISER, SECRETARY, roles_sync
+from delegations.models import Delegation
+from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
+from tests.delegations.factories import DelegationFactory, SecretaryFactory
+from tests.registration.factories import UnitFactory, UserFactory
+
+on_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (row locks, real concurrency)"
+)
+
+
+@pytest.fixture
+def roles(db):
+    roles_sync()
+
+
+@pytest.fixture
+def edition(db):
+    edition = EditionFactory(number=10, is_current=True)
+    EntryPeriodFactory(edition=edition)
+    return edition
+
+
+@pytest.fixture
+def guangdong(db):
+    return Delegation.objects.get(code="gd")
+
+
+@pytest.fixture
+def guangzhou(db):
+    return Delegation.objects.get(code="gd-guangzhou")
+
+
+@pytest.fixture
+def other_delegation(db):
+    return DelegationFactory(name="浙江交易团", code="zj")
+
+
+@pytest.fixture
+def unit(edition, guangzhou):
+    return UnitFactory(edition=edition, delegation=guangzhou)
+
+
+@pytest.fixture
+def other_unit(edition, other_delegation):
+    return UnitFactory(edition=edition, delegation=other_delegation)
+
+
+@pytest.fixture
+def contact(unit):
+    return unit.account
+
+
+@pytest.fixture
+def other_contact(other_unit):
+    return other_unit.account
+
+
+def _staff(group_name, **kwargs):
+    user = UserFactory(is_staff=True, **kwargs)
+    user.groups.add(Group.objects.get(name=group_name))
+    return user
+
+
+@pytest.fixture
+def secretary(roles, guangzhou):
+    secretary = SecretaryFactory(delegation=guangzhou)
+    secretary.user.groups.add(Group.objects.get(name=SECRETARY))
+    return secretary.user
+
+
+@pytest.fixture
+def group_secretary(roles, guangdong):
+    secretary = SecretaryFactory(delegation=guangdong)
+    secretary.user.groups.add(Group.objects.get(name=SECRETARY))
+    return secretary.user
+
+
+@pytest.fixture
+def other_secretary(roles, other_delegation):
+    secretary = SecretaryFactory(delegation=other_delegation)
+    secretary.user.groups.add(Group.objects.get(name=SECRETARY))
+    return secretary.user
+
+
+@pytest.fixture
+def finance(roles):
+    return _staff(FINANCE)
+
+
+@pytest.fixture
+def organiser(roles):
+    return _staff(ORGANISER)
+
+
+@pytest.fixture(autouse=True)
+def _outbox(settings, tmp_path):
+    """Each test writes its notices to its own outbox."""
+    settings.OUTBOX_DIR = tmp_path / "outbox"
+    return settings.OUTBOX_DIR
