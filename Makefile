@@ -27,7 +27,7 @@ run: install
 
 ## test: the whole suite (PostgreSQL + Redis when DATABASE_URL / CELERY_BROKER_URL are set)
 test: install
-	$(BIN)/pytest --create-db $(PYTEST_ARGS)
+	CIIE_ALLOW_LOCAL_KEYS=true $(BIN)/pytest --create-db $(PYTEST_ARGS)
 
 ## lint: ruff lint and format check
 lint: $(STAMP)
@@ -45,10 +45,10 @@ check: install
 
 ## worker / beat: real Celery processes (need CELERY_BROKER_URL, e.g. redis://127.0.0.1:6379/0)
 worker: install
-	$(BIN)/celery -A ciie_portal worker --loglevel=info --concurrency=2
+	CIIE_ALLOW_LOCAL_KEYS=true $(BIN)/celery -A ciie_portal worker --loglevel=info --concurrency=2
 
 beat: install
-	$(BIN)/celery -A ciie_portal beat --loglevel=info --schedule var/celerybeat-schedule
+	CIIE_ALLOW_LOCAL_KEYS=true $(BIN)/celery -A ciie_portal beat --loglevel=info --schedule var/celerybeat-schedule
 
 ## messages: update locale/*/LC_MESSAGES/django.po from the code (needs GNU gettext)
 messages: $(STAMP)

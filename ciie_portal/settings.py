@@ -19,7 +19,6 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 VAR_DIR = Path(env.str("CIIE_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -27,6 +26,18 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASE_URL = env.str("DATABASE_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 EMBEDDED = not DATABASE_URL and not CELERY_BROKER_URL
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Like env.bool, but a typo such as DJANGO_DEBUG=flase is an error, not a silent False."""
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false).")
 
 
 def _local_secrets() -> dict:
@@ -49,12 +60,23 @@ def _local_secrets() -> dict:
     return values
 
 
+DEBUG = env_bool("DJANGO_DEBUG", default=EMBEDDED)
+
 _secret_names = ("SECRET_KEY", "ID_ENCRYPTION_KEY", "ID_INDEX_KEY", "CREDENTIAL_SIGNING_KEY")
-_fallback = {} if all(env.str(n, default="") for n in _secret_names) else _local_secrets()
+_missing = [name for name in _secret_names if not env.str(name, default="")]
+if _missing and not (EMBEDDED or DEBUG or env_bool("CIIE_ALLOW_LOCAL_KEYS", default=False)):
+    # A key generated inside a container would vanish with it, and with it every encrypted
+    # ID number: a real deployment must be given its keys.
+    raise ImproperlyConfigured(
+        f"Set {', '.join(_missing)} in the environment (or CIIE_ALLOW_LOCAL_KEYS=true for a "
+        "development machine, which keeps generated keys in var/secrets.json)."
+    )
+_fallback = _local_secrets() if _missing else {}
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _fallback["SECRET_KEY"]
-DEBUG = env.bool("DJANGO_DEBUG", default=EMBEDDED)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS is empty: no request could be served.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Visitor ID numbers: authenticated encryption (Fernet = AES-128-CBC + HMAC-SHA256).
@@ -169,7 +191,8 @@ COUNTRIES_OVERRIDE = {
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Uploaded photos, licences and vouchers: never under a public URL, only through views
 # that check permission.
 PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
@@ -189,8 +212,15 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+# Behind the production TLS proxy: secure cookies, HTTPS detected from the proxy's header.
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if SESSION_COOKIE_SECURE:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Celery ---------------------------------------------------------------------------------
 # Without a broker, tasks run in-process (still only after the transaction commits: see

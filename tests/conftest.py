@@ -106,3 +106,15 @@ def _outbox(settings, tmp_path):
     """Each test writes its notices to its own outbox."""
     settings.OUTBOX_DIR = tmp_path / "outbox"
     return settings.OUTBOX_DIR
+
+
+@pytest.fixture(autouse=True)
+def _tasks_in_process():
+    """Tests run tasks in-process (still only on commit), even when a broker is configured;
+    tests/ciie_portal/test_celery_worker.py uses a real worker instead."""
+    from ciie_portal.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before

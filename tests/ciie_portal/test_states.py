@@ -1,0 +1,147 @@
+import threading
+
+import pytest
+from django.db import connection
+
+from ciie_portal.models import AuditEntry
+from ciie_portal.states import IllegalTransition, StaleState
+from registration.models import UNIT_STATES, VISITOR_STATES, Unit, Visitor
+from tests.conftest import on_postgres
+from tests.registration.factories import UnitFactory, VisitorFactory
+
+S = Visitor.Status
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        (S.SAVED, S.REVIEW_PASSED),
+        (S.SAVED, S.PENDING_PAYMENT),
+        (S.SUBMITTED, S.REVIEW_PASSED),
+        (S.PENDING_PAYMENT, S.REVIEW_PASSED),
+        (S.REVIEW_FAILED, S.PENDING_REVIEW),
+        (S.CANCELLED, S.SAVED),
+        (S.REVIEW_PASSED, S.SAVED),
+    ],
+)
+def test_it_refuses_illegal_visitor_moves(db, source, target):
+    visitor = VisitorFactory(status=source)
+    with pytest.raises(IllegalTransition) as error:
+        VISITOR_STATES.move(visitor, target, actor=None)
+    assert str(S(source).label) in str(error.value)
+    assert str(S(target).label) in str(error.value)
+    visitor.refresh_from_db()
+    assert visitor.status == source
+    assert not AuditEntry.objects.exists()
+
+
+def test_it_refuses_changing_a_rejected_unit(db):
+    unit = UnitFactory(status=Unit.Status.REJECTED)
+    for target in Unit.Status.values:
+        with pytest.raises(IllegalTransition):
+            UNIT_STATES.move(unit, target, actor=None)
+
+
+def test_the_maps_follow_the_specification():
+    # Lock: professional visitors pay first, VIP and staff go straight to review.
+    assert VISITOR_STATES.can(S.SUBMITTED, S.PENDING_PAYMENT)
+    assert VISITOR_STATES.can(S.SUBMITTED, S.PENDING_REVIEW)
+    assert VISITOR_STATES.can(S.PENDING_LOCK, S.PENDING_REVIEW)
+    assert VISITOR_STATES.can(S.PENDING_PAYMENT, S.PENDING_REVIEW)
+    assert not VISITOR_STATES.can(S.PENDING_REVIEW, S.PENDING_PAYMENT)
+    # Returned units are edited and submitted again; rejected ones are final.
+    assert UNIT_STATES.can(Unit.Status.RETURNED, Unit.Status.SUBMITTED)
+    assert UNIT_STATES.sources_of(Unit.Status.SUBMITTED) == [
+        Unit.Status.DRAFT,
+        Unit.Status.RETURNED,
+    ]
+
+
+def test_a_legal_move_is_written_and_audited(db, secretary):
+    unit = UnitFactory(status=Unit.Status.SUBMITTED)
+    UNIT_STATES.move(unit, Unit.Status.RETURNED, actor=secretary, reason="营业执照不清晰")
+    unit.refresh_from_db()
+    assert unit.status == Unit.Status.RETURNED
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.from_state, entry.to_state, entry.reason) == (
+        secretary,
+        "submitted",
+        "returned",
+        "营业执照不清晰",
+    )
+    assert entry.action == "unit.returned"
+    assert entry.object_id == str(unit.pk)
+
+
+def test_a_move_from_a_stale_copy_is_refused(db):
+    visitor = VisitorFactory(status=S.SUBMITTED)
+    stale = Visitor.objects.get(pk=visitor.pk)
+    VISITOR_STATES.move(visitor, S.PENDING_PAYMENT, actor=None)
+    with pytest.raises(StaleState):
+        VISITOR_STATES.move(stale, S.PENDING_REVIEW, actor=None)
+    visitor.refresh_from_db()
+    assert visitor.status == S.PENDING_PAYMENT
+    assert AuditEntry.objects.count() == 1
+
+
+def test_move_many_moves_only_rows_that_may_move_and_audits_each(db, secretary):
+    unit = UnitFactory()
+    movable = [VisitorFactory(unit=unit, status=S.SUBMITTED) for _ in range(3)]
+    reuse = VisitorFactory(unit=unit, status=S.PENDING_LOCK)
+    saved = VisitorFactory(unit=unit, status=S.SAVED)
+    moved = VISITOR_STATES.move_many(
+        Visitor.objects.filter(unit=unit), S.PENDING_PAYMENT, actor=secretary, reason="锁定提交"
+    )
+    assert sorted(v.pk for v in moved) == sorted([v.pk for v in movable] + [reuse.pk])
+    assert set(Visitor.objects.filter(unit=unit).values_list("pk", "status")) == {
+        *((v.pk, S.PENDING_PAYMENT) for v in movable),
+        (reuse.pk, S.PENDING_PAYMENT),
+        (saved.pk, S.SAVED),
+    }
+    entries = AuditEntry.objects.filter(action="visitor.pending_payment")
+    assert entries.count() == 4
+    assert {e.from_state for e in entries} == {"submitted", "pending_lock"}
+    assert {e.actor_id for e in entries} == {secretary.pk}
+
+
+def test_move_many_keeps_constant_queries(db, django_assert_max_num_queries):
+    unit = UnitFactory()
+    VisitorFactory.create_batch(40, unit=unit, status=S.SUBMITTED)
+    with django_assert_max_num_queries(8):
+        moved = VISITOR_STATES.move_many(
+            Visitor.objects.filter(unit=unit), S.PENDING_REVIEW, actor=None
+        )
+    assert len(moved) == 40
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_moves_of_one_visitor_let_one_win():
+    visitor = VisitorFactory(status=S.PENDING_PAYMENT)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def attempt(target):
+        copy = Visitor.objects.get(pk=visitor.pk)
+        barrier.wait()
+        try:
+            VISITOR_STATES.move(copy, target, actor=None)
+            outcomes.append(("ok", target))
+        except StaleState:
+            outcomes.append(("stale", target))
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=attempt, args=(target,))
+        for target in (S.PENDING_REVIEW, S.CANCELLED)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [target for result, target in outcomes if result == "ok"]
+    assert len(winners) == 1
+    visitor.refresh_from_db()
+    assert visitor.status == winners[0]
+    assert AuditEntry.objects.filter(object_id=str(visitor.pk)).count() == 1
