@@ -51,7 +51,7 @@ class Edition(models.Model):
         help_text=_("An unpaid order closes by itself after this time."),
     )
     reuse_fee_percent = models.DecimalField(
-        _("credential reuse fee (% of the fee)"),
+        _("credential reuse fee (percent of the credential fee)"),
         max_digits=5,
         decimal_places=2,
         default=Decimal("50.00"),
@@ -187,25 +187,25 @@ class AuditEntry(models.Model):
     Written only through ``ciie_portal.audit``; never edited or deleted.
     """
 
-    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
-        verbose_name=_("who"),
+        verbose_name=_("performed by"),
     )
-    actor_repr = models.CharField(_("who (as recorded)"), max_length=150)
+    actor_repr = models.CharField(_("performed by (as recorded)"), max_length=150)
     content_type = models.ForeignKey(
         ContentType, on_delete=models.PROTECT, verbose_name=_("object type")
     )
     object_id = models.CharField(_("object id"), max_length=64)
     object_repr = models.CharField(_("object"), max_length=200)
     action = models.CharField(_("action"), max_length=64)
-    from_state = models.CharField(_("from"), max_length=32, blank=True)
-    to_state = models.CharField(_("to"), max_length=32, blank=True)
-    reason = models.TextField(_("why"), blank=True)
+    from_state = models.CharField(_("from state"), max_length=32, blank=True)
+    to_state = models.CharField(_("to state"), max_length=32, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:

@@ -112,9 +112,9 @@ UNIT_STATES = StateMachine(
 
 
 class PersonType(models.TextChoices):
-    MAINLAND = "mainland", _("Chinese mainland")
-    HMT = "hmt", _("Hong Kong, Macao or Taiwan")
-    FOREIGN = "foreign", _("Other country or region")
+    MAINLAND = "mainland", _("Person from the Chinese mainland")
+    HMT = "hmt", _("Person from Hong Kong, Macao or Taiwan")
+    FOREIGN = "foreign", _("Person from another country or region")
     OVERSEAS_CHINESE = "overseas_chinese", _("Chinese citizen residing abroad")
 
 
@@ -175,7 +175,7 @@ class Visitor(models.Model):
         editable=False,
     )
     person_type = models.CharField(_("person type"), max_length=20, choices=PersonType.choices)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("full name"), max_length=100)
     id_type = models.CharField(_("ID type"), max_length=24, choices=IdType.choices)
     # The ID number itself is never stored in clear: see ciie_portal.crypto.
     id_number_encrypted = models.TextField(_("ID number (encrypted)"), editable=False)

@@ -79,7 +79,7 @@ def test_entry_periods_must_lie_within_the_expo(db):
     period = EntryPeriodFactory.build(
         edition=edition, first_day=edition.starts_on.replace(day=1), last_day=edition.ends_on
     )
-    with pytest.raises(ValidationError, match="within"):
+    with pytest.raises(ValidationError, match="入场日期须在"):
         period.full_clean()
 
 

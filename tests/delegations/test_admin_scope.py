@@ -1,0 +1,86 @@
+"""Secretaries see only their own delegation's subtree in the admin; nobody else's."""
+
+import pytest
+
+from tests.registration.factories import UnitFactory, VisitorFactory
+
+
+@pytest.fixture
+def science_unit(edition):
+    from delegations.models import Delegation
+
+    return UnitFactory(
+        edition=edition, delegation=Delegation.objects.get(code="gd-science-technology")
+    )
+
+
+def _changelist(client, user, model):
+    client.force_login(user)
+    return client.get(f"/admin/registration/{model}/")
+
+
+def test_a_sub_delegation_secretary_sees_only_their_units(
+    client, secretary, unit, other_unit, science_unit
+):
+    page = _changelist(client, secretary, "unit")
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert unit.name in content
+    assert other_unit.name not in content
+    assert science_unit.name not in content
+
+
+def test_a_trade_delegation_secretary_sees_all_sub_delegations(
+    client, group_secretary, unit, other_unit, science_unit
+):
+    content = _changelist(client, group_secretary, "unit").content.decode()
+    assert unit.name in content
+    assert science_unit.name in content
+    assert other_unit.name not in content
+
+
+def test_another_delegations_secretary_gets_nothing(client, other_secretary, unit, other_unit):
+    content = _changelist(client, other_secretary, "unit").content.decode()
+    assert other_unit.name in content
+    assert unit.name not in content
+    assert client.get(f"/admin/registration/unit/{unit.pk}/change/").status_code in (302, 404)
+    visitor = VisitorFactory(unit=unit)
+    response = client.get(f"/admin/registration/visitor/{visitor.pk}/change/")
+    assert response.status_code in (302, 404)
+    assert visitor.name not in response.content.decode()
+
+
+def test_visitor_lists_show_masked_id_numbers_only(client, secretary, unit):
+    visitor = VisitorFactory(unit=unit)
+    content = _changelist(client, secretary, "visitor").content.decode()
+    assert visitor.name in content
+    assert visitor.id_number_masked in content
+    assert visitor.id_number not in content
+    detail = client.get(f"/admin/registration/visitor/{visitor.pk}/change/").content.decode()
+    assert visitor.id_number not in detail
+
+
+def test_the_visitor_list_costs_the_same_queries_for_one_or_many(
+    client, secretary, unit, django_assert_max_num_queries
+):
+    VisitorFactory(unit=unit)
+    client.force_login(secretary)
+    with django_assert_max_num_queries(12) as one:
+        client.get("/admin/registration/visitor/")
+    VisitorFactory.create_batch(60, unit=unit)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        page = client.get("/admin/registration/visitor/")
+    assert page.content.decode().count(unit.name) >= 60
+
+
+def test_finance_and_unit_contacts_see_no_units(client, finance, contact, unit):
+    assert _changelist(client, finance, "unit").status_code == 403
+    response = _changelist(client, contact, "unit")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_the_organiser_sees_every_delegation(client, organiser, unit, other_unit):
+    content = _changelist(client, organiser, "unit").content.decode()
+    assert unit.name in content
+    assert other_unit.name in content
