@@ -149,6 +149,14 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # SMS and email texts are plain text: nothing may be HTML-escaped in them.
+        "NAME": "text",
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {"autoescape": False},
+    },
 ]
 
 DATABASES = {

@@ -49,9 +49,18 @@ def address_create(
     return created
 
 
+def _lock_address(address: DeliveryAddress) -> DeliveryAddress:
+    """Lock the unit, then re-read the address: another tab may have changed or deleted it."""
+    Unit.objects.select_for_update().get(pk=address.unit_id)
+    try:
+        return DeliveryAddress.objects.get(pk=address.pk, unit_id=address.unit_id)
+    except DeliveryAddress.DoesNotExist:
+        raise ValidationError(_("This address no longer exists.")) from None
+
+
 def address_set_default(*, address: DeliveryAddress, actor) -> DeliveryAddress:
     with transaction.atomic():
-        Unit.objects.select_for_update().get(pk=address.unit_id)
+        address = _lock_address(address)
         DeliveryAddress.objects.filter(unit_id=address.unit_id, is_default=True).exclude(
             pk=address.pk
         ).update(is_default=False)
@@ -64,7 +73,7 @@ def address_set_default(*, address: DeliveryAddress, actor) -> DeliveryAddress:
 def address_delete(*, address: DeliveryAddress, actor) -> None:
     """Delete an address; if it was the default, the oldest remaining one becomes default."""
     with transaction.atomic():
-        Unit.objects.select_for_update().get(pk=address.unit_id)
+        address = _lock_address(address)
         audit_record(actor=actor, obj=address, action="address.delete")
         was_default = address.is_default
         address.delete()

@@ -2,7 +2,10 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import make_msgid
+from django.core.mail.utils import DNS_NAME
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
@@ -59,10 +62,12 @@ def render_notice(notice: Notice) -> dict:
     base = f"notices/{notice.template}"
     with translation.override(notice.language):
         if notice.channel == Notice.Channel.SMS:
-            return {"text": render_to_string(f"{base}.sms.txt", context).strip()}
+            return {"text": render_to_string(f"{base}.sms.txt", context, using="text").strip()}
         return {
-            "subject": " ".join(render_to_string(f"{base}.subject.txt", context).split()),
-            "text": render_to_string(f"{base}.email.txt", context),
+            "subject": " ".join(
+                render_to_string(f"{base}.subject.txt", context, using="text").split()
+            ),
+            "text": render_to_string(f"{base}.email.txt", context, using="text"),
         }
 
 
@@ -75,15 +80,16 @@ def _transmit(notice: Notice) -> str:
             params=notice.params,
             text=rendered["text"],
         )
+    message_id = make_msgid(domain=DNS_NAME)
     message = EmailMultiAlternatives(
         subject=rendered["subject"],
         body=rendered["text"],
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notice.recipient],
-        headers={"X-Notice-Key": notice.key},
+        headers={"X-Notice-Key": notice.key, "Message-ID": message_id},
     )
     message.send(fail_silently=False)
-    return message.extra_headers.get("Message-ID", "")
+    return message_id
 
 
 def retry_delay(attempts: int) -> int:
@@ -112,7 +118,10 @@ def notice_deliver(*, notice_id: int) -> int | None:
         message_id = _transmit(notice)
     except Exception as exc:  # any provider failure is retried, then recorded
         error = f"{type(exc).__name__}: {exc}"[:2000]
-        if notice.attempts >= settings.NOTICE_MAX_ATTEMPTS:
+        # A configuration error (no provider template for this notice) will not heal by
+        # itself: give up at once instead of retrying for an hour.
+        permanent = isinstance(exc, ImproperlyConfigured)
+        if permanent or notice.attempts >= settings.NOTICE_MAX_ATTEMPTS:
             logger.error(
                 "Notice %s failed for good after %s attempts: %s",
                 notice.key,
@@ -146,17 +155,27 @@ def notice_deliver(*, notice_id: int) -> int | None:
     return None
 
 
+# A queued notice whose next attempt is this late lost its message (broker restarted, ...).
+OVERDUE = timedelta(minutes=5)
+
+
 def notices_requeue_stale(*, now=None) -> list[int]:
-    """Notices whose worker died or whose queued message was lost: ids to dispatch again."""
+    """Notices whose worker died or whose queued message was lost: ids to dispatch again.
+
+    Dispatching one twice is harmless: only one run can claim it.
+    """
     now = now or timezone.now()
-    Notice.objects.filter(status=Notice.Status.SENDING, claimed_at__lt=now - STALE_CLAIM).update(
-        status=Notice.Status.QUEUED, next_attempt_at=now
-    )
-    return list(
-        Notice.objects.filter(
-            status=Notice.Status.QUEUED, next_attempt_at__lt=now - timedelta(minutes=5)
-        ).values_list("pk", flat=True)[:1000]
-    )
+    with transaction.atomic():
+        stale = list(
+            Notice.objects.select_for_update(skip_locked=True)
+            .filter(status=Notice.Status.SENDING, claimed_at__lt=now - STALE_CLAIM)
+            .values_list("pk", flat=True)[:1000]
+        )
+        Notice.objects.filter(pk__in=stale).update(status=Notice.Status.QUEUED, next_attempt_at=now)
+    overdue = Notice.objects.filter(
+        status=Notice.Status.QUEUED, next_attempt_at__lt=now - OVERDUE
+    ).values_list("pk", flat=True)[:1000]
+    return stale + [pk for pk in overdue if pk not in set(stale)]
 
 
 def notice_retry(*, notice_ids: list[int]) -> int:

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ciie_portal.models import AuditEntry
 from registration.models import DeliveryAddress
@@ -76,7 +76,7 @@ def test_it_refuses_a_sixth_address(unit, other_unit, contact, other_contact):
         add(unit, contact, n)
     add(other_unit, other_contact, 1)
 
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(ValidationError) as error, translation.override("en"):
         add(unit, contact, 6, is_default=True)
 
     assert "at most 5" in " ".join(error.value.messages)
@@ -147,15 +147,16 @@ def test_deleting_the_last_address_leaves_none(unit, contact):
 def test_every_change_is_audited_with_its_actor(unit, contact, secretary):
     first = add(unit, contact, 1)
     second = add(unit, secretary, 2)
+    second_pk = second.pk
     address_set_default(address=second, actor=contact)
     address_delete(address=second, actor=secretary)
 
     entries = list(AuditEntry.objects.order_by("pk"))
     assert [(e.action, e.object_id, e.actor_id, e.actor_repr) for e in entries] == [
         ("address.create", str(first.pk), contact.pk, contact.username),
-        ("address.create", str(second.pk), secretary.pk, secretary.username),
-        ("address.set_default", str(second.pk), contact.pk, contact.username),
-        ("address.delete", str(second.pk), secretary.pk, secretary.username),
+        ("address.create", str(second_pk), secretary.pk, secretary.username),
+        ("address.set_default", str(second_pk), contact.pk, contact.username),
+        ("address.delete", str(second_pk), secretary.pk, secretary.username),
     ]
     content_type = ContentType.objects.get_for_model(DeliveryAddress)
     assert all(entry.content_type == content_type for entry in entries)
@@ -186,7 +187,8 @@ def test_two_tabs_adding_the_fifth_address_at_once_make_five():
     def tab(n):
         try:
             barrier.wait(timeout=10)
-            created.append(add(unit, actor, n))
+            with translation.override("en"):
+                created.append(add(unit, actor, n))
         except ValidationError as error:
             refused.append(error)
         except Exception as error:  # pragma: no cover - reported below
@@ -207,3 +209,22 @@ def test_two_tabs_adding_the_fifth_address_at_once_make_five():
     assert DeliveryAddress.objects.filter(unit=unit).count() == 5
     assert len(defaults(unit)) == 1
     assert audit("address.create").count() == 1
+
+
+def test_deleting_a_stale_copy_of_the_new_default_keeps_one_default(unit, contact):
+    first = add(unit, contact, 1)
+    second = add(unit, contact, 2)
+    stale_second = DeliveryAddress.objects.get(pk=second.pk)
+    # Another tab makes the second address the default, then this tab deletes it.
+    address_set_default(address=second, actor=contact)
+    address_delete(address=stale_second, actor=contact)
+    assert list(DeliveryAddress.objects.filter(unit=unit, is_default=True)) == [first]
+
+
+def test_setting_a_deleted_address_as_default_is_refused(unit, contact):
+    first = add(unit, contact, 1)
+    second = add(unit, contact, 2)
+    address_delete(address=DeliveryAddress.objects.get(pk=second.pk), actor=contact)
+    with pytest.raises(ValidationError):
+        address_set_default(address=second, actor=contact)
+    assert list(DeliveryAddress.objects.filter(unit=unit, is_default=True)) == [first]
