@@ -25,24 +25,8 @@ class EditionForm(forms.ModelForm):
 
     class Meta:
         model = Edition
-        fields = [
-            "number",
-            "name",
-            "starts_on",
-            "ends_on",
-            "registration_opens_at",
-            "registration_closes_at",
-            "transfer_deadline",
-            "online_payment_deadline",
-            "order_payment_window",
-            "reuse_fee_percent",
-            "default_vip_quota",
-            "default_staff_quota",
-            "auto_approve_categories",
-            "invitation_code_categories",
-            "review_days_domestic",
-            "review_days_foreign",
-        ]
+        # The admin's fieldsets choose the fields; these two need the widgets above.
+        fields = ["auto_approve_categories", "invitation_code_categories"]
 
 
 class EntryPeriodInline(admin.TabularInline):

@@ -62,6 +62,12 @@ class StateMachine:
                 % {"source": self.label(source), "target": self.label(target)}
             )
 
+    def _apply(self, obj, target: str, also_set: dict) -> None:
+        """Mirror on the Python object what the UPDATE wrote."""
+        setattr(obj, self.field, target)
+        for name, value in also_set.items():
+            setattr(obj, name, value)
+
     def move(
         self,
         obj: models.Model,
@@ -84,9 +90,7 @@ class StateMachine:
                 raise StaleState(
                     _("This record was changed by someone else meanwhile; reload and try again.")
                 )
-            setattr(obj, self.field, target)
-            for name, value in also_set.items():
-                setattr(obj, name, value)
+            self._apply(obj, target, also_set)
             audit_record(
                 actor=actor,
                 obj=obj,
@@ -117,9 +121,7 @@ class StateMachine:
                 **{self.field: target}, **also_set
             )
             for row in rows:
-                setattr(row, self.field, target)
-                for name, value in also_set.items():
-                    setattr(row, name, value)
+                self._apply(row, target, also_set)
             audit_record_bulk(
                 actor=actor,
                 objects=rows,

@@ -70,25 +70,25 @@ def _staff(group_name, **kwargs):
     return user
 
 
-@pytest.fixture
-def secretary(roles, guangzhou):
-    secretary = SecretaryFactory(delegation=guangzhou)
+def _secretary_of(delegation):
+    secretary = SecretaryFactory(delegation=delegation)
     secretary.user.groups.add(Group.objects.get(name=SECRETARY))
     return secretary.user
+
+
+@pytest.fixture
+def secretary(roles, guangzhou):
+    return _secretary_of(guangzhou)
 
 
 @pytest.fixture
 def group_secretary(roles, guangdong):
-    secretary = SecretaryFactory(delegation=guangdong)
-    secretary.user.groups.add(Group.objects.get(name=SECRETARY))
-    return secretary.user
+    return _secretary_of(guangdong)
 
 
 @pytest.fixture
 def other_secretary(roles, other_delegation):
-    secretary = SecretaryFactory(delegation=other_delegation)
-    secretary.user.groups.add(Group.objects.get(name=SECRETARY))
-    return secretary.user
+    return _secretary_of(other_delegation)
 
 
 @pytest.fixture
