@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_countries",
+    "axes",
     "ciie_portal",
     "registration",
     "delegations",
@@ -129,6 +130,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ciie_portal.urls"
@@ -179,6 +182,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Brute force: 5 failed passwords for one account from one address lock it for 15 minutes.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_CALLABLE = "registration.auth.login_name_from_request"
+AXES_VERBOSE = False
+
+# One-time codes by SMS and email.
+VERIFICATION_CODE_TTL = timedelta(minutes=5)
+VERIFICATION_CODE_INTERVAL = timedelta(seconds=60)
+VERIFICATION_CODES_PER_DAY = 10
+VERIFICATION_CODE_ATTEMPTS = 5
+
 LOGIN_URL = "registration:login"
 LOGIN_REDIRECT_URL = "registration:home"
 LOGOUT_REDIRECT_URL = "landing"

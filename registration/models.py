@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
 
 from ciie_portal import crypto
 from ciie_portal.choices import Region, UnitCategory
@@ -69,8 +70,54 @@ class Unit(models.Model):
         help_text=_("Overseas units without one get an account number instead."),
     )
     account_number = models.CharField(_("account number"), max_length=20, blank=True)
+    recommendation_code = models.CharField(_("recommendation code"), max_length=20, blank=True)
+    invitation_code = models.CharField(_("invitation code"), max_length=20, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    # 单位信息
+    country = CountryField(_("country or region"), blank=True)
+    province = models.CharField(_("province"), max_length=6, blank=True)
+    city = models.CharField(_("city"), max_length=6, blank=True)
+    district = models.CharField(_("district"), max_length=6, blank=True)
+    street = models.CharField(_("registered address"), max_length=200, blank=True)
+    capital_band = models.CharField(_("registered capital"), max_length=16, blank=True)
+    nature = models.CharField(_("unit nature"), max_length=24, blank=True)
+    industry = models.CharField(_("industry (GB/T 4754-2017)"), max_length=4, blank=True)
+    revenue = models.DecimalField(
+        _("last year's revenue (10k USD)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    import_amount = models.DecimalField(
+        _("last year's imports (10k USD)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    export_amount = models.DecimalField(
+        _("last year's exports (10k USD)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    import_methods = models.JSONField(_("import methods"), default=list, blank=True)
+    is_listed = models.BooleanField(_("listed company"), default=False)
+    contact_name = models.CharField(_("contact person"), max_length=50, blank=True)
+    contact_title = models.CharField(_("title"), max_length=8, blank=True)
+    contact_mobile = models.CharField(_("contact's mobile"), max_length=20, blank=True)
+    contact_department = models.CharField(_("department"), max_length=50, blank=True)
+    contact_position = models.CharField(_("position"), max_length=50, blank=True)
+    contact_phone = models.CharField(_("telephone"), max_length=30, blank=True)
+    contact_email = models.EmailField(_("email"), blank=True)
+    licence = models.FileField(
+        _("qualification document"), upload_to="unit-documents/", blank=True, max_length=200
+    )
+    # 采购意向
+    interest_areas = models.JSONField(_("exhibition areas of interest"), default=list, blank=True)
+    interest_zones = models.JSONField(_("special zones of interest"), default=list, blank=True)
+    purchase_1y = models.CharField(_("intended imports in 1 year"), max_length=16, blank=True)
+    purchase_5y = models.CharField(_("intended imports in 5 years"), max_length=16, blank=True)
+    info_saved_at = models.DateTimeField(_("unit information saved"), null=True, blank=True)
+    previous = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("previous edition's unit"),
     )
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -86,9 +133,9 @@ class Unit(models.Model):
                 fields=["edition", "uscc"], condition=~Q(uscc=""), name="unit_uscc_once_per_edition"
             ),
             models.UniqueConstraint(
-                fields=["account_number"],
+                fields=["edition", "account_number"],
                 condition=~Q(account_number=""),
-                name="unit_account_number_unique",
+                name="unit_account_number_once_per_edition",
             ),
         ]
         indexes = [models.Index(fields=["edition", "delegation", "status"])]
@@ -96,6 +143,95 @@ class Unit(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def login_name(self) -> str:
+        return self.uscc or self.account_number
+
+    @property
+    def is_editable(self) -> bool:
+        """Unit information can change until it is submitted, and again when returned."""
+        return self.status in (self.Status.DRAFT, self.Status.RETURNED)
+
+
+class UnitDraft(models.Model):
+    """What the unit form held at its last autosave (every 5 s), so nothing typed is lost."""
+
+    unit = models.OneToOneField(Unit, on_delete=models.CASCADE, related_name="draft")
+    data = models.JSONField(default=dict)
+    saved_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("unit form draft")
+        verbose_name_plural = _("unit form drafts")
+
+
+class VerificationCode(models.Model):
+    """A one-time code sent by SMS or email. Only its hash is stored."""
+
+    class Purpose(models.TextChoices):
+        SIGNUP = "signup", _("Registration")
+        PASSWORD_RESET = "password_reset", _("Password reset")
+        RETURNING = "returning", _("Returning visitor verification")
+
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    channel = models.CharField(max_length=8, default="sms")
+    target = models.CharField(max_length=254, db_index=True)
+    code_hash = models.CharField(max_length=128)
+    ip_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("verification code")
+        verbose_name_plural = _("verification codes")
+        indexes = [models.Index(fields=["target", "purpose", "created_at"])]
+
+
+class RecommendationCode(models.Model):
+    """推荐码: given out by a partner organisation; optional at registration."""
+
+    edition = models.ForeignKey(
+        "ciie_portal.Edition", on_delete=models.CASCADE, verbose_name=_("edition")
+    )
+    code = models.CharField(_("code"), max_length=20)
+    partner = models.CharField(_("partner organisation"), max_length=100)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("recommendation code")
+        verbose_name_plural = _("recommendation codes")
+        constraints = [
+            models.UniqueConstraint(fields=["edition", "code"], name="recommendation_code_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.code} ({self.partner})"
+
+
+class InvitationCode(models.Model):
+    """邀请码: a delegation's code; a unit that enters it joins that delegation."""
+
+    edition = models.ForeignKey(
+        "ciie_portal.Edition", on_delete=models.CASCADE, verbose_name=_("edition")
+    )
+    code = models.CharField(_("code"), max_length=20)
+    delegation = models.ForeignKey(
+        "delegations.Delegation", on_delete=models.CASCADE, verbose_name=_("delegation")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("invitation code")
+        verbose_name_plural = _("invitation codes")
+        constraints = [
+            models.UniqueConstraint(fields=["edition", "code"], name="invitation_code_unique")
+        ]
+
+    def __str__(self):
+        return self.code
 
 
 UNIT_STATES = StateMachine(
@@ -184,6 +320,19 @@ class Visitor(models.Model):
     label = models.CharField(_("label"), max_length=8, choices=Label.choices, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.SAVED, db_index=True
+    )
+    previous = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("previous edition's visitor"),
+    )
+    reuse_eligible = models.BooleanField(
+        _("may reuse last edition's credential"),
+        default=False,
+        help_text=_("Held last edition's credential and passed its review."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

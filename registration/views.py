@@ -1,13 +1,230 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ciie_portal.context_processors import current_edition_for
 
-from .models import Visitor
+from . import ocr, reference
+from .auth import normalize_login_name
+from .forms import (
+    AccountForm,
+    EntryForm,
+    LoginForm,
+    PasswordResetForm,
+    UnitInfoForm,
+    clean_document_image,
+    mobile_is_valid,
+)
+from .models import Unit, User, Visitor
 from .selectors import units_of_account
+from .services import account_register, password_reset, unit_draft_save, unit_info_save
+from .verification import CodeRefused, code_send
+
+ENTRY_SESSION_KEY = "registration_entry"
+OCR_SESSION_KEY = "registration_ocr_calls"
+OCR_CALLS_PER_SESSION = 20
 
 
-@login_required(login_url="registration:login")
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def _edition_or_404(request):
+    edition = current_edition_for(request)
+    if edition is None:
+        raise Http404(_("Registration is not open."))
+    return edition
+
+
+def current_unit(request) -> Unit:
+    """The signed-in contact's unit in the current edition, or 404."""
+    edition = _edition_or_404(request)
+    unit = (
+        Unit.objects.filter(account=request.user, edition=edition)
+        .select_related("delegation", "delegation__parent", "edition")
+        .first()
+    )
+    if unit is None:
+        raise Http404(_("This account has no unit in the current edition."))
+    return unit
+
+
+# --- Entry and new account ------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def entry(request):
+    _edition_or_404(request)
+    form = EntryForm(request.POST or None, initial=request.session.get(ENTRY_SESSION_KEY))
+    if request.method == "POST" and form.is_valid():
+        request.session[ENTRY_SESSION_KEY] = {
+            key: form.cleaned_data[key] for key in ("region", "category", "kind")
+        }
+        return redirect("registration:signup")
+    return render(request, "registration/entry.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    edition = _edition_or_404(request)
+    choices = request.session.get(ENTRY_SESSION_KEY)
+    if not choices:
+        return redirect("registration:entry")
+    sending_code = "send_code" in request.POST
+    form = AccountForm(
+        request.POST or None,
+        edition=edition,
+        region=choices["region"],
+        category=choices["category"],
+        sending_code=sending_code,
+    )
+    if request.method == "POST" and sending_code:
+        # Without JavaScript the "send code" button submits the whole form: send the code
+        # and show the form again with everything kept.
+        mobile = "".join(request.POST.get("mobile", "").split())
+        if mobile_is_valid(mobile, region=choices["region"]):
+            try:
+                code_send(purpose="signup", target=mobile, ip_address=client_ip(request))
+                messages.success(request, _("A verification code was sent to %s.") % mobile)
+            except CodeRefused as refusal:
+                form.add_error("sms_code", str(refusal))
+        else:
+            form.add_error("mobile", _("Enter a valid mobile number."))
+    elif request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        user, unit = account_register(
+            edition=edition,
+            region=choices["region"],
+            category=choices["category"],
+            kind=choices["kind"],
+            delegation=data["delegation"],
+            name=data["name"],
+            uscc=data["uscc"],
+            recommendation_code=data["recommendation_code"],
+            invitation_code=data["invitation_code"],
+            mobile=data["mobile"],
+            password=data["password1"],
+        )
+        request.session.pop(ENTRY_SESSION_KEY, None)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(
+            request,
+            _("Your account is ready. Your login name is %(name)s.") % {"name": user.username},
+        )
+        return redirect("registration:unit_info")
+    return render(
+        request,
+        "registration/signup.html",
+        {
+            "form": form,
+            "choices": choices,
+            "ocr_available": ocr.ocr_available(),
+            "domestic": choices["region"] == "mainland",
+        },
+    )
+
+
+@require_POST
+def code_request(request):
+    """Send an SMS code (fetch from the signup and password pages)."""
+    purpose = request.POST.get("purpose", "")
+    if purpose == "signup":
+        if not request.session.get(ENTRY_SESSION_KEY):
+            return JsonResponse({"error": _("Start the registration first.")}, status=400)
+        region = request.session[ENTRY_SESSION_KEY]["region"]
+        mobile = "".join(request.POST.get("mobile", "").split())
+        if not mobile_is_valid(mobile, region=region):
+            return JsonResponse({"error": _("Enter a valid mobile number.")}, status=400)
+    elif purpose == "password_reset":
+        user = User.objects.filter(
+            username=normalize_login_name(request.POST.get("username", ""))
+        ).first()
+        if user is None or not user.mobile:
+            return JsonResponse(
+                {"error": _("No account with a mobile number has this login name.")}, status=400
+            )
+        mobile = user.mobile
+    else:
+        return JsonResponse({"error": "unknown purpose"}, status=400)
+    try:
+        code_send(purpose=purpose, target=mobile, ip_address=client_ip(request))
+    except CodeRefused as refusal:
+        return JsonResponse(
+            {"error": str(refusal), "wait_seconds": refusal.wait_seconds}, status=429
+        )
+    return JsonResponse({"sent_to": mask_mobile(mobile), "wait_seconds": 60})
+
+
+def mask_mobile(mobile: str) -> str:
+    return f"{mobile[:3]}****{mobile[-4:]}" if len(mobile) > 7 else mobile
+
+
+@require_POST
+def licence_ocr(request):
+    """Read unit name and USCC from an uploaded business licence (signup or unit form)."""
+    if not (request.user.is_authenticated or request.session.get(ENTRY_SESSION_KEY)):
+        return JsonResponse({"error": _("Start the registration first.")}, status=403)
+    calls = request.session.get(OCR_SESSION_KEY, 0)
+    if calls >= OCR_CALLS_PER_SESSION:
+        return JsonResponse({"error": _("Too many recognitions; fill in by hand.")}, status=429)
+    request.session[OCR_SESSION_KEY] = calls + 1
+    upload = request.FILES.get("licence")
+    if upload is None:
+        return JsonResponse({"error": _("Choose an image first.")}, status=400)
+    try:
+        image = clean_document_image(upload)
+    except ValidationError as error:
+        return JsonResponse({"error": " ".join(error.messages)}, status=400)
+    if not ocr.ocr_available():
+        return JsonResponse({"available": False, "name": "", "uscc": ""})
+    reading = ocr.read_business_licence(image)
+    return JsonResponse({"available": reading.available, "name": reading.name, "uscc": reading.uscc})
+
+
+# --- Signing in -----------------------------------------------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    authentication_form = LoginForm
+
+
+@require_http_methods(["GET", "POST"])
+def password_reset_view(request):
+    sending_code = "send_code" in request.POST
+    form = PasswordResetForm(request.POST or None, sending_code=sending_code)
+    if request.method == "POST" and form.is_valid():
+        if sending_code:
+            try:
+                code_send(
+                    purpose="password_reset", target=form.user.mobile, ip_address=client_ip(request)
+                )
+                messages.success(
+                    request,
+                    _("A verification code was sent to %s.") % mask_mobile(form.user.mobile),
+                )
+            except CodeRefused as refusal:
+                form.add_error("sms_code", str(refusal))
+        else:
+            password_reset(user=form.user, password=form.cleaned_data["password1"])
+            messages.success(request, _("Your password was changed. Sign in with it now."))
+            return redirect("registration:login")
+    return render(request, "registration/password_reset.html", {"form": form})
+
+
+# --- Account home and unit information ------------------------------------------------------
+
+
+@login_required
 def account_home(request):
     edition = current_edition_for(request)
     units = list(units_of_account(user=request.user, edition=edition)) if edition else []
@@ -21,3 +238,113 @@ def account_home(request):
         "registration/account_home.html",
         {"edition": edition, "units": units, "visitors": visitors},
     )
+
+
+def _pending_key(unit) -> str:
+    return f"pending_licence:{unit.pk}"
+
+
+def _draft_initial(draft_data: dict, form_class) -> dict:
+    multiple = {"import_methods", "interest_areas", "interest_zones"}
+    return {
+        key: (values if key in multiple else (values[0] if values else ""))
+        for key, values in draft_data.items()
+        if key in form_class.base_fields
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def unit_info(request):
+    unit = current_unit(request)
+    pending_path = request.session.get(_pending_key(unit))
+    if not unit.is_editable:
+        return render(request, "registration/unit_info_readonly.html", {"unit": unit})
+    restored_at = None
+    if request.method == "POST":
+        form = UnitInfoForm(
+            request.POST, request.FILES, instance=unit, pending_licence=pending_path
+        )
+        if form.is_valid():
+            licence = form.cleaned_data.get("licence")
+            if not licence and pending_path and default_storage.exists(pending_path):
+                with default_storage.open(pending_path) as stored:
+                    licence = ContentFile(stored.read(), name=pending_path.rsplit("/", 1)[-1])
+            values = {k: v for k, v in form.cleaned_data.items() if k != "licence"}
+            unit_info_save(
+                unit=unit,
+                actor=request.user,
+                values=values,
+                licence=licence if licence and hasattr(licence, "read") else None,
+            )
+            if pending_path:
+                default_storage.delete(pending_path)
+                request.session.pop(_pending_key(unit), None)
+            messages.success(request, _("The unit information was saved."))
+            return redirect("registration:home")
+        # Keep a valid upload so that fixing another field does not mean choosing it again.
+        licence = form.cleaned_data.get("licence") if "licence" not in form.errors else None
+        if licence and hasattr(licence, "read"):
+            licence.seek(0)
+            path = default_storage.save(
+                f"unit-documents/pending/{unit.pk}-{licence.name}", licence
+            )
+            if pending_path:
+                default_storage.delete(pending_path)
+            request.session[_pending_key(unit)] = pending_path = path
+            form.pending_licence = path
+    else:
+        draft = getattr(unit, "draft", None) if hasattr(unit, "draft") else None
+        if draft and (unit.info_saved_at is None or draft.saved_at > unit.info_saved_at):
+            form = UnitInfoForm(
+                instance=unit,
+                initial=_draft_initial(draft.data, UnitInfoForm),
+                pending_licence=pending_path,
+            )
+            restored_at = draft.saved_at
+        else:
+            form = UnitInfoForm(instance=unit, pending_licence=pending_path)
+    return render(
+        request,
+        "registration/unit_info.html",
+        {
+            "unit": unit,
+            "form": form,
+            "restored_at": restored_at,
+            "pending_licence": pending_path,
+            "industries": reference.industry_choices(),
+            "ocr_available": ocr.ocr_available(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def unit_autosave(request):
+    unit = current_unit(request)
+    data = {
+        key: request.POST.getlist(key)
+        for key in request.POST
+        if key in UnitInfoForm.base_fields and key != "licence"
+    }
+    try:
+        draft = unit_draft_save(unit=unit, data=data)
+    except ValidationError as error:
+        return JsonResponse({"error": " ".join(error.messages)}, status=409)
+    saved = timezone.localtime(draft.saved_at)
+    return JsonResponse({"saved_at": saved.strftime("%H:%M:%S")})
+
+
+@login_required
+@require_GET
+def unit_licence(request):
+    """The unit's own qualification document (never under a public URL)."""
+    unit = current_unit(request)
+    if not unit.licence:
+        raise Http404
+    return FileResponse(unit.licence.open("rb"), content_type=_image_type(unit.licence.name))
+
+
+def _image_type(name: str) -> str:
+    return "image/png" if name.lower().endswith(".png") else "image/jpeg"
+

@@ -1,0 +1,18 @@
+from ciie_portal.crypto import normalize_id
+
+
+def normalize_login_name(value: str) -> str:
+    """Unit accounts are USCCs or account numbers: compare them upper-case, without spaces.
+
+    Staff usernames (lower-case words) pass through unchanged.
+    """
+    candidate = normalize_id(value or "")
+    if len(candidate) in (10, 18) and candidate.isalnum():
+        return candidate
+    return (value or "").strip()
+
+
+def login_name_from_request(request, credentials):
+    """django-axes counts failures per login name as the login form normalises it."""
+    name = (credentials or {}).get("username") or request.POST.get("username", "")
+    return normalize_login_name(name)
