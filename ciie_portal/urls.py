@@ -13,5 +13,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("registration.urls")),
+    path("staff/", include("delegations.urls")),
     path("admin/", admin.site.urls),
 ]

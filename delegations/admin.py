@@ -1,8 +1,11 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
 from registration.models import DeliveryAddress, Unit, Visitor
+from registration.services import UNIT_INFO_FIELDS
 
 from .models import Delegation, DelegationContact, Secretary
 from .selectors import scope_to_user
@@ -96,27 +99,32 @@ class UnitAdmin(DelegationScopedAdmin):
     list_filter = ["status", "category", "region", "kind", "edition"]
     list_select_related = ["delegation", "edition"]
     search_fields = ["name", "uscc", "account_number"]
-    readonly_fields = ["status", "edition", "account", "submitted_at", "created_at", "updated_at"]
+    # Units fill in their own information; the admin shows it and reviews it.
+    readonly_fields = [
+        "status", "edition", "account", "submitted_at", "created_at", "updated_at",
+        "licence_link", *UNIT_INFO_FIELDS[2:], "info_saved_at", "previous",
+    ]  # fmt: skip
     inlines = [DeliveryAddressInline]
     show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["edition", "delegation", "status", "submitted_at"]}),
-        (
-            _("Unit"),
-            {
-                "fields": [
-                    "region",
-                    "category",
-                    "kind",
-                    "name",
-                    "short_name",
-                    "uscc",
-                    "account_number",
-                ]
-            },
-        ),
-        (_("Record"), {"fields": ["account", "created_at", "updated_at"]}),
-    ]
+        (_("Unit"), {"fields": [
+            "region", "category", "kind", "name", "short_name", "uscc", "account_number",
+            "recommendation_code", "invitation_code", "licence_link",
+        ]}),
+        (_("Unit information"), {"fields": [*UNIT_INFO_FIELDS[2:], "info_saved_at"]}),
+        (_("Record"), {"fields": ["account", "previous", "created_at", "updated_at"]}),
+    ]  # fmt: skip
+
+    @admin.display(description=_("qualification document"))
+    def licence_link(self, obj):
+        if not obj.licence:
+            return "—"
+        return format_html(
+            '<a href="{}" target="_blank">{}</a>',
+            reverse("delegations:unit_licence", args=[obj.pk]),
+            _("view"),
+        )
 
 
 @admin.register(Visitor)

@@ -66,7 +66,9 @@ def mobile_is_valid(value: str, *, region: str) -> bool:
 
 
 def delegation_label(delegation) -> str:
-    return f"{delegation.parent.name} · {delegation.name}" if delegation.parent_id else delegation.name
+    return (
+        f"{delegation.parent.name} · {delegation.name}" if delegation.parent_id else delegation.name
+    )
 
 
 class DelegationChoiceField(forms.ModelChoiceField):
@@ -164,9 +166,12 @@ class AccountForm(forms.Form):
 
     def clean_recommendation_code(self):
         value = normalize_id(self.cleaned_data.get("recommendation_code", ""))
-        if value and not RecommendationCode.objects.filter(
-            edition=self.edition, code=value, is_active=True
-        ).exists():
+        if (
+            value
+            and not RecommendationCode.objects.filter(
+                edition=self.edition, code=value, is_active=True
+            ).exists()
+        ):
             raise ValidationError(_("This recommendation code is not valid for this expo."))
         return value
 
@@ -197,9 +202,7 @@ class AccountForm(forms.Form):
                 )
             data["delegation"] = invitation.delegation
         elif not chosen and self.region == Region.MAINLAND:
-            self.add_error(
-                "delegation", _("Domestic units join a trade delegation: choose one.")
-            )
+            self.add_error("delegation", _("Domestic units join a trade delegation: choose one."))
         password1, password2 = data.get("password1"), data.get("password2")
         if password1 and password2 and password1 != password2:
             self.add_error("password2", _("The two passwords do not match."))
@@ -275,7 +278,9 @@ class PasswordResetForm(forms.Form):
             self.add_error("sms_code", _("Enter the code sent to your mobile."))
         elif not self.errors:
             try:
-                code_verify(purpose="password_reset", target=self.user.mobile, code=data["sms_code"])
+                code_verify(
+                    purpose="password_reset", target=self.user.mobile, code=data["sms_code"]
+                )
             except CodeRefused as refusal:
                 self.add_error("sms_code", str(refusal))
         return data
@@ -304,9 +309,7 @@ def clean_document_image(upload) -> InMemoryUploadedFile:
             image.load()
             image = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValidationError(
-            _("This is not a JPG or PNG image."), code="not_an_image"
-        ) from exc
+        raise ValidationError(_("This is not a JPG or PNG image."), code="not_an_image") from exc
     if image_format not in ("JPEG", "PNG"):
         raise ValidationError(_("This is not a JPG or PNG image."), code="not_an_image")
     buffer = io.BytesIO()
@@ -318,9 +321,7 @@ def clean_document_image(upload) -> InMemoryUploadedFile:
         extension, content_type = "png", "image/png"
     size = buffer.tell()
     buffer.seek(0)
-    return InMemoryUploadedFile(
-        buffer, "licence", f"licence.{extension}", content_type, size, None
-    )
+    return InMemoryUploadedFile(buffer, "licence", f"licence.{extension}", content_type, size, None)
 
 
 class MultipleChoiceJSONField(forms.MultipleChoiceField):
@@ -397,7 +398,9 @@ class UnitInfoForm(forms.ModelForm):
         city = self.data.get("city") if self.is_bound else unit.city
         blank = [("", "—")]
         self.fields["province"].widget.choices = blank + reference.provinces()
-        self.fields["city"].widget.choices = blank + (reference.children(province) if province else [])
+        self.fields["city"].widget.choices = blank + (
+            reference.children(province) if province else []
+        )
         self.fields["district"].widget.choices = blank + (reference.children(city) if city else [])
         if self.domestic:
             self.fields["province"].required = True

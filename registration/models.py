@@ -165,6 +165,9 @@ class UnitDraft(models.Model):
         verbose_name = _("unit form draft")
         verbose_name_plural = _("unit form drafts")
 
+    def __str__(self):
+        return f"{self.unit} @ {self.saved_at:%H:%M:%S}"
+
 
 class VerificationCode(models.Model):
     """A one-time code sent by SMS or email. Only its hash is stored."""
@@ -188,6 +191,9 @@ class VerificationCode(models.Model):
         verbose_name = _("verification code")
         verbose_name_plural = _("verification codes")
         indexes = [models.Index(fields=["target", "purpose", "created_at"])]
+
+    def __str__(self):
+        return f"{self.get_purpose_display()} → {self.target}"
 
 
 class RecommendationCode(models.Model):

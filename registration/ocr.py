@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -39,7 +40,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-OCR_LANG = "chi_sim+eng"
+# Tesseract's own threads make one recognition slower on a small server and let a few
+# concurrent uploads take every core: one thread each.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+# chi_sim alone reads the Latin letters of the code well enough; adding "eng" made Tesseract
+# turn the Chinese name line into English words at some image sizes, and took twice as long.
+OCR_LANG = "chi_sim"
 # --psm 6 ("a single uniform block of text") keeps each label on the same line as its value;
 # the default page segmentation often splits "名称" and the name into separate blocks.
 OCR_CONFIG = "--psm 6"

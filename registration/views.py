@@ -24,7 +24,7 @@ from .forms import (
     clean_document_image,
     mobile_is_valid,
 )
-from .models import Unit, User, Visitor
+from .models import Unit, UnitDraft, User, Visitor
 from .selectors import units_of_account
 from .services import account_register, password_reset, unit_draft_save, unit_info_save
 from .verification import CodeRefused, code_send
@@ -187,7 +187,9 @@ def licence_ocr(request):
     if not ocr.ocr_available():
         return JsonResponse({"available": False, "name": "", "uscc": ""})
     reading = ocr.read_business_licence(image)
-    return JsonResponse({"available": reading.available, "name": reading.name, "uscc": reading.uscc})
+    return JsonResponse(
+        {"available": reading.available, "name": reading.name, "uscc": reading.uscc}
+    )
 
 
 # --- Signing in -----------------------------------------------------------------------------
@@ -286,15 +288,13 @@ def unit_info(request):
         licence = form.cleaned_data.get("licence") if "licence" not in form.errors else None
         if licence and hasattr(licence, "read"):
             licence.seek(0)
-            path = default_storage.save(
-                f"unit-documents/pending/{unit.pk}-{licence.name}", licence
-            )
+            path = default_storage.save(f"unit-documents/pending/{unit.pk}-{licence.name}", licence)
             if pending_path:
                 default_storage.delete(pending_path)
             request.session[_pending_key(unit)] = pending_path = path
             form.pending_licence = path
     else:
-        draft = getattr(unit, "draft", None) if hasattr(unit, "draft") else None
+        draft = UnitDraft.objects.filter(unit=unit).first()
         if draft and (unit.info_saved_at is None or draft.saved_at > unit.info_saved_at):
             form = UnitInfoForm(
                 instance=unit,
@@ -347,4 +347,3 @@ def unit_licence(request):
 
 def _image_type(name: str) -> str:
     return "image/png" if name.lower().endswith(".png") else "image/jpeg"
-

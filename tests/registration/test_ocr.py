@@ -225,7 +225,7 @@ def test_passes_language_psm_and_timeout_to_tesseract(monkeypatch, licence_png):
 
     assert (reading.name, reading.uscc) == (NAME, USCC)
     [(img, kwargs)] = calls
-    assert kwargs == {"lang": "chi_sim+eng", "config": "--psm 6", "timeout": 20}
+    assert kwargs == {"lang": "chi_sim", "config": "--psm 6", "timeout": 20}
     assert img.mode == "L"
     assert img.width >= 1600
 
