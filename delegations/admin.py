@@ -1,10 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
-from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from registration.models import DeliveryAddress, Unit, Visitor
+from registration.returning import one_click_invite_send
 from registration.services import UNIT_INFO_FIELDS
 
 from .models import Delegation, DelegationContact, Secretary
@@ -115,6 +117,31 @@ class UnitAdmin(DelegationScopedAdmin):
         (_("Unit information"), {"fields": [*UNIT_INFO_FIELDS[2:], "info_saved_at"]}),
         (_("Record"), {"fields": ["account", "previous", "created_at", "updated_at"]}),
     ]  # fmt: skip
+
+    actions = ["send_one_click_invite"]
+
+    @admin.action(
+        description=_("Send the one-click registration link (earlier editions)"),
+        permissions=["invite"],
+    )
+    def send_one_click_invite(self, request, queryset):
+        sent = one_click_invite_send(
+            units=queryset, actor=request.user, base_url=request.build_absolute_uri("/")
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "%(n)d unit was sent its one-click registration link.",
+                "%(n)d units were sent their one-click registration link.",
+                sent,
+            )
+            % {"n": sent},
+            messages.SUCCESS,
+        )
+
+    def has_invite_permission(self, request):
+        # Organisers only: they see every delegation's units.
+        return request.user.has_perm("registration.view_all_units")
 
     @admin.display(description=_("qualification document"))
     def licence_link(self, obj):

@@ -419,6 +419,9 @@ class UnitInfoForm(forms.ModelForm):
             licence.help_text = _("JPG or PNG, at most 2 MB.")
             licence.required = not (unit.licence or pending_licence)
         self.helper = self._layout()
+        if not isinstance(self.initial.get("is_listed"), str):
+            # The radio values are the strings "true"/"false"; the model holds a boolean.
+            self.initial["is_listed"] = "true" if unit.is_listed else "false"
         if not self.is_bound and unit.industry:
             self.initial["industry"] = dict(reference.industry_choices()).get(
                 unit.industry, unit.industry

@@ -255,7 +255,10 @@ def one_click_invite_send(*, units, actor, base_url: str) -> int:
     many new invitations were recorded (sent after commit).
     """
     edition = Edition.objects.current()
-    pks = [unit.pk for unit in units]
+    if hasattr(units, "values_list"):
+        pks = list(units.values_list("pk", flat=True))
+    else:
+        pks = [unit.pk for unit in units]
     candidates = (
         Unit.objects.filter(pk__in=pks, edition__number__lt=edition.number)
         .exclude(account__isnull=True)
@@ -337,9 +340,9 @@ def _new_password_fields() -> tuple[forms.CharField, forms.CharField]:
 def _check_new_password(form: forms.Form, user: User | None) -> None:
     data = form.cleaned_data
     password1, password2 = data.get("password1"), data.get("password2")
-    if not password1:
-        form.add_error("password1", _("Choose a new password."))
-    elif password1 != password2:
+    if not (password1 and password2):
+        return  # the fields' own "required" errors say so
+    if password1 != password2:
         form.add_error("password2", _("The two passwords do not match."))
     else:
         try:
@@ -380,8 +383,11 @@ class ReturningForm(forms.Form):
         if method == METHOD_PASSWORD:
             for name in ("code", "password1", "password2"):
                 del self.fields[name]
+            self.fields["password"].required = not sending_code
         else:
             del self.fields["password"]
+            for name in ("code", "password1", "password2"):
+                self.fields[name].required = not sending_code
             self.fields["code"].label = (
                 gettext_lazy("SMS verification code")
                 if method == METHOD_SMS
@@ -435,9 +441,7 @@ class ReturningForm(forms.Form):
         if self.method == METHOD_PASSWORD:
             return self._clean_password(data)
         _check_new_password(self, self.user)
-        if not data.get("code"):
-            self.add_error("code", _("Enter the verification code."))
-        elif not self.errors:
+        if data.get("code") and not self.errors:
             try:
                 code_verify(purpose=PURPOSE, target=self.target, code=data["code"])
             except CodeRefused as refusal:
@@ -447,8 +451,7 @@ class ReturningForm(forms.Form):
 
     def _clean_password(self, data):
         if not data.get("password"):
-            self.add_error("password", _("Enter the password of the account."))
-            return data
+            return data  # the field's "required" error says so
         # Through django-axes: failures are counted and a locked account stays locked.
         user = authenticate(self.request, username=self.user.username, password=data["password"])
         if user is None:
@@ -473,6 +476,8 @@ class NewPasswordForm(forms.Form):
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        for field in self.fields.values():
+            field.required = True
 
     def clean(self):
         data = super().clean()

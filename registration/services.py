@@ -213,9 +213,7 @@ UNIT_INFO_FIELDS = [
 
 def _refuse_if_locked(unit: Unit) -> None:
     if not unit.is_editable:
-        raise ValidationError(
-            _("The unit information was submitted and can no longer be changed.")
-        )
+        raise ValidationError(_("The unit information was submitted and can no longer be changed."))
 
 
 def unit_info_save(*, unit: Unit, actor, values: dict, licence=None) -> Unit:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views, views_reference
+from . import views, views_reference, views_returning
 
 app_name = "registration"
 
@@ -11,6 +11,12 @@ urlpatterns = [
     path("register/account/", views.signup, name="signup"),
     path("register/code/", views.code_request, name="code_request"),
     path("register/licence-ocr/", views.licence_ocr, name="licence_ocr"),
+    path("register/returning/", views_returning.returning, name="returning"),
+    path(
+        "register/returning/link/<str:token>/",
+        views_returning.returning_link,
+        name="returning_link",
+    ),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", views.password_reset_view, name="password_reset"),

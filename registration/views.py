@@ -153,6 +153,11 @@ def code_request(request):
                 {"error": _("No account with a mobile number has this login name.")}, status=400
             )
         mobile = user.mobile
+    elif purpose == "returning":
+        # The returning-visitor page sends to the earlier account's mobile or email.
+        from .views_returning import returning_code_json
+
+        return returning_code_json(request)
     else:
         return JsonResponse({"error": "unknown purpose"}, status=400)
     try:

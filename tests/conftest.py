@@ -127,3 +127,16 @@ def _plain_static_files(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """A reused test database may have been emptied by the transactional tests of an earlier
+    run (they truncate every table): load the reference data again if it is missing."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    with django_db_blocker.unblock():
+        if not Delegation.objects.filter(code="gd").exists():
+            import_module("delegations.migrations.0003_guangdong_delegation").load(apps, None)

@@ -6,10 +6,24 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ciie_portal.models import Notice
+from delegations.models import Delegation
 from registration.models import Unit
 from tests.registration.factories import make_uscc
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def edition(edition):
+    # Transactional tests empty the tables afterwards, reference data included: make sure the
+    # delegations these journeys pick exist whatever ran before.
+    guangdong, _ = Delegation.objects.get_or_create(
+        code="gd", defaults={"name": "广东交易团", "province_code": "440000"}
+    )
+    Delegation.objects.get_or_create(
+        code="gd-guangzhou", defaults={"name": "广东广州交易分团", "parent": guangdong}
+    )
+    return edition
 
 PASSWORD = "Zx!9ciie-portal"
 
@@ -102,6 +116,8 @@ def _journey(page: Page, live_server, edition, tmp_path, language, n):
     page.locator("#id_purchase_5y").select_option("2000_5000")
     page.get_by_role("button", name=text["save"]).click()
 
+    errors = page.locator(".is-invalid").evaluate_all("(els) => els.map(e => e.name)")
+    assert not errors, errors
     expect(page.locator(".alert-success")).to_contain_text(text["saved"])
     unit = Unit.objects.get(uscc=uscc)
     assert unit.account.username == uscc
