@@ -107,6 +107,14 @@ class AccountForm(forms.Form):
         required=False,
         help_text=_("Given by your trade delegation."),
     )
+    province = forms.ChoiceField(
+        label=_("Province of registration"),
+        required=False,
+        help_text=_(
+            "Enterprises without an invitation code that do not choose a delegation join the "
+            "trade delegation of the province where they are registered."
+        ),
+    )
     mobile = forms.CharField(
         label=_("Mobile number"),
         max_length=20,
@@ -134,6 +142,9 @@ class AccountForm(forms.Form):
             .select_related("parent")
             .order_by("parent__position", "parent_id", "position")
         )
+        self.fields["province"].choices = [("", "—"), *reference.provinces()]
+        if region != Region.MAINLAND or category != UnitCategory.ENTERPRISE:
+            del self.fields["province"]
         if region == Region.MAINLAND:
             self.fields["uscc"].required = True
         else:
@@ -201,6 +212,18 @@ class AccountForm(forms.Form):
                     % {"delegation": invitation.delegation.name},
                 )
             data["delegation"] = invitation.delegation
+        elif not chosen and data.get("province"):
+            # 2nd-edition rule: an enterprise without a code joins the delegation of the
+            # province where it is registered.
+            home = Delegation.objects.filter(
+                parent__isnull=True, is_active=True, province_code=data["province"]
+            ).first()
+            if home is None:
+                self.add_error(
+                    "province",
+                    _("No trade delegation is set up for this province: choose one above."),
+                )
+            data["delegation"] = home
         elif not chosen and self.region == Region.MAINLAND:
             self.add_error("delegation", _("Domestic units join a trade delegation: choose one."))
         password1, password2 = data.get("password1"), data.get("password2")

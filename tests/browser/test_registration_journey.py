@@ -25,6 +25,7 @@ def edition(edition):
     )
     return edition
 
+
 PASSWORD = "Zx!9ciie-portal"
 
 TEXT = {

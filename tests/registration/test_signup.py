@@ -237,3 +237,42 @@ def test_the_pages_are_translated(client, edition, language):
         assert "Unit category" in content
     else:
         assert "单位观众分类" in content or "单位类别" in content
+
+
+def test_an_enterprise_without_code_joins_the_delegation_of_its_province(
+    client, edition, guangdong
+):
+    enter(client)
+    request_code(client)
+    data = account_data(guangdong, sms_code=last_code(), province="440000")
+    del data["delegation"]
+    assert client.post("/accounts/register/account/", data).status_code == 302
+    assert Unit.objects.get().delegation == guangdong
+
+
+def test_a_province_without_a_delegation_is_refused(client, edition, guangdong):
+    enter(client)
+    request_code(client)
+    data = account_data(guangdong, sms_code=last_code(), province="650000")
+    del data["delegation"]
+    response = client.post("/accounts/register/account/", data)
+    assert response.status_code == 200
+    assert "province" in response.context["form"].errors
+    assert not Unit.objects.exists()
+
+
+def test_the_licence_ocr_fills_in_name_and_code(client, edition):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from registration import ocr
+    from tests.registration.test_ocr import encode, render_licence
+
+    if not ocr.ocr_available():
+        pytest.skip("Tesseract with chi_sim is not installed")
+    enter(client)
+    uscc = make_uscc(31)
+    image = SimpleUploadedFile(
+        "licence.png", encode(render_licence(uscc=uscc, name="广州示范贸易有限公司")), "image/png"
+    )
+    response = client.post("/accounts/register/licence-ocr/", {"licence": image})
+    assert response.json() == {"available": True, "name": "广州示范贸易有限公司", "uscc": uscc}
