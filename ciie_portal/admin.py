@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .choices import UnitCategory
-from .models import AuditEntry, Edition, EntryPeriod, Notice
+from .models import AuditEntry, Edition, EntryPeriod, Notice, SideEvent
 from .notices.services import notice_retry
 from .services import edition_make_current
 
@@ -97,6 +97,14 @@ class EditionAdmin(admin.ModelAdmin):
             return
         edition = edition_make_current(edition=queryset.get(), actor=request.user)
         self.message_user(request, _("%(edition)s is now current.") % {"edition": edition})
+
+
+@admin.register(SideEvent)
+class SideEventAdmin(admin.ModelAdmin):
+    list_display = ["name", "starts_at", "organiser", "open_to_visitors", "edition"]
+    list_filter = ["edition", "open_to_visitors"]
+    search_fields = ["name", "organiser"]
+    list_select_related = ["edition"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -259,3 +259,26 @@ class Notice(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} {self.template} → {self.recipient}"
+
+
+class SideEvent(models.Model):
+    """配套活动: a side event of the expo, listed to professional visitors when open to them."""
+
+    edition = models.ForeignKey(
+        Edition, on_delete=models.CASCADE, related_name="side_events", verbose_name=_("edition")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    starts_at = models.DateTimeField(_("starts"))
+    venue = models.CharField(_("venue"), max_length=200, blank=True)
+    organiser = models.CharField(_("organiser"), max_length=200)
+    contact = models.CharField(_("contact"), max_length=200, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    open_to_visitors = models.BooleanField(_("open to professional visitors"), default=True)
+
+    class Meta:
+        verbose_name = _("side event")
+        verbose_name_plural = _("side events")
+        ordering = ["starts_at", "pk"]
+
+    def __str__(self):
+        return self.name

@@ -278,6 +278,34 @@ class Label(models.TextChoices):
     VISITOR = "visitor", _("Professional visitor")
 
 
+class Sex(models.TextChoices):
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
+
+
+class JobCategory(models.TextChoices):
+    MANAGEMENT = "management", _("Management")
+    PURCHASING = "purchasing", _("Purchasing")
+    SALES = "sales", _("Sales")
+    TECHNICAL = "technical", _("Technical")
+    ADMINISTRATION = "administration", _("Administration")
+    OTHER = "other", _("Other")
+
+
+class Pickup(models.TextChoices):
+    COURIER = "courier", _("By courier (free)")
+    DELEGATION = "delegation", _("Collected by the delegation")
+
+
+# Which documents each person type may register with.
+ID_TYPES_BY_PERSON = {
+    "mainland": ["resident_id"],
+    "hmt": ["home_return_permit", "taiwan_permit", "hmt_residence_permit"],
+    "foreign": ["passport", "foreigner_pr_card"],
+    "overseas_chinese": ["passport"],
+}
+
+
 def new_visitor_reference() -> str:
     # 8 characters of Crockford base32: ~1.1e12 values, short enough to read out on the phone.
     alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -327,6 +355,42 @@ class Visitor(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.SAVED, db_index=True
     )
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
+    birth_date = models.DateField(_("date of birth"), null=True, blank=True)
+    nationality = CountryField(_("nationality / region"), blank=True)
+    surname_en = models.CharField(_("surname (English)"), max_length=50, blank=True)
+    given_name_en = models.CharField(_("given name (English)"), max_length=50, blank=True)
+    permit_name = models.CharField(_("name on the entry permit"), max_length=100, blank=True)
+    job_category = models.CharField(
+        _("job category"), max_length=16, choices=JobCategory.choices, blank=True
+    )
+    position = models.CharField(_("position"), max_length=50, blank=True)
+    mobile = models.CharField(_("mobile"), max_length=20, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    entry_period = models.ForeignKey(
+        "ciie_portal.EntryPeriod",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="visitors",
+        verbose_name=_("entry days"),
+    )
+    pickup = models.CharField(
+        _("how the credential is received"), max_length=12, choices=Pickup.choices, blank=True
+    )
+    address = models.ForeignKey(
+        "DeliveryAddress",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="visitors",
+        verbose_name=_("delivery address"),
+    )
+    photo = models.FileField(_("photo"), upload_to="visitor-photos/", blank=True, max_length=200)
+    pledged_at = models.DateTimeField(_("truthfulness pledge"), null=True, blank=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    # 单位人员: joined through the unit's invite link, waiting for the contact's approval.
+    join_pending = models.BooleanField(_("awaiting the unit's approval"), default=False)
     previous = models.ForeignKey(
         "self",
         on_delete=models.SET_NULL,
@@ -355,7 +419,10 @@ class Visitor(models.Model):
                 fields=["edition", "id_number_index"], name="visitor_id_number_once_per_edition"
             ),
         ]
-        indexes = [models.Index(fields=["edition", "status", "label"])]
+        indexes = [
+            models.Index(fields=["edition", "status", "label"]),
+            models.Index(fields=["unit", "status"]),
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.id_number_masked})"

@@ -6,8 +6,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ciie_portal.audit import audit_record
+from ciie_portal.notices.services import notice_send
 
-from .models import DeliveryAddress, Unit, UnitDraft, User, Visitor
+from .models import (
+    UNIT_STATES,
+    VISITOR_STATES,
+    DeliveryAddress,
+    Pickup,
+    Unit,
+    UnitDraft,
+    User,
+    Visitor,
+)
 from .validators import validate_id_number
 
 
@@ -90,39 +100,175 @@ def address_delete(*, address: DeliveryAddress, actor) -> None:
                 DeliveryAddress.objects.filter(pk=successor.pk).update(is_default=True)
 
 
-def visitor_create(
+VISITOR_FIELDS = [
+    "person_type", "name", "sex", "birth_date", "nationality", "surname_en", "given_name_en",
+    "permit_name", "job_category", "position", "mobile", "email", "entry_period", "pickup",
+    "address",
+]  # fmt: skip
+
+
+def _duplicate_id_error() -> ValidationError:
+    # Never say which unit holds it: that would leak another unit's visitor.
+    return ValidationError({"id_number": _("This ID number is already registered for this expo.")})
+
+
+def visitor_save(
     *,
     unit: Unit,
     actor,
-    person_type: str,
-    name: str,
+    values: dict,
     id_type: str,
     id_number: str,
+    visitor: Visitor | None = None,
+    photo=None,
+    submit: bool = False,
 ) -> Visitor:
-    """Add a visitor to a unit (state 已保存). One ID number is one visitor per edition."""
+    """Add or change a visitor of ``unit``; with ``submit`` it is also submitted (locked).
+
+    One ID number is one visitor per edition, across all units. Only saved (已保存) visitors
+    can change.
+    """
     validate_id_number(id_type, id_number)
-    visitor = Visitor(
-        edition_id=unit.edition_id,
-        unit=unit,
-        person_type=person_type,
-        name=name,
-        id_type=id_type,
-    )
-    visitor.id_number = id_number
-    duplicate = _("This ID number is already registered for this expo.")
-    if Visitor.objects.filter(
-        edition_id=unit.edition_id, id_number_index=visitor.id_number_index
-    ).exists():
-        # Never say which unit holds it: that would leak another unit's visitor.
-        raise ValidationError({"id_number": duplicate})
-    try:
-        with transaction.atomic():
-            visitor.save()
-            audit_record(actor=actor, obj=visitor, action="visitor.create", to_state=visitor.status)
-    except IntegrityError:
-        # Two units entered the same number at the same moment; the constraint decided.
-        raise ValidationError({"id_number": duplicate}) from None
+    with transaction.atomic():
+        if visitor is None:
+            visitor = Visitor(edition_id=unit.edition_id, unit=unit)
+            action = "visitor.create"
+        else:
+            visitor = Visitor.objects.select_for_update().get(pk=visitor.pk, unit=unit)
+            if visitor.status != Visitor.Status.SAVED:
+                raise ValidationError(_("This visitor was submitted and can no longer be changed."))
+            action = "visitor.update"
+        for field in VISITOR_FIELDS:
+            if field in values:
+                setattr(visitor, field, values[field])
+        visitor.id_type = id_type
+        visitor.id_number = id_number
+        if photo is not None:
+            visitor.photo = photo
+        if (
+            Visitor.objects.filter(
+                edition_id=unit.edition_id, id_number_index=visitor.id_number_index
+            )
+            .exclude(pk=visitor.pk)
+            .exists()
+        ):
+            raise _duplicate_id_error()
+        if submit:
+            _check_complete([visitor])
+            visitor.pledged_at = timezone.now()
+        try:
+            with transaction.atomic():
+                visitor.save()
+        except IntegrityError:
+            # Two units entered the same number at the same moment; the constraint decided.
+            raise _duplicate_id_error() from None
+        audit_record(actor=actor, obj=visitor, action=action, to_state=visitor.status)
+        if submit:
+            VISITOR_STATES.move(
+                visitor, Visitor.Status.SUBMITTED, actor=actor, submitted_at=timezone.now()
+            )
     return visitor
+
+
+def visitor_create(
+    *, unit: Unit, actor, person_type: str, name: str, id_type: str, id_number: str
+) -> Visitor:
+    """Add a saved (已保存) visitor with the essentials only (demo data, imports)."""
+    return visitor_save(
+        unit=unit,
+        actor=actor,
+        values={"person_type": person_type, "name": name},
+        id_type=id_type,
+        id_number=id_number,
+    )
+
+
+def _check_complete(visitors) -> None:
+    """A visitor is submitted only with a photo, entry days and a way to receive the card."""
+    missing = [
+        v.name
+        for v in visitors
+        if not (v.photo and v.entry_period_id and v.pickup)
+        or (v.pickup == Pickup.COURIER and not v.address_id)
+    ]
+    if missing:
+        raise ValidationError(
+            _(
+                "Add the photo, the entry days and how the credential is received before "
+                "submitting: %(names)s."
+            )
+            % {"names": "、".join(missing)}
+        )
+
+
+def visitors_submit(*, unit: Unit, visitor_ids, actor) -> list[Visitor]:
+    """Submit several saved visitors at once, after the contact took the pledge for them."""
+    with transaction.atomic():
+        chosen = list(
+            Visitor.objects.select_for_update().filter(
+                unit=unit, pk__in=visitor_ids, status=Visitor.Status.SAVED, join_pending=False
+            )
+        )
+        _check_complete(chosen)
+        now = timezone.now()
+        return VISITOR_STATES.move_many(
+            Visitor.objects.filter(pk__in=[v.pk for v in chosen]),
+            Visitor.Status.SUBMITTED,
+            actor=actor,
+            submitted_at=now,
+            pledged_at=now,
+        )
+
+
+def visitor_delete(*, visitor: Visitor, actor) -> None:
+    """Delete a saved visitor; submitted ones stay (they are the delegation's now)."""
+    with transaction.atomic():
+        audit_record(actor=actor, obj=visitor, action="visitor.delete", from_state=visitor.status)
+        deleted, _rows = Visitor.objects.filter(pk=visitor.pk, status=Visitor.Status.SAVED).delete()
+        if not deleted:
+            raise ValidationError(_("This visitor was submitted and can no longer be deleted."))
+
+
+def unit_submit(*, unit: Unit, actor, visitor_ids=()) -> Unit:
+    """确认提交: the unit goes to its delegation's review (or is approved at once where the
+    edition says so). At least one visitor must be submitted before or together with it."""
+    with transaction.atomic():
+        unit = Unit.objects.select_for_update().select_related("edition").get(pk=unit.pk)
+        if not unit.is_editable:
+            raise ValidationError(_("The unit information was already submitted."))
+        if unit.info_saved_at is None:
+            raise ValidationError(_("Fill in and save the unit information first."))
+        if visitor_ids:
+            visitors_submit(unit=unit, visitor_ids=visitor_ids, actor=actor)
+        submitted = (
+            Visitor.objects.filter(unit=unit)
+            .exclude(status__in=[Visitor.Status.SAVED, Visitor.Status.CANCELLED])
+            .exists()
+        )
+        if not submitted:
+            raise ValidationError(
+                _("Submit at least one visitor before or together with the unit.")
+            )
+        UNIT_STATES.move(unit, Unit.Status.SUBMITTED, actor=actor, submitted_at=timezone.now())
+        if unit.edition.is_auto_approved(unit.category):
+            UNIT_STATES.move(
+                unit, Unit.Status.APPROVED, actor="system", reason=_("Approved automatically")
+            )
+            if unit.contact_email:
+                notice_send(
+                    key=f"unit-review:{unit.pk}:auto",
+                    event="unit_review_result",
+                    channel="email",
+                    recipient=unit.contact_email,
+                    template="unit_review_result",
+                    params={
+                        "unit": unit.name,
+                        "delegation": str(unit.delegation or ""),
+                        "result": str(Unit.Status.APPROVED.label),
+                        "reason": "",
+                    },
+                )
+    return unit
 
 
 # --- Accounts -------------------------------------------------------------------------------

@@ -1,12 +1,26 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views, views_reference, views_returning
+from . import views, views_addresses, views_reference, views_returning, views_visitors
 
 app_name = "registration"
 
 urlpatterns = [
-    path("", views.account_home, name="home"),
+    path("", views_visitors.dashboard, name="home"),
+    path("visitors/", views_visitors.visitor_list, name="visitors"),
+    path("visitors/add/<str:person_type>/", views_visitors.visitor_add, name="visitor_add"),
+    path("visitors/submit/", views_visitors.visitors_submit_view, name="visitors_submit"),
+    path("visitors/<int:pk>/", views_visitors.visitor_edit, name="visitor_edit"),
+    path("visitors/<int:pk>/delete/", views_visitors.visitor_delete_view, name="visitor_delete"),
+    path("visitors/<int:pk>/photo/", views_visitors.visitor_photo, name="visitor_photo"),
+    path("submit/", views_visitors.unit_submit_view, name="unit_submit"),
+    path("addresses/", views_addresses.address_list, name="addresses"),
+    path("addresses/add/", views_addresses.address_add, name="address_add"),
+    path("addresses/<int:pk>/edit/", views_addresses.address_edit, name="address_edit"),
+    path(
+        "addresses/<int:pk>/delete/", views_addresses.address_delete_view, name="address_delete"
+    ),
+    path("addresses/<int:pk>/default/", views_addresses.address_default, name="address_default"),
     path("register/", views.entry, name="entry"),
     path("register/account/", views.signup, name="signup"),
     path("register/code/", views.code_request, name="code_request"),

@@ -1,0 +1,219 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from ciie_portal import crypto
+
+from .forms_visitors import VisitorFilterForm, VisitorForm
+from .models import PersonType, Visitor
+from .selectors import unit_progress, visitors_of_unit
+from .services import unit_submit, visitor_delete, visitor_save, visitors_submit
+from .views import current_unit
+
+
+def _visitor_of(request, pk) -> Visitor:
+    """A visitor of the signed-in contact's unit; anything else is 404."""
+    unit = current_unit(request)
+    return get_object_or_404(Visitor.objects.select_related("unit"), pk=pk, unit=unit)
+
+
+@login_required
+@require_GET
+def visitor_list(request):
+    unit = current_unit(request)
+    filters = VisitorFilterForm(request.GET or None, edition=unit.edition)
+    visitors = visitors_of_unit(unit)
+    if filters.is_valid():
+        data = filters.cleaned_data
+        if data["q"]:
+            term = data["q"].strip()
+            visitors = visitors.filter(
+                Q(name__icontains=term)
+                | Q(surname_en__icontains=term)
+                | Q(id_number_index=crypto.blind_index(term))
+            )
+        if data["person_type"]:
+            visitors = visitors.filter(person_type=data["person_type"])
+        if data["entry_period"]:
+            visitors = visitors.filter(entry_period=data["entry_period"])
+        if data["status"]:
+            visitors = visitors.filter(status=data["status"])
+    return render(
+        request,
+        "registration/visitor_list.html",
+        {
+            "unit": unit,
+            "visitors": visitors,
+            "filters": filters,
+            "unsubmitted": Visitor.objects.filter(
+                unit=unit, status=Visitor.Status.SAVED, join_pending=False
+            ).count(),
+            "person_types": PersonType.choices,
+        },
+    )
+
+
+def _save_visitor(request, unit, form, *, visitor=None):
+    submit = "submit" in request.POST
+    data = form.cleaned_data
+    photo = data.get("photo")
+    visitor = visitor_save(
+        unit=unit,
+        actor=request.user,
+        values={k: v for k, v in data.items() if k not in ("photo", "id_number", "pledge")},
+        id_type=data["id_type"],
+        id_number=data["id_number"],
+        visitor=visitor,
+        photo=photo if photo and hasattr(photo, "read") else None,
+        submit=submit,
+    )
+    if submit:
+        messages.success(request, _("%(name)s was submitted.") % {"name": visitor.name})
+    else:
+        messages.success(request, _("%(name)s was saved.") % {"name": visitor.name})
+    return redirect("registration:visitors")
+
+
+def _form_page(request, unit, form, visitor=None):
+    return render(
+        request,
+        "registration/visitor_form.html",
+        {"unit": unit, "form": form, "visitor": visitor, "person_type": form.person_type},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def visitor_add(request, person_type):
+    unit = current_unit(request)
+    if person_type not in PersonType.values:
+        raise Http404
+    form = VisitorForm(
+        request.POST or None,
+        request.FILES or None,
+        unit=unit,
+        person_type=person_type,
+        submitting="submit" in request.POST,
+        instance=Visitor(unit=unit, edition=unit.edition, person_type=person_type),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            return _save_visitor(request, unit, form)
+        except ValidationError as error:
+            _attach(form, error)
+    return _form_page(request, unit, form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def visitor_edit(request, pk):
+    visitor = _visitor_of(request, pk)
+    unit = visitor.unit
+    if visitor.status != Visitor.Status.SAVED:
+        return render(request, "registration/visitor_detail.html", {"visitor": visitor})
+    form = VisitorForm(
+        request.POST or None,
+        request.FILES or None,
+        unit=unit,
+        person_type=visitor.person_type,
+        submitting="submit" in request.POST,
+        instance=visitor,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            return _save_visitor(request, unit, form, visitor=visitor)
+        except ValidationError as error:
+            _attach(form, error)
+    return _form_page(request, unit, form, visitor)
+
+
+def _attach(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@login_required
+@require_POST
+def visitor_delete_view(request, pk):
+    visitor = _visitor_of(request, pk)
+    try:
+        visitor_delete(visitor=visitor, actor=request.user)
+        messages.success(request, _("%(name)s was deleted.") % {"name": visitor.name})
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("registration:visitors")
+
+
+@login_required
+@require_POST
+def visitors_submit_view(request):
+    unit = current_unit(request)
+    ids = [int(pk) for pk in request.POST.getlist("visitor") if pk.isdigit()]
+    if not request.POST.get("pledge"):
+        messages.error(request, _("Tick the pledge to submit the selected visitors."))
+    elif not ids:
+        messages.error(request, _("Select the visitors to submit."))
+    else:
+        try:
+            moved = visitors_submit(unit=unit, visitor_ids=ids, actor=request.user)
+            messages.success(
+                request, _("%(count)d visitor(s) submitted.") % {"count": len(moved)}
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+    return redirect("registration:visitors")
+
+
+@login_required
+@require_GET
+def visitor_photo(request, pk):
+    visitor = _visitor_of(request, pk)
+    if not visitor.photo:
+        raise Http404
+    return FileResponse(visitor.photo.open("rb"), content_type="image/jpeg")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def unit_submit_view(request):
+    """预登记信息预览 / 确认提交."""
+    unit = current_unit(request)
+    if request.method == "POST":
+        ids = [int(pk) for pk in request.POST.getlist("visitor") if pk.isdigit()]
+        try:
+            unit_submit(unit=unit, actor=request.user, visitor_ids=ids)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("The registration was submitted."))
+            return redirect("registration:home")
+    visitors = list(visitors_of_unit(unit))
+    return render(
+        request,
+        "registration/unit_submit.html",
+        {
+            "unit": unit,
+            "visitors": visitors,
+            "saved": [v for v in visitors if v.status == Visitor.Status.SAVED],
+            "unsubmitted": sum(1 for v in visitors if v.status == Visitor.Status.SAVED),
+        },
+    )
+
+
+@login_required
+@require_GET
+def dashboard(request):
+    try:
+        unit = current_unit(request)
+    except Http404:
+        # Signed in without a unit in this edition (e.g. before bringing one forward).
+        return render(request, "registration/no_unit.html", status=200)
+    return render(request, "registration/dashboard.html", unit_progress(unit))
