@@ -1,72 +1,20 @@
-"""The delivery address form (证件快递常用地址), and ``address_update`` until it moves to
-services.py."""
+"""The delivery address form (证件快递常用地址)."""
 
 import re
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from ciie_portal.audit import audit_record
 from ciie_portal.choices import Region
 
 from . import reference
 from .forms import mobile_is_valid
 from .models import DeliveryAddress
-from .services import _lock_address
 
 MAINLAND_POSTCODE = re.compile(r"^\d{6}$")
 DIVISION_FIELDS = ("province", "city", "district")
 ADDRESS_FIELDS = ("recipient", "mobile", *DIVISION_FIELDS, "address", "postcode")
-
-
-# moves to services.py (next to address_create; ``_lock_address`` is already there)
-# ``address`` is the DeliveryAddress, as in address_set_default/address_delete, so the street
-# line, which address_create takes as ``address=``, comes in here as ``street=``.
-UPDATE_FIELDS = {
-    "recipient": "recipient",
-    "mobile": "mobile",
-    "province": "province",
-    "city": "city",
-    "district": "district",
-    "street": "address",
-    "postcode": "postcode",
-}
-
-
-def address_update(
-    *, address: DeliveryAddress, actor, is_default: bool = False, **fields
-) -> DeliveryAddress:
-    """Change an address. ``fields`` are any of UPDATE_FIELDS (``street`` is the street line).
-
-    ``is_default=True`` makes it the unit's default. ``False`` never takes the default away:
-    a unit with addresses always has exactly one default, which changes only when another
-    address becomes the default (or the default is deleted).
-    """
-    unknown = set(fields) - set(UPDATE_FIELDS)
-    if unknown:
-        raise TypeError(f"address_update() got unexpected fields: {sorted(unknown)}")
-    with transaction.atomic():
-        # Lock the unit, then re-read the address: another tab may have changed or deleted it.
-        address = _lock_address(address)
-        values = {UPDATE_FIELDS[key]: value for key, value in fields.items()}
-        changed = [name for name, value in values.items() if getattr(address, name) != value]
-        for name in changed:
-            setattr(address, name, values[name])
-        if changed:
-            address.save(update_fields=changed)
-        if is_default and not address.is_default:
-            # Clear the old default first: the one-default constraint is checked per statement.
-            DeliveryAddress.objects.filter(unit_id=address.unit_id, is_default=True).update(
-                is_default=False
-            )
-            DeliveryAddress.objects.filter(pk=address.pk).update(is_default=True)
-            address.is_default = True
-            changed.append("is_default")
-        # Only the names of the changed fields: the values are personal data.
-        audit_record(actor=actor, obj=address, action="address.update", data={"fields": changed})
-    return address
 
 
 class AddressForm(forms.Form):

@@ -49,11 +49,11 @@ class VisitorForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.unit, self.person_type, self.submitting = unit, person_type, submitting
         fields = self.fields
-        fields["id_type"].choices = [
-            (value, label) for value, label in IdType.choices
-            if value in ID_TYPES_BY_PERSON[person_type]
-        ]  # fmt: skip
-        fields["id_type"].initial = ID_TYPES_BY_PERSON[person_type][0]
+        allowed = ID_TYPES_BY_PERSON[person_type]
+        # The usual document first (a passport before a permanent-residence card).
+        fields["id_type"].choices = [(value, IdType(value).label) for value in allowed]
+        if self.initial.get("id_type") not in allowed:
+            self.initial["id_type"] = allowed[0]
         fields["entry_period"].queryset = unit.edition.entry_periods.all()
         fields["entry_period"].empty_label = None
         fields["address"].queryset = unit.addresses.all()
@@ -73,9 +73,7 @@ class VisitorForm(forms.ModelForm):
             del fields["surname_en"], fields["given_name_en"]
         if person_type == PersonType.HMT:
             fields["nationality"].label = _("Region")
-            fields["nationality"].choices = [
-                (code, countries.name(code)) for code in HMT_REGIONS
-            ]
+            fields["nationality"].choices = [(code, countries.name(code)) for code in HMT_REGIONS]
             fields["nationality"].required = True
         elif person_type == PersonType.MAINLAND:
             del fields["nationality"], fields["permit_name"]
@@ -131,9 +129,7 @@ class VisitorForm(forms.ModelForm):
             return
         born, sex = data.get("birth_date"), data.get("sex")
         if born and born != resident_id_birth_date(number):
-            self.add_error(
-                "birth_date", _("The date of birth does not agree with the ID number.")
-            )
+            self.add_error("birth_date", _("The date of birth does not agree with the ID number."))
         if sex and sex != resident_id_sex(number):
             self.add_error("sex", _("The sex does not agree with the ID number."))
         if born and born > timezone.localdate():

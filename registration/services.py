@@ -83,6 +83,53 @@ def address_set_default(*, address: DeliveryAddress, actor) -> DeliveryAddress:
     return address
 
 
+# ``address`` is the DeliveryAddress, as in address_set_default/address_delete, so the street
+# line, which address_create takes as ``address=``, comes in here as ``street=``.
+UPDATE_FIELDS = {
+    "recipient": "recipient",
+    "mobile": "mobile",
+    "province": "province",
+    "city": "city",
+    "district": "district",
+    "street": "address",
+    "postcode": "postcode",
+}
+
+
+def address_update(
+    *, address: DeliveryAddress, actor, is_default: bool = False, **fields
+) -> DeliveryAddress:
+    """Change an address. ``fields`` are any of UPDATE_FIELDS (``street`` is the street line).
+
+    ``is_default=True`` makes it the unit's default. ``False`` never takes the default away:
+    a unit with addresses always has exactly one default, which changes only when another
+    address becomes the default (or the default is deleted).
+    """
+    unknown = set(fields) - set(UPDATE_FIELDS)
+    if unknown:
+        raise TypeError(f"address_update() got unexpected fields: {sorted(unknown)}")
+    with transaction.atomic():
+        # Lock the unit, then re-read the address: another tab may have changed or deleted it.
+        address = _lock_address(address)
+        values = {UPDATE_FIELDS[key]: value for key, value in fields.items()}
+        changed = [name for name, value in values.items() if getattr(address, name) != value]
+        for name in changed:
+            setattr(address, name, values[name])
+        if changed:
+            address.save(update_fields=changed)
+        if is_default and not address.is_default:
+            # Clear the old default first: the one-default constraint is checked per statement.
+            DeliveryAddress.objects.filter(unit_id=address.unit_id, is_default=True).update(
+                is_default=False
+            )
+            DeliveryAddress.objects.filter(pk=address.pk).update(is_default=True)
+            address.is_default = True
+            changed.append("is_default")
+        # Only the names of the changed fields: the values are personal data.
+        audit_record(actor=actor, obj=address, action="address.update", data={"fields": changed})
+    return address
+
+
 def address_delete(*, address: DeliveryAddress, actor) -> None:
     """Delete an address; if it was the default, the oldest remaining one becomes default."""
     with transaction.atomic():

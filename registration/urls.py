@@ -17,9 +17,7 @@ urlpatterns = [
     path("addresses/", views_addresses.address_list, name="addresses"),
     path("addresses/add/", views_addresses.address_add, name="address_add"),
     path("addresses/<int:pk>/edit/", views_addresses.address_edit, name="address_edit"),
-    path(
-        "addresses/<int:pk>/delete/", views_addresses.address_delete_view, name="address_delete"
-    ),
+    path("addresses/<int:pk>/delete/", views_addresses.address_delete_view, name="address_delete"),
     path("addresses/<int:pk>/default/", views_addresses.address_default, name="address_default"),
     path("register/", views.entry, name="entry"),
     path("register/account/", views.signup, name="signup"),

@@ -164,9 +164,7 @@ def visitors_submit_view(request):
     else:
         try:
             moved = visitors_submit(unit=unit, visitor_ids=ids, actor=request.user)
-            messages.success(
-                request, _("%(count)d visitor(s) submitted.") % {"count": len(moved)}
-            )
+            messages.success(request, _("%(count)d visitor(s) submitted.") % {"count": len(moved)})
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
     return redirect("registration:visitors")

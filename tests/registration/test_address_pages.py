@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from ciie_portal.choices import Region, UnitCategory
 from ciie_portal.models import AuditEntry
-from registration.forms_addresses import address_update
 from registration.models import DeliveryAddress
+from registration.services import address_update
 from tests.registration.factories import DeliveryAddressFactory, UnitFactory
 
 pytestmark = pytest.mark.urls("tests.registration.address_urls")
