@@ -7,19 +7,6 @@ from .models import Unit, Visitor
 S = Visitor.Status
 
 
-def units_of_account(*, user, edition):
-    """The units a contact holds in ``edition``, with visitor counts, in one query."""
-    return (
-        Unit.objects.filter(account=user, edition=edition)
-        .select_related("delegation")
-        .annotate(
-            visitor_count=Count("visitors"),
-            unsubmitted_count=Count("visitors", filter=Q(visitors__status=S.SAVED)),
-        )
-        .order_by("created_at")
-    )
-
-
 def visitors_of_unit(unit: Unit):
     """A unit's visitors for its lists: one query whatever their number."""
     return (

@@ -1,7 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views, views_addresses, views_reference, views_returning, views_visitors
+from . import (
+    views,
+    views_addresses,
+    views_join,
+    views_reference,
+    views_returning,
+    views_visitors,
+)
 
 app_name = "registration"
 
@@ -14,6 +21,10 @@ urlpatterns = [
     path("visitors/<int:pk>/delete/", views_visitors.visitor_delete_view, name="visitor_delete"),
     path("visitors/<int:pk>/photo/", views_visitors.visitor_photo, name="visitor_photo"),
     path("submit/", views_visitors.unit_submit_view, name="unit_submit"),
+    path("join/", views_join.join_invite_view, name="join_invite"),
+    path("join/qr.png", views_join.join_qr_view, name="join_qr"),
+    path("join/approve/", views_join.join_approve_view, name="join_approve"),
+    path("join/<str:token>/", views_join.join_view, name="join"),
     path("addresses/", views_addresses.address_list, name="addresses"),
     path("addresses/add/", views_addresses.address_add, name="address_add"),
     path("addresses/<int:pk>/edit/", views_addresses.address_edit, name="address_edit"),

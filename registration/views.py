@@ -24,8 +24,7 @@ from .forms import (
     clean_document_image,
     mobile_is_valid,
 )
-from .models import Unit, UnitDraft, User, Visitor
-from .selectors import units_of_account
+from .models import Unit, UnitDraft, User
 from .services import account_register, password_reset, unit_draft_save, unit_info_save
 from .verification import CodeRefused, code_send
 
@@ -229,22 +228,6 @@ def password_reset_view(request):
 
 
 # --- Account home and unit information ------------------------------------------------------
-
-
-@login_required
-def account_home(request):
-    edition = current_edition_for(request)
-    units = list(units_of_account(user=request.user, edition=edition)) if edition else []
-    visitors = (
-        Visitor.objects.filter(unit__in=[u.pk for u in units]).order_by("unit", "created_at")
-        if units
-        else Visitor.objects.none()
-    )
-    return render(
-        request,
-        "registration/account_home.html",
-        {"edition": edition, "units": units, "visitors": visitors},
-    )
 
 
 def _pending_key(unit) -> str:

@@ -37,7 +37,7 @@ from .forms_visitors import VisitorForm
 from .models import PersonType, Unit, Visitor
 from .services import visitor_save
 from .views import current_unit
-from .views_visitors import _attach
+from .views_visitors import attach_errors
 
 JOIN_SALT = "unit-join"
 JOIN_MAX_AGE = timedelta(days=60)
@@ -317,7 +317,7 @@ def join_view(request, token):
         except JoinRefused as refusal:
             return _refused(request, refusal, unit)
         except ValidationError as error:
-            _attach(form, error)
+            attach_errors(form, error)
         else:
             return redirect(reverse("registration:join", args=[token]) + "?done=1")
     return render(

@@ -16,10 +16,16 @@ from .services import unit_submit, visitor_delete, visitor_save, visitors_submit
 from .views import current_unit
 
 
-def _visitor_of(request, pk) -> Visitor:
-    """A visitor of the signed-in contact's unit; anything else is 404."""
+def _visitor_of(request, pk, *, pending_too=False) -> Visitor:
+    """A visitor of the signed-in contact's unit; anything else is 404.
+
+    Colleagues waiting for approval are only shown (their photo), never edited here.
+    """
     unit = current_unit(request)
-    return get_object_or_404(Visitor.objects.select_related("unit"), pk=pk, unit=unit)
+    visitors = Visitor.objects.select_related("unit")
+    if not pending_too:
+        visitors = visitors.filter(join_pending=False)
+    return get_object_or_404(visitors, pk=pk, unit=unit)
 
 
 @login_required
@@ -65,7 +71,10 @@ def _save_visitor(request, unit, form, *, visitor=None):
     visitor = visitor_save(
         unit=unit,
         actor=request.user,
-        values={k: v for k, v in data.items() if k not in ("photo", "id_number", "pledge")},
+        values={
+            **{k: v for k, v in data.items() if k not in ("photo", "id_number", "pledge")},
+            "person_type": form.person_type,
+        },
         id_type=data["id_type"],
         id_number=data["id_number"],
         visitor=visitor,
@@ -105,7 +114,7 @@ def visitor_add(request, person_type):
         try:
             return _save_visitor(request, unit, form)
         except ValidationError as error:
-            _attach(form, error)
+            attach_errors(form, error)
     return _form_page(request, unit, form)
 
 
@@ -128,11 +137,11 @@ def visitor_edit(request, pk):
         try:
             return _save_visitor(request, unit, form, visitor=visitor)
         except ValidationError as error:
-            _attach(form, error)
+            attach_errors(form, error)
     return _form_page(request, unit, form, visitor)
 
 
-def _attach(form, error: ValidationError) -> None:
+def attach_errors(form, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
         for field, errors in error.error_dict.items():
             form.add_error(field if field in form.fields else None, errors)
@@ -173,7 +182,7 @@ def visitors_submit_view(request):
 @login_required
 @require_GET
 def visitor_photo(request, pk):
-    visitor = _visitor_of(request, pk)
+    visitor = _visitor_of(request, pk, pending_too=True)
     if not visitor.photo:
         raise Http404
     return FileResponse(visitor.photo.open("rb"), content_type="image/jpeg")

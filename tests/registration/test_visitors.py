@@ -71,6 +71,7 @@ def test_a_mainland_visitor_is_saved_and_stays_editable(signed_in, unit, edition
     assert response.status_code == 302, response.context["form"].errors
     visitor = Visitor.objects.get(unit=unit)
     assert visitor.status == Visitor.Status.SAVED
+    assert visitor.person_type == "mainland"
     assert visitor.id_number == NUMBER
     assert visitor.birth_date == date(1985, 3, 15)
     assert visitor.photo.name.startswith("visitor-photos/")
@@ -190,6 +191,7 @@ def test_a_foreign_visitor_needs_english_names_and_nationality(signed_in, unit, 
     }
     assert signed_in.post("/accounts/visitors/add/foreign/", data).status_code == 302
     visitor = Visitor.objects.get(unit=unit)
+    assert visitor.person_type == "foreign"
     assert (visitor.surname_en, visitor.name, visitor.nationality.code) == (
         "SMITH",
         "SMITH John",
