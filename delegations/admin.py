@@ -170,28 +170,36 @@ class VisitorAdmin(DelegationScopedAdmin):
     list_select_related = ["unit"]
     search_fields = ["name", "reference", "unit__name"]
     readonly_fields = [
-        "edition",
-        "unit",
-        "reference",
-        "id_type",
-        "id_number_masked",
-        "status",
-        "created_at",
-        "updated_at",
-    ]
-    fields = [
-        "edition",
-        "unit",
-        "reference",
-        "person_type",
-        "name",
-        "id_type",
-        "id_number_masked",
-        "label",
-        "status",
-        "created_at",
-        "updated_at",
-    ]
+        "edition", "unit", "reference", "person_type", "name", "id_type", "id_number_masked",
+        "status", "photo_preview", "sex", "birth_date", "nationality", "surname_en",
+        "given_name_en", "permit_name", "job_category", "position", "mobile", "email",
+        "entry_period", "pickup", "address", "pledged_at", "submitted_at", "reuse_eligible",
+        "created_at", "updated_at",
+    ]  # fmt: skip
+    fieldsets = [
+        (None, {"fields": [
+            "edition", "unit", "reference", "status", "label", "photo_preview",
+        ]}),
+        (_("Person"), {"fields": [
+            "person_type", "name", "surname_en", "given_name_en", "permit_name", "sex",
+            "birth_date", "nationality", "id_type", "id_number_masked", "job_category",
+            "position", "mobile", "email",
+        ]}),
+        (_("Credential"), {"fields": [
+            "entry_period", "pickup", "address", "reuse_eligible", "pledged_at", "submitted_at",
+            "created_at", "updated_at",
+        ]}),
+    ]  # fmt: skip
+
+    @admin.display(description=_("photo"))
+    def photo_preview(self, obj):
+        if not obj.photo:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="" style="max-width:120px">',
+            reverse("delegations:visitor_photo", args=[obj.pk]),
+        )
+
     show_full_result_count = False
 
     def has_add_permission(self, request):

@@ -84,3 +84,20 @@ def test_the_organiser_sees_every_delegation(client, organiser, unit, other_unit
     content = _changelist(client, organiser, "unit").content.decode()
     assert unit.name in content
     assert other_unit.name in content
+
+
+def test_visitor_photos_reach_only_staff_of_that_delegation(
+    client, secretary, other_secretary, unit
+):
+    from django.core.files.base import ContentFile
+
+    from tests.registration.images import image_file
+
+    visitor = VisitorFactory(unit=unit)
+    visitor.photo.save("p.jpg", ContentFile(image_file(fmt="JPEG").read()))
+    url = f"/staff/visitors/{visitor.pk}/photo/"
+    client.force_login(secretary)
+    assert client.get(url).status_code == 200
+    assert url in client.get(f"/admin/registration/visitor/{visitor.pk}/change/").content.decode()
+    client.force_login(other_secretary)
+    assert client.get(url).status_code == 404
