@@ -127,3 +127,60 @@ class Secretary(models.Model):
 
     def __str__(self):
         return f"{self.user.get_username()} @ {self.delegation}"
+
+
+class DelegationQuota(models.Model):
+    """VIP and staff quotas of a trade delegation in one edition (for its whole subtree).
+
+    Without a row the edition's defaults apply; the row is also what labelling locks, so that
+    two secretaries labelling at once cannot pass the limit together.
+    """
+
+    edition = models.ForeignKey(
+        "ciie_portal.Edition", on_delete=models.CASCADE, verbose_name=_("edition")
+    )
+    delegation = models.ForeignKey(
+        Delegation, on_delete=models.CASCADE, related_name="quotas", verbose_name=_("delegation")
+    )
+    vip_limit = models.PositiveIntegerField(_("VIP quota"), null=True, blank=True)
+    staff_limit = models.PositiveIntegerField(_("staff quota"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("quota")
+        verbose_name_plural = _("quotas")
+        constraints = [
+            models.UniqueConstraint(fields=["edition", "delegation"], name="one_quota_per_edition")
+        ]
+
+    def __str__(self):
+        return f"{self.delegation} ({self.edition})"
+
+
+class GroupMail(models.Model):
+    """群发邮件: one email from a secretariat to the units of its subtree."""
+
+    edition = models.ForeignKey(
+        "ciie_portal.Edition", on_delete=models.PROTECT, verbose_name=_("edition")
+    )
+    delegation = models.ForeignKey(
+        Delegation, on_delete=models.PROTECT, related_name="mails", verbose_name=_("delegation")
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("message"))
+    unit_status = models.CharField(_("units with status"), max_length=16, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("sent by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    recipients = models.PositiveIntegerField(_("recipients"), default=0)
+
+    class Meta:
+        verbose_name = _("group email")
+        verbose_name_plural = _("group emails")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.subject

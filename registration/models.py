@@ -399,6 +399,15 @@ class Visitor(models.Model):
         related_name="+",
         verbose_name=_("previous edition's visitor"),
     )
+    original_label = models.CharField(
+        _("label at the previous edition"), max_length=8, choices=Label.choices, blank=True
+    )
+    needs_new_credential = models.BooleanField(
+        _("needs a new credential"),
+        default=False,
+        help_text=_("The label was upgraded: last edition's credential cannot be reused."),
+    )
+    paid_by_delegation = models.BooleanField(_("paid by the delegation"), default=False)
     reuse_eligible = models.BooleanField(
         _("may reuse last edition's credential"),
         default=False,
@@ -422,6 +431,11 @@ class Visitor(models.Model):
         indexes = [
             models.Index(fields=["edition", "status", "label"]),
             models.Index(fields=["unit", "status"]),
+            models.Index(fields=["edition", "person_type"]),
+            models.Index(fields=["edition", "entry_period"]),
+            models.Index(fields=["edition", "pickup"]),
+            models.Index(fields=["edition", "created_at"]),
+            models.Index(fields=["name"]),
         ]
 
     def __str__(self):
