@@ -112,7 +112,9 @@ class StateMachine:
         sources = self.sources_of(target)
         with transaction.atomic():
             rows = list(
-                queryset.filter(**{f"{self.field}__in": sources}).select_for_update().order_by("pk")
+                queryset.filter(**{f"{self.field}__in": sources})
+                .select_for_update(of=("self",))
+                .order_by("pk")
             )
             if not rows:
                 return []

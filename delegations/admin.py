@@ -1,16 +1,20 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from registration.models import DeliveryAddress, Unit, Visitor
+from ciie_portal.context_processors import current_edition_for
+from registration.models import DeliveryAddress, Label, Unit, Visitor
 from registration.returning import one_click_invite_send
 from registration.services import UNIT_INFO_FIELDS
 
-from .models import Delegation, DelegationContact, Secretary
+from .models import Delegation, DelegationContact, DelegationQuota, Secretary
 from .selectors import scope_to_user
+from .services import quota_limits, quota_usage, units_review, visitors_label, visitors_lock
 
 
 class DelegationContactInline(admin.TabularInline):
@@ -58,7 +62,8 @@ class DelegationAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(sub_count=Count("children"))
+        queryset = super().get_queryset(request).annotate(sub_count=Count("children"))
+        return scope_to_user(queryset, request.user, delegation_field="pk")
 
     @admin.display(description=_("sub-delegations"), ordering="sub_count")
     def sub_delegations(self, obj):
@@ -74,7 +79,10 @@ class SecretaryAdmin(admin.ModelAdmin):
 
 
 class DelegationScopedAdmin(admin.ModelAdmin):
-    """Secretaries see only their own delegation's subtree; see ``scope_to_user``."""
+    """Secretaries see only their own delegation's subtree; see ``scope_to_user``.
+
+    Every change goes through an action that calls a service, so the forms are read-only.
+    """
 
     delegation_field = "delegation"
 
@@ -82,6 +90,27 @@ class DelegationScopedAdmin(admin.ModelAdmin):
         return scope_to_user(
             super().get_queryset(request), request.user, delegation_field=self.delegation_field
         )
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = {"delegation"} if request.user.has_perm("registration.view_all_units") else set()
+        names = [f.name for f in self.model._meta.fields if f.name not in editable]
+        return [*names, *self.readonly_fields]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "delegation":
+            kwargs["queryset"] = scope_to_user(
+                Delegation.objects.all(), request.user, delegation_field="pk"
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _report(self, request, call, success):
+        """Run a service; say how many rows it changed, or why it refused."""
+        try:
+            count = call()
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return
+        self.message_user(request, success(count), messages.SUCCESS)
 
 
 class DeliveryAddressInline(admin.TabularInline):
@@ -118,7 +147,48 @@ class UnitAdmin(DelegationScopedAdmin):
         (_("Record"), {"fields": ["account", "previous", "created_at", "updated_at"]}),
     ]  # fmt: skip
 
-    actions = ["send_one_click_invite"]
+    actions = ["review_approve", "review_return", "review_reject", "send_one_click_invite"]
+
+    @admin.action(description=_("Approve the selected units"), permissions=["change"])
+    def review_approve(self, request, queryset):
+        self._report(
+            request,
+            lambda: units_review(units=queryset, decision="approve", actor=request.user),
+            lambda n: ngettext("%(n)d unit approved.", "%(n)d units approved.", n) % {"n": n},
+        )
+
+    @admin.action(description=_("Return the selected units for changes"), permissions=["change"])
+    def review_return(self, request, queryset):
+        return self._review_with_reason(request, queryset, "return")
+
+    @admin.action(description=_("Reject the selected units"), permissions=["change"])
+    def review_reject(self, request, queryset):
+        return self._review_with_reason(request, queryset, "reject")
+
+    def _review_with_reason(self, request, queryset, decision):
+        """退回修改 and 审核不通过 need a reason: ask for it on an intermediate page."""
+        if "reason" in request.POST:
+            reason = request.POST["reason"]
+            self._report(
+                request,
+                lambda: units_review(
+                    units=queryset, decision=decision, actor=request.user, reason=reason
+                ),
+                lambda n: ngettext("%(n)d unit reviewed.", "%(n)d units reviewed.", n) % {"n": n},
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/delegations/unit_review_reason.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Return for changes") if decision == "return" else _("Reject"),
+                "units": queryset,
+                "action": f"review_{decision}",
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     @admin.action(
         description=_("Send the one-click registration link (earlier editions)"),
@@ -204,3 +274,63 @@ class VisitorAdmin(DelegationScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    actions = ["label_vip", "label_staff", "label_visitor", "lock_submission"]
+
+    def _label(self, request, queryset, label):
+        self._report(
+            request,
+            lambda: visitors_label(visitors=queryset, label=label, actor=request.user),
+            lambda n: ngettext("%(n)d visitor labelled.", "%(n)d visitors labelled.", n) % {"n": n},
+        )
+
+    @admin.action(description=_("Label as VIP"), permissions=["change"])
+    def label_vip(self, request, queryset):
+        self._label(request, queryset, Label.VIP)
+
+    @admin.action(description=_("Label as staff"), permissions=["change"])
+    def label_staff(self, request, queryset):
+        self._label(request, queryset, Label.STAFF)
+
+    @admin.action(description=_("Label as professional visitor"), permissions=["change"])
+    def label_visitor(self, request, queryset):
+        self._label(request, queryset, Label.VISITOR)
+
+    @admin.action(description=_("Lock submission (锁定提交)"), permissions=["change"])
+    def lock_submission(self, request, queryset):
+        self._report(
+            request,
+            lambda: visitors_lock(visitors=queryset, actor=request.user),
+            lambda r: (
+                _(
+                    "%(to_pay)d visitor(s) now await payment (%(units)d unit(s) told by SMS and "
+                    "email); %(to_review)d VIP or staff go straight to review."
+                )
+                % r
+            ),
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        """Show the quota use (VIP 37/100) of the secretary's trade delegation."""
+        extra_context = extra_context or {}
+        secretary = getattr(request.user, "secretary", None)
+        edition = current_edition_for(request)
+        if secretary and edition:
+            limits = quota_limits(delegation=secretary.delegation, edition=edition)
+            used = quota_usage(delegation=secretary.delegation, edition=edition)
+            extra_context["quota"] = [
+                (Label(label).label, used[label], limits[label])
+                for label in (Label.VIP, Label.STAFF)
+            ]
+        return super().changelist_view(request, extra_context=extra_context)
+
+
+@admin.register(DelegationQuota)
+class DelegationQuotaAdmin(admin.ModelAdmin):
+    list_display = ["delegation", "edition", "vip_limit", "staff_limit"]
+    list_filter = ["edition"]
+    list_select_related = ["delegation", "edition"]
+    search_fields = ["delegation__name"]
+
+    def get_queryset(self, request):
+        return scope_to_user(super().get_queryset(request), request.user)

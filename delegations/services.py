@@ -104,7 +104,7 @@ def visitors_label(*, visitors, label: str, actor) -> int:
         raise ValidationError(_("Choose a label."))
     with transaction.atomic():
         chosen = list(
-            Visitor.objects.select_for_update()
+            Visitor.objects.select_for_update(of=("self",))
             .filter(pk__in=visitors.values("pk"), status__in=LABELLABLE)
             .select_related("unit__delegation", "edition")
             .order_by("pk")

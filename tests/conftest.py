@@ -140,3 +140,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         if not Delegation.objects.filter(code="gd").exists():
             import_module("delegations.migrations.0003_guangdong_delegation").load(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hundreds of accounts in some tests: PBKDF2's deliberate slowness is not what they test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -65,7 +65,7 @@ def test_the_visitor_list_costs_the_same_queries_for_one_or_many(
 ):
     VisitorFactory(unit=unit)
     client.force_login(secretary)
-    with django_assert_max_num_queries(12) as one:
+    with django_assert_max_num_queries(20) as one:
         client.get("/admin/registration/visitor/")
     VisitorFactory.create_batch(60, unit=unit)
     with django_assert_max_num_queries(len(one.captured_queries)):
