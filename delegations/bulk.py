@@ -336,7 +336,7 @@ def _birth_date(value) -> date | None:
         return value
     text = _text(value)
     match = _DATE.match(unicodedata.normalize("NFKC", text)) or _COMPACT_DATE.match(text)
-    if match is None and isinstance(value, int | float) and 1 <= value < 2958466:
+    if match is None and type(value) in (int, float) and 1 <= value < 2958466:
         return from_excel(value).date()  # a date cell formatted as a plain number
     if match is not None:
         try:

@@ -29,6 +29,10 @@ from .services import UNIT_INFO_FIELDS
 from .verification import CodeRefused, code_verify
 
 PURPOSE = VerificationCode.Purpose.RETURNING
+VISITOR_FORWARD_FIELDS = [
+    "sex", "birth_date", "nationality", "surname_en", "given_name_en", "permit_name",
+    "job_category", "position", "mobile", "email", "photo", "pickup",
+]  # fmt: skip
 
 METHOD_PASSWORD = "password"
 METHOD_SMS = "sms"
@@ -175,6 +179,9 @@ def unit_bring_forward(*, previous_unit: Unit, edition: Edition, actor) -> tuple
                     status=Visitor.Status.SAVED,
                     previous=old,
                     reuse_eligible=old.status == Visitor.Status.REVIEW_PASSED,
+                    original_label=old.label,
+                    # The card data and contact details, so that nothing is typed twice.
+                    **{field: getattr(old, field) for field in VISITOR_FORWARD_FIELDS},
                 )
             )
         # Another unit may register one of these ID numbers at this very moment: the

@@ -211,10 +211,39 @@ def visitor_save(
             raise _duplicate_id_error() from None
         audit_record(actor=actor, obj=visitor, action=action, to_state=visitor.status)
         if submit:
+            reusing = reuse_applies(visitor)
             VISITOR_STATES.move(
-                visitor, Visitor.Status.SUBMITTED, actor=actor, submitted_at=timezone.now()
+                visitor,
+                Visitor.Status.PENDING_LOCK if reusing else Visitor.Status.SUBMITTED,
+                actor=actor,
+                submitted_at=timezone.now(),
+                **({"label": visitor.original_label} if reusing else {}),
             )
     return visitor
+
+
+def reuse_applies(visitor: Visitor) -> bool:
+    """证件复用: last edition's credential can be reused when the card would be the same —
+    name, unit, delegation, photo and entry days unchanged, and it passed last review."""
+    old = visitor.previous
+    if not (visitor.reuse_eligible and old and visitor.original_label):
+        return False
+    same_days = (
+        visitor.entry_period
+        and old.entry_period
+        and (
+            visitor.entry_period.first_day.strftime("%m%d"),
+            visitor.entry_period.last_day.strftime("%m%d"),
+        )
+        == (old.entry_period.first_day.strftime("%m%d"), old.entry_period.last_day.strftime("%m%d"))
+    )
+    return bool(
+        same_days
+        and visitor.name == old.name
+        and visitor.unit.name == old.unit.name
+        and visitor.unit.delegation_id == old.unit.delegation_id
+        and visitor.photo.name == old.photo.name
+    )
 
 
 def visitor_create(
@@ -252,14 +281,25 @@ def visitors_submit(*, unit: Unit, visitor_ids, actor) -> list[Visitor]:
     """Submit several saved visitors at once, after the contact took the pledge for them."""
     with transaction.atomic():
         chosen = list(
-            Visitor.objects.select_for_update().filter(
-                unit=unit, pk__in=visitor_ids, status=Visitor.Status.SAVED, join_pending=False
-            )
+            Visitor.objects.select_for_update(of=("self",))
+            .filter(unit=unit, pk__in=visitor_ids, status=Visitor.Status.SAVED, join_pending=False)
+            .select_related("unit", "entry_period", "previous__unit", "previous__entry_period")
         )
         _check_complete(chosen)
         now = timezone.now()
-        return VISITOR_STATES.move_many(
-            Visitor.objects.filter(pk__in=[v.pk for v in chosen]),
+        reusing = [v for v in chosen if reuse_applies(v)]
+        moved = []
+        for label in {v.original_label for v in reusing}:
+            moved += VISITOR_STATES.move_many(
+                Visitor.objects.filter(pk__in=[v.pk for v in reusing if v.original_label == label]),
+                Visitor.Status.PENDING_LOCK,
+                actor=actor,
+                submitted_at=now,
+                pledged_at=now,
+                label=label,
+            )
+        return moved + VISITOR_STATES.move_many(
+            Visitor.objects.filter(pk__in=[v.pk for v in chosen if v not in reusing]),
             Visitor.Status.SUBMITTED,
             actor=actor,
             submitted_at=now,

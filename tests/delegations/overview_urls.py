@@ -3,7 +3,7 @@
 visitor lists use the counted filters (until the project admin does)."""
 
 from django.contrib import admin
-from django.urls import URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from ciie_portal.urls import urlpatterns as project_urlpatterns
 from delegations import views_overview
@@ -12,11 +12,12 @@ from delegations.filters import UNIT_FILTERS, VISITOR_FILTERS
 from delegations.urls import urlpatterns as delegation_urlpatterns
 from registration.models import Unit, Visitor
 
-staff_urlpatterns = [
-    *delegation_urlpatterns,
+PAGES = [
     path("overview/", views_overview.overview, name="overview"),
     path("mail/", views_overview.group_mail, name="group_mail"),
 ]
+_named = {p.name for p in delegation_urlpatterns if isinstance(p, URLPattern)}
+staff_urlpatterns = [*delegation_urlpatterns, *(p for p in PAGES if p.name not in _named)]
 
 
 class FilteredUnitAdmin(UnitAdmin):
