@@ -20,6 +20,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registration.view_unit",
         "registration.change_unit",
         "registration.view_visitor",
+        "registration.change_visitor",
         "registration.view_deliveryaddress",
         "registration.view_all_units",
         "registration.view_user",

@@ -101,3 +101,43 @@ def test_visitor_photos_reach_only_staff_of_that_delegation(
     assert url in client.get(f"/admin/registration/visitor/{visitor.pk}/change/").content.decode()
     client.force_login(other_secretary)
     assert client.get(url).status_code == 404
+
+
+def test_the_export_holds_only_the_selection_in_scope_with_masked_ids(
+    client, secretary, unit, other_unit
+):
+    mine = VisitorFactory(unit=unit)
+    theirs = VisitorFactory(unit=other_unit)
+    client.force_login(secretary)
+    response = client.post(
+        "/admin/registration/visitor/",
+        {"action": "export_csv", "_selected_action": [mine.pk, theirs.pk]},
+    )
+    content = response.content.decode("utf-8-sig")
+    assert mine.name in content and mine.id_number_masked in content
+    assert mine.id_number not in content
+    assert theirs.name not in content
+
+
+def test_autocomplete_offers_only_the_subtree(client, secretary, roles, guangzhou):
+    from django.contrib.auth.models import Permission
+
+    secretary.user_permissions.add(Permission.objects.get(codename="view_delegationquota"))
+    client.force_login(secretary)
+    response = client.get(
+        "/admin/autocomplete/",
+        {"app_label": "delegations", "model_name": "delegationquota", "field_name": "delegation",
+         "term": "广东"},
+    )  # fmt: skip
+    names = [item["text"] for item in response.json()["results"]]
+    assert names == ["广东广州交易分团"]
+
+
+def test_a_secretary_sees_only_their_delegations(client, group_secretary, other_delegation):
+    client.force_login(group_secretary)
+    content = client.get("/admin/delegations/delegation/").content.decode()
+    assert "广东科技交易分团" in content
+    assert other_delegation.name not in content
+    assert client.get(
+        f"/admin/delegations/delegation/{other_delegation.pk}/change/"
+    ).status_code in (302, 404)
