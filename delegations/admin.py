@@ -15,6 +15,7 @@ from registration.models import DeliveryAddress, Label, Unit, Visitor
 from registration.returning import one_click_invite_send
 from registration.services import UNIT_INFO_FIELDS
 
+from .filters import UNIT_FILTERS, VISITOR_FILTERS
 from .models import Delegation, DelegationContact, DelegationQuota, Secretary
 from .selectors import scope_to_user
 from .services import quota_limits, quota_usage, units_review, visitors_label, visitors_lock
@@ -131,7 +132,7 @@ class DeliveryAddressInline(admin.TabularInline):
 @admin.register(Unit)
 class UnitAdmin(DelegationScopedAdmin):
     list_display = ["name", "uscc", "category", "delegation", "status", "submitted_at"]
-    list_filter = ["status", "category", "region", "kind", "edition"]
+    list_filter = [*UNIT_FILTERS, "category", "region", "kind", "edition"]
     list_select_related = ["delegation", "edition"]
     search_fields = ["name", "uscc", "account_number"]
     # Units fill in their own information; the admin shows it and reviews it.
@@ -240,7 +241,7 @@ class VisitorAdmin(DelegationScopedAdmin):
         "status",
         "reference",
     ]
-    list_filter = ["status", "label", "person_type", "id_type", "edition"]
+    list_filter = [*VISITOR_FILTERS, "id_type", "edition"]
     list_select_related = ["unit"]
     search_fields = ["name", "reference", "unit__name"]
     readonly_fields = [

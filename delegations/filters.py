@@ -142,7 +142,7 @@ class PickupFilter(ChoicesFilter):
 
 
 class PaidByDelegationFilter(YesNoFilter):
-    title = _("paid by the delegation")  # 代付状态
+    title = _("payment by the delegation")  # 代付状态
     parameter_name = field = "paid_by_delegation"
     yes_label = _("Paid by the delegation")
     no_label = _("Paid by the unit")

@@ -191,26 +191,29 @@ def _registrations_per_day(visitors) -> dict:
     )
     days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
     peak = max([counts.get(day, 0) for day in days] + [1])
-    bar, gap, top, plot = 16, 4, 16, 120
+    # Pixels: bar width, gap between bars, room at the sides for the dates, above for counts.
+    bar, gap, side, top, plot = 16, 4, 16, 16, 120
     bars = []
     for i, day in enumerate(days):
         n = counts.get(day, 0)
         height = round(plot * n / peak)
+        x = side + i * (bar + gap)
         bars.append(
             {
                 "day": day,
                 "count": n,
-                "x": i * (bar + gap),
+                "x": x,
                 "y": top + plot - height,
                 "height": height,
-                "label_x": i * (bar + gap) + bar / 2,
-                "show_label": i % 7 == 0 or i == CHART_DAYS - 1,
+                "label_x": x + bar // 2,
+                # A date every week, counted back from today, which is always labelled.
+                "show_label": (CHART_DAYS - 1 - i) % 7 == 0,
             }
         )
     return {
         "bars": bars,
         "bar_width": bar,
-        "width": CHART_DAYS * (bar + gap) - gap,
+        "width": 2 * side + CHART_DAYS * (bar + gap) - gap,
         "height": top + plot + 20,
         "baseline": top + plot,
         "date_y": top + plot + 14,
@@ -223,7 +226,9 @@ def _registrations_per_day(visitors) -> dict:
 
 
 class GroupMailForm(forms.Form):
-    subject = forms.CharField(label=_("Subject"), max_length=200)
+    subject = forms.CharField(
+        label=_("Subject"), max_length=200, widget=forms.TextInput(attrs={"class": "vTextField"})
+    )
     body = forms.CharField(
         label=_("Message"),
         max_length=20000,
