@@ -221,3 +221,21 @@ def test_two_secretaries_labelling_at_once_never_pass_the_quota(django_db_setup)
     assert sorted(outcomes) == ["ok", "refused"]
     assert Visitor.objects.filter(unit=unit, label=Label.VIP).count() == 1
     assert Delegation.objects.filter(pk=group.pk).exists()
+
+
+def test_a_returned_unit_edits_and_submits_again(client, secretary, submitted, contact):
+    from django.utils import timezone
+
+    VisitorFactory(unit=submitted, status=S.SUBMITTED)
+    Unit.objects.filter(pk=submitted.pk).update(info_saved_at=timezone.now())
+    client.force_login(secretary)
+    action(client, "unit", "review_return", [submitted.pk], reason="请补充联系人")
+    client.force_login(contact)
+    assert 'name="contact_name"' in client.get("/accounts/unit/").content.decode()
+    client.post("/accounts/submit/", {})
+    assert Unit.objects.get(pk=submitted.pk).status == Unit.Status.SUBMITTED
+    assert list(
+        AuditEntry.objects.filter(object_id=str(submitted.pk), action__startswith="unit.")
+        .order_by("pk")
+        .values_list("to_state", flat=True)
+    ) == ["returned", "submitted"]
