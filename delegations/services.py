@@ -11,6 +11,7 @@ from ciie_portal.audit import audit_record_bulk
 from ciie_portal.notices.services import notice_send
 from ciie_portal.states import IllegalTransition, StaleState
 from registration.models import UNIT_STATES, VISITOR_STATES, Label, Unit, Visitor
+from registration.services import unit_review_notice
 
 from .models import Delegation, DelegationQuota
 
@@ -46,20 +47,9 @@ def units_review(*, units, decision: str, actor, reason: str = "") -> int:
         except (IllegalTransition, StaleState):
             continue
         done += 1
-        if unit.contact_email:
-            notice_send(
-                key=f"unit-review:{unit.pk}:{uuid.uuid4().hex}",
-                event="unit_review_result",
-                channel="email",
-                recipient=unit.contact_email,
-                template="unit_review_result",
-                params={
-                    "unit": unit.name,
-                    "delegation": str(unit.delegation or ""),
-                    "result": str(target.label),
-                    "reason": reason,
-                },
-            )
+        unit_review_notice(
+            unit=unit, key=f"unit-review:{unit.pk}:{uuid.uuid4().hex}", reason=reason
+        )
     return done
 
 

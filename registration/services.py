@@ -341,21 +341,27 @@ def unit_submit(*, unit: Unit, actor, visitor_ids=()) -> Unit:
             UNIT_STATES.move(
                 unit, Unit.Status.APPROVED, actor="system", reason=_("Approved automatically")
             )
-            if unit.contact_email:
-                notice_send(
-                    key=f"unit-review:{unit.pk}:auto",
-                    event="unit_review_result",
-                    channel="email",
-                    recipient=unit.contact_email,
-                    template="unit_review_result",
-                    params={
-                        "unit": unit.name,
-                        "delegation": str(unit.delegation or ""),
-                        "result": str(Unit.Status.APPROVED.label),
-                        "reason": "",
-                    },
-                )
+            unit_review_notice(unit=unit, key=f"unit-review:{unit.pk}:auto")
     return unit
+
+
+def unit_review_notice(*, unit: Unit, key: str, reason: str = "") -> None:
+    """Email the unit its review result (its status now), with the reason if any."""
+    if not unit.contact_email:
+        return
+    notice_send(
+        key=key,
+        event="unit_review_result",
+        channel="email",
+        recipient=unit.contact_email,
+        template="unit_review_result",
+        params={
+            "unit": unit.name,
+            "delegation": str(unit.delegation or ""),
+            "result": str(unit.get_status_display()),
+            "reason": reason,
+        },
+    )
 
 
 # --- Accounts -------------------------------------------------------------------------------
