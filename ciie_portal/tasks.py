@@ -24,4 +24,4 @@ def notices_requeue_stale_task():
     from .notices.services import notices_requeue_stale
 
     for notice_id in notices_requeue_stale():
-        notice_deliver_task.delay(notice_id)
+        enqueue_on_commit(notice_deliver_task, notice_id)

@@ -452,12 +452,15 @@ def test_it_requeues_a_notice_whose_worker_died(db, settings):
     assert len(outbox_files(settings, "sms")) == 1
 
 
-def test_the_periodic_task_sends_notices_whose_message_was_lost(db, settings):
+def test_the_periodic_task_sends_notices_whose_message_was_lost(
+    db, settings, django_capture_on_commit_callbacks
+):
     now = timezone.now()
     lost = make_notice(key="lost", next_attempt_at=now - timedelta(minutes=10))
     pending = make_notice(key="pending", next_attempt_at=now - timedelta(minutes=1))
 
-    notices_requeue_stale_task.apply()
+    with django_capture_on_commit_callbacks(execute=True):
+        notices_requeue_stale_task.apply()
 
     lost.refresh_from_db()
     pending.refresh_from_db()
