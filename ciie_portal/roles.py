@@ -24,6 +24,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registration.view_deliveryaddress",
         "registration.view_all_units",
         "registration.view_user",
+        "credentials.view_credentialorder",
+        "credentials.view_orderline",
     ],
     SECRETARY: [
         "delegations.view_delegation",
@@ -36,6 +38,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     FINANCE: [
         "ciie_portal.view_edition",
         "ciie_portal.view_entryperiod",
+        "credentials.view_credentialorder",
+        "credentials.view_orderline",
     ],
     SECURITY_REVIEWER: ["registration.view_visitor"],
     CREDENTIAL_OFFICE: ["registration.view_visitor"],

@@ -269,6 +269,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="ciie")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
+    "credential-orders-expire": {
+        "task": "credentials.tasks.orders_expire",
+        "schedule": timedelta(minutes=1),
+    },
     "notices-requeue-stale": {
         "task": "ciie_portal.tasks.notices_requeue_stale",
         "schedule": timedelta(minutes=5),

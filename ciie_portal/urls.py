@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/orders/", include("credentials.urls")),
     path("accounts/", include("registration.urls")),
     path("staff/", include("delegations.urls")),
     path("admin/", admin.site.urls),
