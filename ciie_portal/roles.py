@@ -26,6 +26,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registration.view_user",
         "credentials.view_credentialorder",
         "credentials.view_orderline",
+        "payments.view_payment",
+        "payments.view_paymentnotification",
+        "payments.view_payment",
+        "payments.view_paymentnotification",
     ],
     SECRETARY: [
         "delegations.view_delegation",

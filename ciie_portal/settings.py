@@ -279,6 +279,16 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Payments ---------------------------------------------------------------------------------
+# Gateways behind one interface (payments.providers). The sandbox plays Alipay/WeChat/UnionPay and
+# the B2B bank with HMAC-signed notifications; it is on only for embedded and debug runs.
+PAYMENT_PROVIDERS = env.list(
+    "PAYMENT_PROVIDERS",
+    default=["payments.providers.SandboxQrProvider", "payments.providers.SandboxB2bProvider"],
+)
+PAYMENT_SANDBOX_ENABLED = env_bool("PAYMENT_SANDBOX_ENABLED", default=EMBEDDED or DEBUG)
+PAYMENT_SANDBOX_SECRET = env.str("PAYMENT_SANDBOX_SECRET", default="") or SECRET_KEY
+
 # --- Notices --------------------------------------------------------------------------------
 OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))
 SMS_BACKEND = env.str("SMS_BACKEND", default="ciie_portal.notices.backends.OutboxSmsBackend")

@@ -15,5 +15,6 @@ urlpatterns = [
     path("accounts/orders/", include("credentials.urls")),
     path("accounts/", include("registration.urls")),
     path("staff/", include("delegations.urls")),
+    path("payments/", include("payments.urls")),
     path("admin/", admin.site.urls),
 ]

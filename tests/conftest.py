@@ -146,3 +146,9 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def _fast_password_hashing(settings):
     """Hundreds of accounts in some tests: PBKDF2's deliberate slowness is not what they test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _payment_sandbox(settings):
+    """The sandbox gateways stand in for Alipay, WeChat Pay, UnionPay and the B2B bank."""
+    settings.PAYMENT_SANDBOX_ENABLED = True

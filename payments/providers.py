@@ -1,0 +1,167 @@
+"""Every gateway behind one interface: start a payment, verify a signed notification, refund.
+
+The sandbox providers behave like the real gateways (a page on the gateway's side, an
+asynchronous signed notification to the portal's callback URL) so that the whole flow runs on a
+development machine and in tests. Real gateways (Alipay, WeChat Pay, UnionPay, the bank's B2B
+gateway) implement the same class and replace them in ``PAYMENT_PROVIDERS``.
+"""
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils.module_loading import import_string
+
+from .models import QR_METHODS, Method
+
+SIGNATURE_HEADER = "X-Sandbox-Signature"
+
+
+class InvalidNotification(Exception):
+    """The notification is not signed by the gateway, or says nothing we can use."""
+
+
+class UnknownProvider(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class StartResult:
+    redirect_url: str | None = None
+    qr_payload: str | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What a verified notification says. ``payment_id`` is our reference echoed back (the
+    merchant order number of the gateways' APIs); ``succeeded`` is false for a failed payment."""
+
+    transaction_id: str
+    order_number: str
+    amount: Decimal
+    paid_at: datetime
+    payment_id: int
+    succeeded: bool = True
+
+
+class PaymentProvider:
+    name: str = ""
+    methods: tuple[str, ...] = ()
+
+    def start(self, payment, return_url: str) -> StartResult:
+        raise NotImplementedError
+
+    def verify(self, request_body: bytes, headers) -> Notification:
+        raise NotImplementedError
+
+    def refund(self, payment, amount: Decimal):
+        raise NotImplementedError("Refunds come with the refunds feature.")
+
+
+def sandbox_secret() -> bytes:
+    return getattr(settings, "PAYMENT_SANDBOX_SECRET", settings.SECRET_KEY).encode()
+
+
+def sandbox_sign(body: bytes) -> str:
+    return hmac.new(sandbox_secret(), body, hashlib.sha256).hexdigest()
+
+
+class SandboxProvider(PaymentProvider):
+    """The gateway's side is a page of this app; its notifications are HMAC-SHA256 signed."""
+
+    def start(self, payment, return_url: str) -> StartResult:
+        return StartResult(
+            redirect_url=reverse("payments:sandbox", kwargs={"payment_id": payment.pk})
+        )
+
+    def notification_body(self, payment, *, succeeded: bool, paid_at: datetime) -> bytes:
+        return json.dumps(
+            {
+                "transaction_id": f"SANDBOX-{payment.method}-{payment.pk}",
+                "payment_id": payment.pk,
+                "order_number": payment.order.number,
+                "amount": str(payment.amount),
+                "paid_at": paid_at.isoformat(),
+                "status": "success" if succeeded else "failed",
+            },
+            sort_keys=True,
+        ).encode()
+
+    def verify(self, request_body: bytes, headers) -> Notification:
+        signature = headers.get(SIGNATURE_HEADER) or ""
+        if not hmac.compare_digest(signature, sandbox_sign(request_body)):
+            raise InvalidNotification("bad signature")
+        try:
+            data = json.loads(request_body)
+            notice = Notification(
+                transaction_id=str(data["transaction_id"]),
+                order_number=str(data["order_number"]),
+                amount=Decimal(str(data["amount"])),
+                paid_at=datetime.fromisoformat(data["paid_at"]),
+                payment_id=int(data["payment_id"]),
+                succeeded=data["status"] == "success",
+            )
+        except (ValueError, KeyError, TypeError, InvalidOperation) as error:
+            raise InvalidNotification(f"unreadable notification: {error!r}") from error
+        if notice.paid_at.tzinfo is None:
+            raise InvalidNotification("paid_at has no time zone")
+        return notice
+
+
+class SandboxQrProvider(SandboxProvider):
+    name = "sandbox_qr"
+    methods = QR_METHODS
+
+    def start(self, payment, return_url: str) -> StartResult:
+        return StartResult(
+            redirect_url=super().start(payment, return_url).redirect_url,
+            qr_payload=self.qr_payload(payment),
+        )
+
+    def qr_payload(self, payment) -> str:
+        """What the wallet app would read from the code (a real gateway returns it)."""
+        return f"sandbox://{payment.method}/pay?payment={payment.pk}&amount={payment.amount}"
+
+
+class SandboxB2bProvider(SandboxProvider):
+    name = "sandbox_b2b"
+    methods = (Method.B2B,)
+
+
+DEFAULT_PROVIDERS = [
+    "payments.providers.SandboxQrProvider",
+    "payments.providers.SandboxB2bProvider",
+]
+
+
+def providers() -> dict[str, PaymentProvider]:
+    """The configured providers by name."""
+    paths = getattr(settings, "PAYMENT_PROVIDERS", DEFAULT_PROVIDERS)
+    found = {}
+    for path in paths:
+        provider = import_string(path)()
+        found[provider.name] = provider
+    return found
+
+
+def provider_named(name: str) -> PaymentProvider:
+    try:
+        return providers()[name]
+    except KeyError:
+        raise UnknownProvider(name) from None
+
+
+def provider_for(method: str) -> PaymentProvider:
+    for provider in providers().values():
+        if method in provider.methods:
+            return provider
+    raise UnknownProvider(method)
+
+
+def sandbox_enabled() -> bool:
+    return getattr(settings, "PAYMENT_SANDBOX_ENABLED", True)

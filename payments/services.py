@@ -1,0 +1,223 @@
+"""Payments: start one, and handle what the gateway tells us about it."""
+
+import json
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ciie_portal.audit import audit_record
+from credentials.models import CredentialOrder
+from credentials.services import order_mark_paid
+
+from .models import PAYMENT_STATES, Method, Payment, PaymentNotification
+from .providers import InvalidNotification, Notification, provider_named
+
+Result = PaymentNotification.Result
+
+
+def method_deadline(order: CredentialOrder, method: str) -> datetime:
+    return order.edition.payment_deadline(method)
+
+
+def payment_create(
+    *, order: CredentialOrder, method: str, actor, now: datetime | None = None
+) -> Payment:
+    """Start paying ``order`` by ``method``: only a pending order, in its payment window and
+    before the edition's deadline for that method."""
+    now = now or timezone.now()
+    if method not in Method.values:
+        raise ValidationError(_("Choose a payment method."))
+    with transaction.atomic():
+        locked = (
+            CredentialOrder.objects.select_for_update(of=("self",))
+            .select_related("edition")
+            .get(pk=order.pk)
+        )
+        if locked.status != CredentialOrder.Status.PENDING_PAYMENT:
+            raise ValidationError(
+                _("Order %(number)s is %(status)s: it cannot be paid.")
+                % {"number": locked.number, "status": locked.get_status_display()}
+            )
+        if locked.seconds_left(now) <= 0:
+            raise ValidationError(
+                _("The payment window of order %(number)s has ended.") % {"number": locked.number}
+            )
+        deadline = method_deadline(locked, method)
+        if now > deadline:
+            raise ValidationError(
+                _("Payment by %(method)s closed on %(deadline)s.")
+                % {
+                    "method": Method(method).label,
+                    "deadline": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M"),
+                }
+            )
+        payment = Payment.objects.create(
+            order=locked, method=method, amount=locked.total, created_by=actor, created_at=now
+        )
+        audit_record(
+            actor=actor,
+            obj=payment,
+            action="payment.created",
+            to_state=payment.status,
+            data={"order": locked.number, "method": method, "amount": str(payment.amount)},
+        )
+    return payment
+
+
+def _body_as_json(body: bytes):
+    try:
+        return json.loads(body)
+    except ValueError:
+        return {"raw": body.decode("utf-8", errors="replace")}
+
+
+def _refusal(payment: Payment, notice: Notification) -> str:
+    """Why money for ``payment`` cannot be accepted, or "" if it can. The rows are locked."""
+    order = payment.order
+    reasons = []
+    if notice.order_number != order.number:
+        reasons.append(
+            _("The gateway names order %(theirs)s, the payment is for %(ours)s.")
+            % {"theirs": notice.order_number, "ours": order.number}
+        )
+    if notice.amount != payment.amount or notice.amount != order.total:
+        reasons.append(
+            _("%(received)s CNY received, %(due)s CNY due.")
+            % {"received": notice.amount, "due": order.total}
+        )
+    if payment.status == Payment.Status.CONFIRMED:
+        reasons.append(_("This payment was already confirmed: paid twice."))
+    elif payment.status != Payment.Status.CREATED:
+        reasons.append(
+            _("Money arrived for a payment marked “%(status)s”.")
+            % {"status": payment.get_status_display()}
+        )
+    if order.status == CredentialOrder.Status.PAID and payment.status != Payment.Status.CONFIRMED:
+        reasons.append(_("The order was already paid by another payment."))
+    elif order.status in (CredentialOrder.Status.CANCELLED, CredentialOrder.Status.CLOSED):
+        reasons.append(
+            _("Paid after the order was %(status)s.") % {"status": order.get_status_display()}
+        )
+    deadline = method_deadline(order, payment.method)
+    if notice.paid_at > deadline:
+        reasons.append(_("Paid after the deadline for this payment method."))
+    if notice.paid_at > order.expires_at:
+        reasons.append(_("Paid after the order's payment window ended."))
+    return " ".join(reasons)
+
+
+def payment_notification_handle(*, provider: str, body: bytes, headers) -> PaymentNotification:
+    """Handle one notification from gateway ``provider``; returns the recorded notification.
+
+    Every notification is recorded. A repeat of one already handled (same gateway transaction)
+    changes nothing but its count, also when two arrive at once: the second INSERT waits on the
+    unique key until the first commits. Money that cannot be accepted is flagged for finance on
+    the payment, never confirmed and never dropped. Raises ``UnknownProvider``.
+    """
+    gateway = provider_named(provider)
+    actor = f"gateway:{provider}"
+    try:
+        notice = gateway.verify(body, headers)
+    except InvalidNotification as error:
+        record = PaymentNotification.objects.create(
+            provider=provider,
+            body=_body_as_json(body),
+            signature_valid=False,
+            result=Result.INVALID,
+            detail=str(error),
+        )
+        audit_record(
+            actor=actor, obj=record, action="payment_notification.invalid", reason=str(error)
+        )
+        return record
+
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = PaymentNotification.objects.create(
+                    provider=provider,
+                    provider_transaction_id=notice.transaction_id,
+                    body=_body_as_json(body),
+                    signature_valid=True,
+                )
+        except IntegrityError:
+            # Already handled (or being handled by another worker, which we waited for).
+            PaymentNotification.objects.filter(
+                provider=provider, provider_transaction_id=notice.transaction_id
+            ).update(times_received=F("times_received") + 1)
+            return PaymentNotification.objects.get(
+                provider=provider, provider_transaction_id=notice.transaction_id
+            )
+
+        payment = (
+            Payment.objects.select_for_update(of=("self", "order"))
+            .select_related("order", "order__edition")
+            .filter(pk=notice.payment_id, method__in=gateway.methods)
+            .first()
+        )
+        if payment is None:
+            return _finish(record, Result.UNKNOWN_PAYMENT, actor=actor)
+        record.payment = payment
+
+        if not notice.succeeded:
+            if payment.status == Payment.Status.CREATED:
+                PAYMENT_STATES.move(
+                    payment, Payment.Status.FAILED, actor=actor, reason=_("The gateway refused.")
+                )
+            return _finish(record, Result.FAILED, actor=actor)
+
+        refusal = _refusal(payment, notice)
+        if refusal:
+            _flag(payment, notice, refusal, actor=actor)
+            return _finish(record, Result.FLAGGED, actor=actor, detail=refusal)
+
+        PAYMENT_STATES.move(
+            payment,
+            Payment.Status.CONFIRMED,
+            actor=actor,
+            confirmed_at=timezone.now(),
+            provider_reference=notice.transaction_id,
+            received_amount=notice.amount,
+        )
+        order_mark_paid(order=payment.order, actor=actor, paid_at=notice.paid_at)
+        return _finish(record, Result.CONFIRMED, actor=actor)
+
+
+def _flag(payment: Payment, notice: Notification, reason: str, *, actor) -> None:
+    reason = f"{payment.flag_reason}\n{reason}".strip() if payment.flag_reason else reason
+    values = {"flagged": True, "flag_reason": reason, "received_amount": notice.amount}
+    if payment.provider_reference is None:
+        values["provider_reference"] = notice.transaction_id
+    Payment.objects.filter(pk=payment.pk).update(**values)
+    for name, value in values.items():
+        setattr(payment, name, value)
+    audit_record(
+        actor=actor,
+        obj=payment,
+        action="payment.flagged",
+        from_state=payment.status,
+        to_state=payment.status,
+        reason=reason,
+        data={"transaction": notice.transaction_id, "amount": str(notice.amount)},
+    )
+
+
+def _finish(record: PaymentNotification, result: str, *, actor, detail: str = ""):
+    record.result = result
+    record.detail = detail
+    record.save(update_fields=["payment", "result", "detail"])
+    audit_record(actor=actor, obj=record, action=f"payment_notification.{result}", reason=detail)
+    return record
+
+
+def sandbox_payment_submit(*, payment: Payment, succeeded: bool) -> None:
+    """The sandbox gateway's "pay" / "fail" button: it will notify the portal, after commit."""
+    from ciie_portal.tasks import enqueue_on_commit
+
+    from .tasks import sandbox_notify_task
+
+    enqueue_on_commit(sandbox_notify_task, payment.pk, succeeded)

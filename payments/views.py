@@ -1,0 +1,104 @@
+import segno
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from credentials.selectors import order_of_unit
+from registration.views import current_unit
+
+from .models import QR_METHODS, Payment, PaymentNotification
+from .providers import UnknownProvider, provider_for, sandbox_enabled
+from .services import payment_create, payment_notification_handle, sandbox_payment_submit
+
+
+def _order_or_404(request, number: str):
+    order = order_of_unit(current_unit(request), number)
+    if order is None:
+        raise Http404(_("No such order."))
+    return order
+
+
+@login_required
+@require_POST
+def payment_start(request, number):
+    """扫码支付 / B2B网上支付: record the payment, then go to the gateway."""
+    order = _order_or_404(request, number)
+    try:
+        payment = payment_create(
+            order=order, method=request.POST.get("method", ""), actor=request.user
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("credentials:order_detail", number=order.number)
+    return_url = request.build_absolute_uri(
+        reverse("credentials:order_detail", kwargs={"number": order.number})
+    )
+    # Outside the transaction: a real gateway is called over the network here.
+    result = provider_for(payment.method).start(payment, return_url)
+    return redirect(result.redirect_url or return_url)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sandbox(request, payment_id):
+    """The gateway's side, played by the portal in the sandbox: the wallet's QR code or the
+    bank's page, with "pay" and "fail"."""
+    if not sandbox_enabled():
+        raise Http404
+    payment = (
+        Payment.objects.select_related("order", "order__edition")
+        .filter(pk=payment_id, order__unit=current_unit(request))
+        .first()
+    )
+    if payment is None:
+        raise Http404(_("No such payment."))
+    order = payment.order
+    if request.method == "POST":
+        succeeded = request.POST.get("outcome") == "pay"
+        sandbox_payment_submit(payment=payment, succeeded=succeeded)
+        if succeeded:
+            messages.success(
+                request, _("Payment sent. The order is marked paid once the gateway confirms it.")
+            )
+        else:
+            messages.error(request, _("The payment failed. You can choose a method again."))
+        return redirect("credentials:order_detail", number=order.number)
+    provider = provider_for(payment.method)
+    qr_svg = None
+    if payment.method in QR_METHODS:
+        qr_svg = mark_safe(  # noqa: S308 - segno's own SVG, no user input in the markup
+            segno.make(provider.qr_payload(payment), error="m").svg_inline(scale=5)
+        )
+    return render(
+        request,
+        "payments/sandbox.html",
+        {
+            "payment": payment,
+            "order": order,
+            "qr_svg": qr_svg,
+            "seconds_left": order.seconds_left(),
+        },
+    )
+
+
+@csrf_exempt
+@require_POST
+def notify(request, provider):
+    """The gateways' callback. Answers "success" once handled (also for a repeat), so the
+    gateway stops resending; 400 for a notification that does not verify."""
+    try:
+        record = payment_notification_handle(
+            provider=provider, body=request.body, headers=request.headers
+        )
+    except UnknownProvider:
+        raise Http404 from None
+    if record.result == PaymentNotification.Result.INVALID:
+        return HttpResponseBadRequest("invalid", content_type="text/plain")
+    return HttpResponse("success", content_type="text/plain")
