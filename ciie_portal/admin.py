@@ -107,10 +107,11 @@ class SideEventAdmin(admin.ModelAdmin):
     list_select_related = ["edition"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records that are written by services only and never edited by hand."""
+class ReadOnlyAdminMixin:
+    """Records written by services only (audit log, notices, orders, payments): nobody adds,
+    changes or deletes them by hand; every change goes through a service that audits it."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
@@ -118,6 +119,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 @admin.register(AuditEntry)

@@ -1,26 +1,10 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from ciie_portal.admin import ReadOnlyAdminMixin
 from delegations.selectors import scope_to_user
 
 from .models import CredentialOrder, OrderLine
-
-
-class ReadOnlyAdminMixin:
-    """Orders are financial records: nobody adds, changes or deletes them by hand.
-
-    Every change goes through the services (created by the unit, cancelled, closed by the
-    expiry job, paid by the payments app), which audit it.
-    """
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -1,21 +1,9 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from ciie_portal.admin import ReadOnlyAdminMixin
+
 from .models import Payment, PaymentNotification
-
-
-class ReadOnlyAdminMixin:
-    """The payments ledger is changed only by the services (gateway notifications); finance
-    reads it here. Nothing is added, changed or deleted by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Payment)
