@@ -194,6 +194,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_CALLABLE = "registration.auth.login_name_from_request"
 AXES_VERBOSE = False
+# Behind N reverse proxies the client's address is the N-th from the right in X-Forwarded-For;
+# rate limits and lockouts count by it (0: REMOTE_ADDR, when nothing sits in front).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
 
 # One-time codes by SMS and email.
 VERIFICATION_CODE_TTL = timedelta(minutes=5)

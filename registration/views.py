@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -34,6 +35,11 @@ OCR_CALLS_PER_SESSION = 20
 
 
 def client_ip(request) -> str | None:
+    """The visitor's address for rate limits: behind the proxies we trust, from X-Forwarded-For."""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
+        return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR")
 
 

@@ -19,8 +19,8 @@ def enter(client, region="mainland", category="enterprise", kind="unit"):
     )
 
 
-def request_code(client, mobile=MOBILE, **extra):
-    return client.post("/accounts/register/code/", {"purpose": "signup", "mobile": mobile, **extra})
+def request_code(client, mobile=MOBILE, **meta):
+    return client.post("/accounts/register/code/", {"purpose": "signup", "mobile": mobile}, **meta)
 
 
 def last_code(mobile=MOBILE) -> str:
@@ -276,3 +276,20 @@ def test_the_licence_ocr_fills_in_name_and_code(client, edition):
     )
     response = client.post("/accounts/register/licence-ocr/", {"licence": image})
     assert response.json() == {"available": True, "name": "广州示范贸易有限公司", "uscc": uscc}
+
+
+def test_behind_a_proxy_the_ip_limit_counts_the_forwarded_address(client, edition, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    enter(client)
+    for n in range(10):
+        response = request_code(client, mobile=f"1391234{n:04d}", HTTP_X_FORWARDED_FOR="1.2.3.4")
+        assert response.status_code == 200
+    # Another visitor behind the same proxy is not held back by the first one's limit.
+    assert (
+        request_code(client, mobile="13999999999", HTTP_X_FORWARDED_FOR="5.6.7.8").status_code
+        == 200
+    )
+    assert (
+        request_code(client, mobile="13999999998", HTTP_X_FORWARDED_FOR="1.2.3.4").status_code
+        == 429
+    )
