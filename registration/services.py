@@ -479,3 +479,39 @@ def unit_draft_save(*, unit: Unit, data: dict) -> UnitDraft:
         unit=unit, defaults={"data": data, "saved_at": timezone.now()}
     )
     return draft
+
+
+# Visitors whose entry days the unit may still change: submitted, not yet in an order.
+ENTRY_DAYS_CHANGEABLE = (
+    Visitor.Status.SUBMITTED,
+    Visitor.Status.PENDING_LOCK,
+    Visitor.Status.PENDING_PAYMENT,
+)
+
+
+def visitor_change_entry_days(*, visitor: Visitor, entry_period, actor) -> Visitor:
+    """入场日期 may change until the visitor is in a credential order (the fee depends on it)."""
+    with transaction.atomic():
+        visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
+        # order_lines belongs to the credentials app; the reverse relation keeps this app from
+        # importing it.
+        in_order = visitor.order_lines.filter(open=True).exists()
+        if visitor.status not in ENTRY_DAYS_CHANGEABLE or in_order:
+            raise ValidationError(
+                _("The entry days can no longer change: the visitor is in an order already.")
+                if in_order
+                else _("The entry days of this visitor can no longer change.")
+            )
+        if entry_period.edition_id != visitor.edition_id:
+            raise ValidationError(_("Choose entry days of this expo."))
+        previous = visitor.entry_period_id
+        Visitor.objects.filter(pk=visitor.pk).update(entry_period=entry_period)
+        visitor.entry_period = entry_period
+        audit_record(
+            actor=actor,
+            obj=visitor,
+            action="visitor.entry_days",
+            from_state=str(previous or ""),
+            to_state=str(entry_period.pk),
+        )
+    return visitor

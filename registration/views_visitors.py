@@ -12,7 +12,14 @@ from ciie_portal import crypto
 from .forms_visitors import VisitorFilterForm, VisitorForm
 from .models import PersonType, Visitor
 from .selectors import unit_progress, visitors_of_unit
-from .services import unit_submit, visitor_delete, visitor_save, visitors_submit
+from .services import (
+    ENTRY_DAYS_CHANGEABLE,
+    unit_submit,
+    visitor_change_entry_days,
+    visitor_delete,
+    visitor_save,
+    visitors_submit,
+)
 from .views import current_unit
 
 
@@ -124,7 +131,7 @@ def visitor_edit(request, pk):
     visitor = _visitor_of(request, pk)
     unit = visitor.unit
     if visitor.status != Visitor.Status.SAVED:
-        return render(request, "registration/visitor_detail.html", {"visitor": visitor})
+        return _visitor_detail(request, visitor)
     form = VisitorForm(
         request.POST or None,
         request.FILES or None,
@@ -139,6 +146,30 @@ def visitor_edit(request, pk):
         except ValidationError as error:
             attach_errors(form, error)
     return _form_page(request, unit, form, visitor)
+
+
+def _visitor_detail(request, visitor):
+    """A submitted visitor, read-only — but its entry days may change until it is ordered."""
+    periods = visitor.unit.edition.entry_periods.all()
+    if request.method == "POST" and "entry_period" in request.POST:
+        chosen = periods.filter(pk=request.POST.get("entry_period")).first()
+        try:
+            if chosen is None:
+                raise ValidationError(_("Choose entry days of this expo."))
+            visitor_change_entry_days(visitor=visitor, entry_period=chosen, actor=request.user)
+            messages.success(request, _("The entry days were changed."))
+            return redirect("registration:visitor_edit", pk=visitor.pk)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+    changeable = (
+        visitor.status in ENTRY_DAYS_CHANGEABLE
+        and not visitor.order_lines.filter(open=True).exists()
+    )
+    return render(
+        request,
+        "registration/visitor_detail.html",
+        {"visitor": visitor, "periods": periods, "entry_days_changeable": changeable},
+    )
 
 
 def attach_errors(form, error: ValidationError) -> None:
