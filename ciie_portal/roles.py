@@ -28,8 +28,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "credentials.view_orderline",
         "payments.view_payment",
         "payments.view_paymentnotification",
-        "payments.view_payment",
-        "payments.view_paymentnotification",
     ],
     SECRETARY: [
         "delegations.view_delegation",
@@ -44,6 +42,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "ciie_portal.view_entryperiod",
         "credentials.view_credentialorder",
         "credentials.view_orderline",
+        "payments.view_payment",
+        "payments.view_paymentnotification",
+        "payments.confirm_transfer",
     ],
     SECURITY_REVIEWER: ["registration.view_visitor"],
     CREDENTIAL_OFFICE: ["registration.view_visitor"],

@@ -222,6 +222,9 @@ def orders_expire(*, now: datetime | None = None) -> int:
             batch = list(
                 CredentialOrder.objects.select_for_update(skip_locked=True)
                 .filter(status=Status.PENDING_PAYMENT, expires_at__lte=now)
+                # A bank transfer awaiting finance keeps its order open: the money may be on
+                # its way. (payments refers to this app, not the other way round.)
+                .exclude(payments__method="transfer", payments__status="created")
                 .order_by("expires_at", "pk")
                 .values_list("pk", flat=True)[:EXPIRE_BATCH]
             )

@@ -15,6 +15,7 @@ class Method(models.TextChoices):
     QR_WECHAT = "qr_wechat", _("WeChat Pay")  # 微信
     QR_UNIONPAY = "qr_unionpay", _("UnionPay")  # 银联
     B2B = "b2b", _("B2B online banking")  # B2B网上支付
+    TRANSFER = "transfer", _("Bank transfer")  # 转账支付: a remittance confirmed by finance
 
 
 QR_METHODS = (Method.QR_ALIPAY, Method.QR_WECHAT, Method.QR_UNIONPAY)
@@ -78,6 +79,7 @@ class Payment(models.Model):
             models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_not_negative"),
         ]
         indexes = [models.Index(fields=["order", "status"])]
+        permissions = [("confirm_transfer", _("Can confirm or reject bank transfers"))]
 
     def __str__(self):
         return f"{self.get_method_display()} #{self.pk} ({self.order_id})"
@@ -146,3 +148,52 @@ class PaymentNotification(models.Model):
 
     def __str__(self):
         return f"{self.provider} {self.provider_transaction_id or '-'}"
+
+
+class TransferRemittance(models.Model):
+    """What the payer says about a bank transfer (汇款信息), with the voucher (汇款凭证).
+
+    One per transfer payment. Finance's decision is the payment's status (and the audit), not a
+    field here: confirmed, or failed with the reason in ``flag_reason``.
+    """
+
+    class PayerKind(models.TextChoices):
+        UNIT = "unit", _("A unit")  # 单位
+        INDIVIDUAL = "individual", _("An individual")  # 个人
+
+    payment = models.OneToOneField(
+        Payment,
+        on_delete=models.PROTECT,
+        related_name="remittance",
+        verbose_name=_("payment"),
+    )
+    payer_kind = models.CharField(
+        _("paid by"), max_length=16, choices=PayerKind.choices, default=PayerKind.UNIT
+    )
+    payer_name = models.CharField(_("paying unit or person"), max_length=100)
+    bank_branch = models.CharField(_("bank branch"), max_length=100)
+    phone = models.CharField(_("telephone"), max_length=30)
+    account_number = models.CharField(_("account number"), max_length=40)
+    amount = models.DecimalField(_("amount remitted (CNY)"), max_digits=12, decimal_places=2)
+    remitted_on = models.DateField(_("remitted on"))
+    voucher = models.FileField(
+        _("remittance voucher"), upload_to="payment-vouchers/", max_length=200
+    )
+    submitted_at = models.DateTimeField(_("submitted"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("bank transfer remittance")
+        verbose_name_plural = _("bank transfer remittances")
+        ordering = ["-submitted_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="transfer_remittance_amount_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.payer_name} ¥{self.amount} ({self.payment_id})"
+
+    @property
+    def voucher_is_pdf(self) -> bool:
+        return self.voucher.name.lower().endswith(".pdf")

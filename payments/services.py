@@ -3,6 +3,7 @@
 import json
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -13,7 +14,7 @@ from ciie_portal.audit import audit_record
 from credentials.models import CredentialOrder
 from credentials.services import order_mark_paid
 
-from .models import PAYMENT_STATES, Method, Payment, PaymentNotification
+from .models import PAYMENT_STATES, Method, Payment, PaymentNotification, TransferRemittance
 from .providers import InvalidNotification, Notification, provider_named
 
 Result = PaymentNotification.Result
@@ -21,6 +22,20 @@ Result = PaymentNotification.Result
 
 def method_deadline(order: CredentialOrder, method: str) -> datetime:
     return order.edition.payment_deadline(method)
+
+
+# A demo account: production sets PAYMENT_TRANSFER_ACCOUNT to the organiser's real account.
+DEFAULT_TRANSFER_ACCOUNT = {
+    "name": "中国国际进口博览局 (demo)",
+    "bank": "中国工商银行上海市分行营业部 (demo)",
+    "account_number": "1001 2345 6789 0123 456 (demo)",
+}
+
+
+def transfer_account(order: CredentialOrder) -> dict:
+    """The account to transfer to, with the order number as the remittance reference (附言)."""
+    account = getattr(settings, "PAYMENT_TRANSFER_ACCOUNT", None) or DEFAULT_TRANSFER_ACCOUNT
+    return {**account, "reference": order.number}
 
 
 def payment_create(
@@ -221,3 +236,130 @@ def sandbox_payment_submit(*, payment: Payment, succeeded: bool) -> None:
     from .tasks import sandbox_notify_task
 
     enqueue_on_commit(sandbox_notify_task, payment.pk, succeeded)
+
+
+# --- Bank transfer (转账支付): the payer's remittance, confirmed or rejected by finance ---------
+
+
+def transfer_awaiting(order: CredentialOrder) -> Payment | None:
+    """The order's transfer that finance has not decided yet, if any."""
+    return (
+        Payment.objects.filter(order=order, method=Method.TRANSFER, status=Payment.Status.CREATED)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def transfer_remittance_submit(
+    *, order: CredentialOrder, actor, remittance: dict, now: datetime | None = None
+) -> Payment:
+    """The unit transferred the money: record the payment (started) with its remittance and
+    voucher, for finance to confirm. Refused after the transfer deadline, for an order that is
+    not payable, and while another transfer of the order awaits finance."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = CredentialOrder.objects.select_for_update(of=("self",)).get(pk=order.pk)
+        if transfer_awaiting(locked) is not None:
+            raise ValidationError(
+                _("A transfer for order %(number)s already awaits confirmation by finance.")
+                % {"number": locked.number}
+            )
+        payment = payment_create(order=locked, method=Method.TRANSFER, actor=actor, now=now)
+        record = TransferRemittance.objects.create(payment=payment, submitted_at=now, **remittance)
+        audit_record(
+            actor=actor,
+            obj=payment,
+            action="payment.transfer_submitted",
+            from_state=payment.status,
+            to_state=payment.status,
+            data={
+                "order": locked.number,
+                "amount_remitted": str(record.amount),
+                "remitted_on": record.remitted_on.isoformat(),
+                "payer": record.payer_name,
+            },
+        )
+    return payment
+
+
+def _transfer_locked(payment_id: int) -> Payment | None:
+    return (
+        Payment.objects.select_for_update(of=("self", "order"))
+        .select_related("order", "order__edition")
+        .filter(pk=payment_id, method=Method.TRANSFER)
+        .first()
+    )
+
+
+def _transfer_refusal(payment: Payment, remittance: TransferRemittance) -> str:
+    """Why finance cannot confirm ``payment``, or "" if it can. The rows are locked."""
+    order = payment.order
+    reasons = []
+    if remittance.amount != order.total or payment.amount != order.total:
+        reasons.append(
+            _("%(received)s CNY remitted, %(due)s CNY due.")
+            % {"received": remittance.amount, "due": order.total}
+        )
+    if order.status == CredentialOrder.Status.PAID:
+        reasons.append(_("The order was already paid by another payment."))
+    elif order.status in (CredentialOrder.Status.CANCELLED, CredentialOrder.Status.CLOSED):
+        reasons.append(
+            _("The order was %(status)s before the transfer was confirmed.")
+            % {"status": order.get_status_display()}
+        )
+    return " ".join(reasons)
+
+
+def transfer_confirm(*, payment_id: int, actor, now: datetime | None = None) -> str:
+    """Finance saw the money arrive: confirm the transfer and mark the order paid, under the
+    same row locks as a gateway's notification. Returns "confirmed", "flagged" (the amount or
+    the order does not fit: kept for finance, not confirmed) or "skipped" (not a transfer
+    awaiting confirmation, e.g. confirmed meanwhile by someone else)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        payment = _transfer_locked(payment_id)
+        if payment is None or payment.status != Payment.Status.CREATED:
+            return "skipped"
+        remittance = TransferRemittance.objects.get(payment=payment)
+        refusal = _transfer_refusal(payment, remittance)
+        if refusal:
+            reason = f"{payment.flag_reason}\n{refusal}".strip() if payment.flag_reason else refusal
+            values = {"flagged": True, "flag_reason": reason, "received_amount": remittance.amount}
+            Payment.objects.filter(pk=payment.pk).update(**values)
+            audit_record(
+                actor=actor,
+                obj=payment,
+                action="payment.flagged",
+                from_state=payment.status,
+                to_state=payment.status,
+                reason=refusal,
+                data={"amount_remitted": str(remittance.amount), "due": str(payment.order.total)},
+            )
+            return "flagged"
+        PAYMENT_STATES.move(
+            payment,
+            Payment.Status.CONFIRMED,
+            actor=actor,
+            reason=_("Bank transfer confirmed by finance."),
+            confirmed_at=now,
+            received_amount=remittance.amount,
+        )
+        order_mark_paid(order=payment.order, actor=actor, paid_at=now)
+    return "confirmed"
+
+
+def transfer_reject(*, payment_id: int, actor, reason: str) -> bool:
+    """Finance found no such money, or the voucher does not fit: the transfer failed, with the
+    reason. The order stays payable; the unit may submit a new remittance. Returns whether the
+    payment was rejected (False when it was no longer awaiting confirmation)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Give the reason for rejecting the transfer."))
+    with transaction.atomic():
+        payment = _transfer_locked(payment_id)
+        if payment is None or payment.status != Payment.Status.CREATED:
+            return False
+        PAYMENT_STATES.move(
+            payment, Payment.Status.FAILED, actor=actor, reason=reason, flag_reason=reason
+        )
+    return True

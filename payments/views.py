@@ -2,20 +2,30 @@ import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from credentials.selectors import order_of_unit
 from registration.views import current_unit
 
-from .models import QR_METHODS, Payment, PaymentNotification
+from .forms import TransferRemittanceForm
+from .models import QR_METHODS, Method, Payment, PaymentNotification, TransferRemittance
 from .providers import UnknownProvider, provider_for, sandbox_enabled
-from .services import payment_create, payment_notification_handle, sandbox_payment_submit
+from .services import (
+    method_deadline,
+    payment_create,
+    payment_notification_handle,
+    sandbox_payment_submit,
+    transfer_account,
+    transfer_awaiting,
+    transfer_remittance_submit,
+)
 
 
 def _order_or_404(request, number: str):
@@ -30,6 +40,9 @@ def _order_or_404(request, number: str):
 def payment_start(request, number):
     """扫码支付 / B2B网上支付: record the payment, then go to the gateway."""
     order = _order_or_404(request, number)
+    if request.POST.get("method") == Method.TRANSFER:
+        # A transfer is recorded with its remittance and voucher, on its own page.
+        return redirect("payments:transfer", number=order.number)
     try:
         payment = payment_create(
             order=order, method=request.POST.get("method", ""), actor=request.user
@@ -102,3 +115,81 @@ def notify(request, provider):
     if record.result == PaymentNotification.Result.INVALID:
         return HttpResponseBadRequest("invalid", content_type="text/plain")
     return HttpResponse("success", content_type="text/plain")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def transfer(request, number):
+    """转账支付: the account to transfer to, and the remittance form with the voucher."""
+    order = _order_or_404(request, number)
+    deadline = method_deadline(order, Method.TRANSFER)
+    awaiting = transfer_awaiting(order)
+    form = TransferRemittanceForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            transfer_remittance_submit(
+                order=order, actor=request.user, remittance=form.remittance()
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                _(
+                    "Remittance received. The order is marked paid once finance has confirmed "
+                    "the transfer."
+                ),
+            )
+            return redirect("payments:transfer", number=order.number)
+    transfers = (
+        Payment.objects.filter(order=order, method=Method.TRANSFER, remittance__isnull=False)
+        .select_related("remittance")
+        .order_by("-created_at", "-pk")
+    )
+    return render(
+        request,
+        "payments/transfer.html",
+        {
+            "order": order,
+            "form": form,
+            "account": transfer_account(order),
+            "deadline": deadline,
+            "open": timezone.now() <= deadline and order.is_payable,
+            "awaiting": awaiting,
+            "transfers": transfers,
+        },
+    )
+
+
+@login_required
+@require_GET
+def voucher(request, payment_id):
+    """A transfer's voucher: for the unit that paid, and for staff who may see payments
+    (finance, organisers). Anyone else gets 404, never a public URL."""
+    remittance = (
+        TransferRemittance.objects.select_related("payment__order")
+        .filter(payment_id=payment_id)
+        .first()
+    )
+    if not (request.user.is_staff and request.user.has_perm("payments.view_payment")):
+        unit = current_unit(request)
+        if remittance is not None and remittance.payment.order.unit_id != unit.pk:
+            remittance = None
+    if remittance is None or not remittance.voucher:
+        raise Http404(_("No such voucher."))
+    name = remittance.voucher.name.rsplit("/", 1)[-1]
+    extension = name.rsplit(".", 1)[-1]
+    if remittance.voucher_is_pdf:
+        content_type = "application/pdf"
+    elif name.lower().endswith(".png"):
+        content_type = "image/png"
+    else:
+        content_type = "image/jpeg"
+    response = FileResponse(
+        remittance.voucher.open("rb"),
+        content_type=content_type,
+        as_attachment=remittance.voucher_is_pdf,
+        filename=f"voucher-{remittance.payment.order.number}-{payment_id}.{extension}",
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
