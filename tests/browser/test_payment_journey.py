@@ -63,3 +63,67 @@ def test_an_order_paid_by_qr_in_english_on_a_phone(
     page, live_server, unit_to_pay, browser_language
 ):
     _journey(page, live_server, unit_to_pay, "Pay")
+
+
+def _finance_user():
+    from django.contrib.auth.models import Group
+
+    from ciie_portal.roles import FINANCE, roles_sync
+    from registration.models import User
+
+    roles_sync()
+    user = User.objects.create_user(username="finance-browser", password=PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=FINANCE))
+    return user
+
+
+@pytest.mark.parametrize("browser_language", ["zh-CN"])
+def test_a_transfer_voucher_confirmed_by_finance(
+    page, live_server, unit_to_pay, tmp_path, browser, browser_language
+):
+    from PIL import Image
+
+    from payments.models import Payment
+
+    unit = unit_to_pay
+    page.goto(live_server.url + "/accounts/login/")
+    page.locator("#id_username").fill(unit.uscc)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    page.goto(live_server.url + "/accounts/orders/new/")
+    page.locator("#order-all").check()
+    page.locator("main form button[type=submit]").last.click()
+    order = CredentialOrder.objects.get(unit=unit)
+
+    page.locator("a[data-method=transfer]").click()
+    voucher = tmp_path / "voucher.png"
+    Image.new("RGB", (800, 500), "white").save(voucher)
+    page.locator("input[name=payer_kind][value=unit]").check()
+    page.locator("#id_payer_name").fill(unit.name)
+    page.locator("#id_bank_branch").fill("中国银行上海分行")
+    page.locator("#id_account_number").fill("6222021234567890")
+    page.locator("#id_phone").fill("021-12345678")
+    page.locator("#id_amount").fill("400.00")
+    page.locator("#id_remitted_on").fill(order.created_at.strftime("%Y-%m-%d"))
+    page.locator("#id_voucher").set_input_files(str(voucher))
+    page.locator("main form button[type=submit]").last.click()
+    expect(page.locator("#transfer-awaiting")).to_be_visible()
+    payment = Payment.objects.get(order=order)
+
+    # Finance confirms it in the admin.
+    finance = _finance_user()
+    finance_page = browser.new_context(locale="zh-CN").new_page()
+    finance_page.goto(live_server.url + "/admin/login/")
+    finance_page.locator("#id_username").fill(finance.username)
+    finance_page.locator("#id_password").fill(PASSWORD)
+    finance_page.locator("input[type=submit]").click()
+    finance_page.goto(live_server.url + "/admin/payments/payment/?transfer=awaiting")
+    finance_page.locator(f"input[name=_selected_action][value='{payment.pk}']").check()
+    finance_page.locator("select[name=action]").select_option("confirm_transfer")
+    finance_page.locator("button[name=index]").click()
+    expect(finance_page.locator(".messagelist")).to_be_visible()
+    order.refresh_from_db()
+    assert order.status == CredentialOrder.Status.PAID
+    assert set(Visitor.objects.filter(unit=unit).values_list("status", flat=True)) == {
+        Visitor.Status.PENDING_REVIEW
+    }
