@@ -203,3 +203,6 @@ class PaymentNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "body",
     ]
     readonly_fields = fields
+
+
+from . import admin_statements  # noqa: E402, F401  (bank statements: their own module)

@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -197,3 +199,250 @@ class TransferRemittance(models.Model):
     @property
     def voucher_is_pdf(self) -> bool:
         return self.voucher.name.lower().endswith(".pdf")
+
+
+def new_refund_number(now=None) -> str:
+    """R + Shanghai time to the millisecond + six random digits, like the order numbers."""
+    local = timezone.localtime(now or timezone.now())
+    stamp = local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}"
+    return f"R{stamp}{secrets.randbelow(10**6):06d}"
+
+
+class Refund(models.Model):
+    """退款: money paid for some lines of an order going back. The refunds ledger.
+
+    Separate from the payments ledger; never edited by hand nor deleted. One refund returns one
+    confirmed payment's money for one or more lines (批量退款 makes one refund per order).
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("Not refunded")  # 未退款: asked for, awaiting finance
+        REFUNDING = "refunding", _("Refunding")  # 退款中: approved, the money is on its way
+        REFUNDED = "refunded", _("Refunded")  # 已退款
+        REJECTED = "rejected", _("Refund rejected")  # 已驳回, with the reason
+
+    class Route(models.TextChoices):
+        ORIGINAL = "original", _("Back the way it was paid")  # 原路退回
+        OTHER_ACCOUNT = "other_account", _("To another bank account")  # 退至其他账户
+
+    number = models.CharField(_("refund number"), max_length=24, editable=False)
+    order = models.ForeignKey(
+        "credentials.CredentialOrder",
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        verbose_name=_("credential order"),
+    )
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment")
+    )
+    amount = models.DecimalField(_("amount (CNY)"), max_digits=12, decimal_places=2)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.REQUESTED, db_index=True
+    )
+    route = models.CharField(
+        _("refund route"), max_length=16, choices=Route.choices, default=Route.ORIGINAL
+    )
+    payee_name = models.CharField(_("payee name"), max_length=100, blank=True)
+    payee_account = models.CharField(_("payee account number"), max_length=40, blank=True)
+    payee_bank = models.CharField(_("payee bank"), max_length=100, blank=True)
+    payee_bank_code = models.CharField(_("bank code"), max_length=20, blank=True)
+    reason = models.TextField(_("why the refund is asked for"), blank=True)
+    rejection_reason = models.TextField(_("why the refund was rejected"), blank=True)
+    provider_reference = models.CharField(  # noqa: DJ001 (NULL until the gateway answers)
+        _("gateway or bank refund reference"), max_length=64, null=True, blank=True
+    )
+    last_error = models.TextField(_("last error from the gateway"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("asked for by"),
+    )
+    requested_at = models.DateTimeField(_("asked for"), default=timezone.now, editable=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    refunded_at = models.DateTimeField(_("refunded"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-requested_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["number"], name="refund_number_unique"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(route="original")
+                | (~Q(payee_name="") & ~Q(payee_account="") & ~Q(payee_bank="")),
+                name="refund_other_account_complete",
+            ),
+        ]
+        indexes = [models.Index(fields=["order", "status"])]
+        permissions = [("approve_refund", _("Can approve or reject refunds"))]
+
+    def __str__(self):
+        return self.number
+
+
+class RefundLine(models.Model):
+    """One order line in a refund, with the amount returned for it.
+
+    ``active`` is false once the refund is rejected. The database allows one active refund per
+    order line, and the service refunds at most the line's fee: a line is never refunded twice.
+    """
+
+    refund = models.ForeignKey(
+        Refund, on_delete=models.PROTECT, related_name="lines", verbose_name=_("refund")
+    )
+    order_line = models.ForeignKey(
+        "credentials.OrderLine",
+        on_delete=models.PROTECT,
+        related_name="refund_lines",
+        verbose_name=_("order line"),
+    )
+    amount = models.DecimalField(_("amount (CNY)"), max_digits=12, decimal_places=2)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("refund line")
+        verbose_name_plural = _("refund lines")
+        ordering = ["refund", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order_line"],
+                condition=Q(active=True),
+                name="one_active_refund_per_order_line",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_line_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.refund_id}/{self.order_line_id}"
+
+
+_R = Refund.Status
+REFUND_STATES = StateMachine(
+    name="refund",
+    choices=Refund.Status,
+    moves={
+        # 未退款 → 退款中 (finance approves) → 已退款; or rejected with a reason.
+        _R.REQUESTED: {_R.REFUNDING, _R.REJECTED},
+        _R.REFUNDING: {_R.REFUNDED},
+        _R.REFUNDED: set(),
+        _R.REJECTED: set(),
+    },
+)
+
+
+class BankStatement(models.Model):
+    """A bank statement file (银行流水) imported by finance: uploaded, columns mapped, imported.
+
+    The file is kept (private) as evidence. Its rows become ``StatementEntry`` rows; a row seen
+    before (same checksum), from this file or another, is counted and changes nothing.
+    """
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Awaiting column mapping")
+        IMPORTED = "imported", _("Imported")
+
+    file = models.FileField(_("statement file"), upload_to="bank-statements/", max_length=200)
+    filename = models.CharField(_("file name"), max_length=200)
+    sha256 = models.CharField(_("SHA-256 of the file"), max_length=64, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.UPLOADED
+    )
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True)
+    rows_total = models.PositiveIntegerField(_("rows in the file"), default=0)
+    rows_new = models.PositiveIntegerField(_("new rows"), default=0)
+    rows_repeated = models.PositiveIntegerField(_("rows imported before"), default=0)
+    rows_matched = models.PositiveIntegerField(_("rows matched to orders"), default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    uploaded_at = models.DateTimeField(_("uploaded"), default=timezone.now, editable=False)
+    imported_at = models.DateTimeField(_("imported"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bank statement")
+        verbose_name_plural = _("bank statements")
+        ordering = ["-uploaded_at", "-pk"]
+
+    def __str__(self):
+        return self.filename
+
+
+class StatementEntry(models.Model):
+    """One incoming transfer from a bank statement, and what it was matched to.
+
+    ``checksum`` (SHA-256 of the row's normalised content) is unique: importing the same file
+    twice, or an overlapping statement, adds nothing. Unmatched entries are finance's queue.
+    """
+
+    class Match(models.TextChoices):
+        UNMATCHED = "unmatched", _("Not matched")  # the queue
+        MATCHED = "matched", _("Matched to an order")
+        IGNORED = "ignored", _("Not an order payment")
+
+    statement = models.ForeignKey(
+        BankStatement,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        verbose_name=_("bank statement"),
+    )
+    checksum = models.CharField(_("row checksum"), max_length=64, editable=False)
+    booked_on = models.DateField(_("booked on"))
+    amount = models.DecimalField(_("amount (CNY)"), max_digits=12, decimal_places=2)
+    payer_name = models.CharField(_("payer"), max_length=200, blank=True)
+    payer_account = models.CharField(_("payer account"), max_length=60, blank=True)
+    reference = models.CharField(_("remittance reference (附言)"), max_length=200, blank=True)
+    bank_reference = models.CharField(_("bank transaction number"), max_length=64, blank=True)
+    raw = models.JSONField(_("row as read"), default=dict)
+    match = models.CharField(
+        _("matching"),
+        max_length=16,
+        choices=Match.choices,
+        default=Match.UNMATCHED,
+        db_index=True,
+    )
+    payment = models.OneToOneField(
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="statement_entry",
+        verbose_name=_("payment"),
+    )
+    note = models.TextField(_("note"), blank=True)
+    matched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("matched by"),
+    )
+    matched_at = models.DateTimeField(_("matched"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bank statement entry")
+        verbose_name_plural = _("bank statement entries")
+        ordering = ["-booked_on", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["checksum"], name="statement_entry_checksum_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.booked_on} ¥{self.amount} {self.payer_name}"

@@ -1,0 +1,1 @@
+"""Bank statements in the admin: upload, map the columns, import, and the matching queue."""
