@@ -278,6 +278,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credentials.tasks.orders_expire",
         "schedule": timedelta(minutes=1),
     },
+    "payments-expire": {
+        "task": "payments.tasks.payments_expire",
+        "schedule": timedelta(minutes=5),
+    },
     "notices-requeue-stale": {
         "task": "ciie_portal.tasks.notices_requeue_stale",
         "schedule": timedelta(minutes=5),

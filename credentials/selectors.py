@@ -33,6 +33,8 @@ def order_lines_for_display() -> QuerySet:
             "entry_period__first_day",
             "entry_period__last_day",
         )
+        # Each line's refunds (payments app, by its reverse relation): two more queries.
+        .prefetch_related("refund_lines__refund")
         .order_by("pk")
     )
 
@@ -47,8 +49,8 @@ def orders_of_unit(unit: Unit, *, tab: str = "all") -> QuerySet:
     if tab == "paid":
         return orders.filter(status=Status.PAID)
     if tab == "refund":
-        # Refunds arrive with the payments app; until then no order has one.
-        return orders.none()
+        # Orders with a refund asked for, whatever became of it (payments' reverse relation).
+        return orders.filter(refunds__isnull=False).distinct()
     return orders
 
 

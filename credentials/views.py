@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from registration.models import Unit
+from registration.models import Unit, Visitor
 from registration.views import current_unit
 
 from .forms import OrderCreateForm
@@ -92,17 +92,31 @@ def order_create_view(request):
 def order_detail(request, number):
     unit, order = _order_or_404(request, number)
     seconds_left = order.seconds_left()
+    lines = order.lines.all()
     return render(
         request,
         "credentials/order_detail.html",
         {
             "unit": unit,
             "order": order,
-            "lines": order.lines.all(),
+            "lines": lines,
+            # Refunds are the payments app's ledger, reached by its reverse relation.
+            "refunds": order.refunds.order_by("-requested_at", "-pk"),
+            "refundable": order.status == CredentialOrder.Status.PAID
+            and any(_refundable(line) for line in lines),
             # The server decides how long is left; the page only counts it down.
             "seconds_left": seconds_left,
             "time_left": _clock(seconds_left),
         },
+    )
+
+
+def _refundable(line) -> bool:
+    """Review failed or cancelled (注销), a fee, and no refund asked for or made yet."""
+    return (
+        line.visitor.status in (Visitor.Status.REVIEW_FAILED, Visitor.Status.CANCELLED)
+        and line.fee > 0
+        and not any(refund_line.active for refund_line in line.refund_lines.all())
     )
 
 

@@ -205,4 +205,4 @@ class PaymentNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
 
 
-from . import admin_statements  # noqa: E402, F401  (bank statements: their own module)
+from . import admin_refunds, admin_statements  # noqa: E402, F401  (their own modules)

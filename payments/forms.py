@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from registration.forms import LICENCE_MAX_BYTES, clean_document_image
 
-from .models import TransferRemittance
+from .models import Refund, TransferRemittance
 
 PDF_HEADER = b"%PDF-"
 PDF_TRAILER = b"%%EOF"
@@ -104,3 +104,55 @@ class TransferRemittanceForm(forms.ModelForm):
 
     def remittance(self) -> dict:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class RefundRequestForm(forms.Form):
+    """退款 / 批量退款: the lines to refund; for bank transfers, where the money goes back."""
+
+    lines = forms.TypedMultipleChoiceField(
+        label=_("Visitors to refund"), coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+    route = forms.ChoiceField(
+        label=_("Refund bank transfers"),
+        choices=Refund.Route.choices,
+        initial=Refund.Route.ORIGINAL,
+        widget=forms.RadioSelect,
+        required=False,
+        help_text=_("QR and B2B payments always go back the way they were paid."),
+    )
+    payee_name = forms.CharField(label=_("payee name"), max_length=100, required=False)
+    payee_account = forms.CharField(label=_("payee account number"), max_length=40, required=False)
+    payee_bank = forms.CharField(label=_("payee bank"), max_length=100, required=False)
+    payee_bank_code = forms.CharField(
+        label=_("bank code"),
+        max_length=20,
+        required=False,
+        help_text=_("The bank's clearing code (联行号), if you know it."),
+    )
+    reason = forms.CharField(
+        label=_("Remark"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, lines, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lines"].choices = [(line.pk, line.visitor.name) for line in lines]
+
+    def clean_payee_account(self):
+        value = self.cleaned_data["payee_account"].strip()
+        if value and not ACCOUNT_NUMBER.match(value):
+            raise ValidationError(_("Enter the account number the refund should go to."))
+        return value
+
+    def clean(self):
+        data = super().clean()
+        if data.get("route") == Refund.Route.OTHER_ACCOUNT:
+            for name in ("payee_name", "payee_account", "payee_bank"):
+                if not (data.get(name) or "").strip() and name not in self.errors:
+                    self.add_error(name, _("Needed to refund to another account."))
+        return data
+
+    def payee(self) -> dict:
+        return {
+            name: self.cleaned_data.get(name, "")
+            for name in ("payee_name", "payee_account", "payee_bank", "payee_bank_code")
+        }

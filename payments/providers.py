@@ -30,6 +30,10 @@ class UnknownProvider(LookupError):
     pass
 
 
+class RefundFailed(Exception):
+    """The gateway refused or could not be reached; the refund stays in progress for a retry."""
+
+
 @dataclass(frozen=True)
 class StartResult:
     redirect_url: str | None = None
@@ -59,8 +63,11 @@ class PaymentProvider:
     def verify(self, request_body: bytes, headers) -> Notification:
         raise NotImplementedError
 
-    def refund(self, payment, amount: Decimal):
-        raise NotImplementedError("Refunds come with the refunds feature.")
+    def refund(self, payment, refund) -> str:
+        """Return ``refund.amount`` of ``payment`` the way it was paid; returns the gateway's
+        refund reference. ``refund.number`` is the idempotency key (the gateways' out_refund_no):
+        asking twice refunds once. Raises ``RefundFailed``."""
+        raise NotImplementedError
 
 
 def sandbox_secret() -> bytes:
@@ -111,6 +118,13 @@ class SandboxProvider(PaymentProvider):
         if notice.paid_at.tzinfo is None:
             raise InvalidNotification("paid_at has no time zone")
         return notice
+
+    def refund(self, payment, refund) -> str:
+        """The sandbox refunds at once, and as a gateway would, never more than was paid."""
+        paid = payment.received_amount if payment.received_amount is not None else payment.amount
+        if payment.status != "confirmed" or refund.amount > paid:
+            raise RefundFailed(f"sandbox: cannot refund {refund.amount} of payment {payment.pk}")
+        return f"SANDBOX-REFUND-{refund.number}"
 
 
 class SandboxQrProvider(SandboxProvider):

@@ -28,3 +28,37 @@ def sandbox_notify_task(payment_id: int, succeeded: bool):
     payment_notification_handle(
         provider=provider.name, body=body, headers={SIGNATURE_HEADER: sandbox_sign(body)}
     )
+
+
+@shared_task(
+    name="payments.tasks.refund_execute",
+    acks_late=True,
+    bind=True,
+    max_retries=8,
+    soft_time_limit=30,
+    time_limit=60,
+)
+def refund_execute_task(self, refund_id: int):
+    """Send an approved refund to its gateway. Safe to run twice: the refund number is the
+    gateway's idempotency key, and a refund no longer in progress is skipped. Retries with
+    backoff while the gateway refuses or cannot be reached; the error is kept on the refund."""
+    from .providers import RefundFailed
+    from .refunds import refund_execute
+
+    try:
+        return refund_execute(refund_id)
+    except RefundFailed as error:
+        raise self.retry(exc=error, countdown=min(60 * 2**self.request.retries, 3600)) from error
+
+
+@shared_task(
+    name="payments.tasks.payments_expire",
+    acks_late=True,
+    soft_time_limit=50,
+    time_limit=60,
+)
+def payments_expire_task():
+    """Mark gateway payments that were started but never paid as expired (run by beat)."""
+    from .services import payments_expire
+
+    return payments_expire()

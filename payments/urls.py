@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_refunds
 
 app_name = "payments"
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("transfers/<int:payment_id>/voucher/", views.voucher, name="voucher"),
     path("sandbox/<int:payment_id>/", views.sandbox, name="sandbox"),
     path("notify/<str:provider>/", views.notify, name="notify"),
+    path("refunds/new/", views_refunds.refund_request, name="refund_request"),
 ]
