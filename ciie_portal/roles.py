@@ -38,6 +38,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registration.view_visitor",
         "registration.change_visitor",
         "registration.view_deliveryaddress",
+        "credentials.view_credentialorder",
+        "credentials.view_orderline",
+        "credentials.settle_delegation_order",
     ],
     FINANCE: [
         "ciie_portal.view_edition",

@@ -26,7 +26,9 @@ def new_order_number(now=None) -> str:
 class CredentialOrder(models.Model):
     """订单: one submission for credentials (提交办证(付费)), one line per visitor.
 
-    A financial record: never edited by hand, never deleted.
+    Paid either by a unit for its visitors, or by a delegation (交易团代付) for the visitors it
+    pays for: one consolidated order, by bank transfer only. Exactly one of ``unit`` and
+    ``delegation`` is set. A financial record: never edited by hand, never deleted.
     """
 
     class Status(models.TextChoices):
@@ -44,8 +46,19 @@ class CredentialOrder(models.Model):
     unit = models.ForeignKey(
         "registration.Unit",
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="credential_orders",
         verbose_name=_("unit"),
+    )
+    # 交易团代付: the delegation that pays this consolidated order (no unit then).
+    delegation = models.ForeignKey(
+        "delegations.Delegation",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credential_orders",
+        verbose_name=_("paying delegation"),
     )
     number = models.CharField(_("order number"), max_length=ORDER_NUMBER_LENGTH, editable=False)
     status = models.CharField(
@@ -78,12 +91,20 @@ class CredentialOrder(models.Model):
             models.CheckConstraint(
                 condition=Q(total__gte=0), name="credential_order_total_not_negative"
             ),
+            models.CheckConstraint(
+                condition=Q(unit__isnull=False, delegation__isnull=True)
+                | Q(unit__isnull=True, delegation__isnull=False),
+                name="credential_order_unit_or_delegation",
+            ),
         ]
         indexes = [
             models.Index(fields=["unit", "status", "created_at"]),
             # The expiry job: pending orders whose window has ended.
             models.Index(fields=["status", "expires_at"]),
             models.Index(fields=["edition", "status"]),
+        ]
+        permissions = [
+            ("settle_delegation_order", _("Can settle the visitors the delegation pays for"))
         ]
 
     def __str__(self):
@@ -99,6 +120,16 @@ class CredentialOrder(models.Model):
     @property
     def is_payable(self) -> bool:
         return self.seconds_left() > 0
+
+    @property
+    def is_delegation_order(self) -> bool:
+        """交易团代付: the delegation pays, by bank transfer only."""
+        return self.delegation_id is not None
+
+    @property
+    def payer(self):
+        """The unit or the delegation that pays."""
+        return self.delegation if self.delegation_id else self.unit
 
 
 class OrderLine(models.Model):
@@ -160,3 +191,9 @@ ORDER_STATES = StateMachine(
         _O.CLOSED: set(),
     },
 )
+
+
+# The rest of the credential's life, each in its own module (Django finds them through here).
+from .models_issuance import *  # noqa: E402, F403  (parcels and delegation pick-up lists)
+from .models_production import *  # noqa: E402, F403  (credentials, production jobs, print batches)
+from .models_review import *  # noqa: E402, F403  (visitor review 人员信息审核)

@@ -3,12 +3,15 @@
 The order's states are ``models.ORDER_STATES``; every change goes through it (audited).
 """
 
+import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,6 +19,7 @@ from ciie_portal.audit import audit_record
 from ciie_portal.models import Edition
 from ciie_portal.notices.services import notice_send
 from ciie_portal.states import TransitionError
+from delegations.models import Delegation, DelegationContact
 from registration.models import VISITOR_STATES, Label, Unit, Visitor
 
 from .models import ORDER_STATES, CredentialOrder, OrderLine, new_order_number
@@ -32,15 +36,14 @@ Status = CredentialOrder.Status
 # --- Fees -----------------------------------------------------------------------------------
 
 
-def line_fee(visitor: Visitor, edition: Edition) -> Decimal:
-    """The credential fee of one visitor (证件注册费用), in CNY to the fen.
+def credential_fee(visitor: Visitor, edition: Edition) -> Decimal:
+    """What the visitor's credential costs (证件注册费用), in CNY to the fen, whoever pays it.
 
-    VIP and staff pay nothing; nor do visitors whose delegation pays for them (交易团代付: it
-    settles one consolidated order of its own). Holders of last edition's credential who may
-    reuse it pay the edition's reuse percentage — unless a label upgrade means a new credential.
-    Everyone else pays the fee of their entry days.
+    VIP and staff cost nothing. Holders of last edition's credential who may reuse it cost the
+    edition's reuse percentage — unless a label upgrade means a new credential. Everyone else
+    costs the fee of their entry days.
     """
-    if visitor.label in FREE_LABELS or visitor.paid_by_delegation:
+    if visitor.label in FREE_LABELS:
         return ZERO
     if visitor.entry_period is None:
         raise ValidationError(
@@ -50,6 +53,15 @@ def line_fee(visitor: Visitor, edition: Edition) -> Decimal:
     if visitor.reuse_eligible and not visitor.needs_new_credential:
         fee = edition.reuse_fee(fee)
     return fee.quantize(CENT, ROUND_HALF_UP)
+
+
+def line_fee(visitor: Visitor, edition: Edition) -> Decimal:
+    """What the unit pays for one visitor: the credential fee (``credential_fee``), or nothing
+    when the delegation pays for the visitor (交易团代付: it settles one consolidated order of
+    its own, see ``delegation_order_create``)."""
+    if visitor.paid_by_delegation:
+        return ZERO
+    return credential_fee(visitor, edition)
 
 
 # --- Create ---------------------------------------------------------------------------------
@@ -180,6 +192,176 @@ def _is_open_line_conflict(error: IntegrityError) -> bool:
     return "one_open_order_line_per_visitor" in text or "orderline.visitor_id" in text
 
 
+# --- Paid by the delegation (交易团代付) ------------------------------------------------------
+
+# Visitors the delegation pays for are locked straight into review; these are the states in
+# which their fee is still owed by the delegation.
+DELEGATION_PAID_STATES = (Visitor.Status.PENDING_REVIEW, Visitor.Status.REVIEW_PASSED)
+
+
+@dataclass(frozen=True)
+class DelegationSettlement:
+    """What a delegation would settle now: the visitors with their fees, and those left out."""
+
+    delegation: Delegation
+    edition: Edition
+    visitors: list[Visitor]
+    fees: dict[int, Decimal]
+    no_entry_days: list[Visitor]
+
+    @property
+    def count(self) -> int:
+        return len(self.visitors)
+
+    @property
+    def total(self) -> Decimal:
+        return sum(self.fees.values(), ZERO)
+
+
+def _delegation_visitors(delegation: Delegation, edition: Edition):
+    """The professional visitors of ``delegation`` (and its sub-delegations, for a trade
+    delegation) in ``edition`` whose fee the delegation pays, once locked (待审核/审核通过).
+    VIP and staff cost nothing, so they are never settled."""
+    return Visitor.objects.filter(
+        edition=edition,
+        unit__delegation__in=Delegation.objects.subtree_of(delegation).values("pk"),
+        paid_by_delegation=True,
+        label=Label.VISITOR,
+        status__in=DELEGATION_PAID_STATES,
+        join_pending=False,
+    )
+
+
+def _settlement(delegation, edition, visitors: list[Visitor]) -> DelegationSettlement:
+    """Split ``visitors`` (none in an open order) into those settled, with their fee, and
+    those left out: no entry days yet, or nothing to pay (a reuse at 0 %)."""
+    settled, fees, no_days = [], {}, []
+    for visitor in visitors:
+        if visitor.entry_period_id is None:
+            no_days.append(visitor)
+            continue
+        fee = credential_fee(visitor, edition)
+        if fee > 0:
+            settled.append(visitor)
+            fees[visitor.pk] = fee
+    return DelegationSettlement(delegation, edition, settled, fees, no_days)
+
+
+def delegation_settlement(
+    *, delegation: Delegation, edition: Edition | None = None
+) -> DelegationSettlement:
+    """What ``delegation_order_create`` would put in the order now: for the page that shows
+    the count and the total before the secretary confirms. Reads only, locks nothing."""
+    edition = edition or Edition.objects.current()
+    visitors = list(
+        _delegation_visitors(delegation, edition)
+        .exclude(Exists(OrderLine.objects.filter(visitor=OuterRef("pk"), open=True)))
+        .select_related("entry_period", "unit")
+        .order_by("unit_id", "pk")
+    )
+    return _settlement(delegation, edition, visitors)
+
+
+def delegation_order_create(
+    *,
+    delegation: Delegation,
+    actor,
+    edition: Edition | None = None,
+    expected_total: Decimal | None = None,
+    now: datetime | None = None,
+) -> CredentialOrder:
+    """结算代付订单: one consolidated order for every visitor ``delegation`` pays for.
+
+    The visitors (see ``_delegation_visitors``) not yet in an open order, one line each at the
+    full credential fee (the reuse percentage where reuse applies). They are already past
+    payment, so nothing happens to them; the order is paid by bank transfer, until the
+    edition's transfer deadline. Their rows are locked first (in pk order), so two settlements
+    at once make one order and one refusal ("nothing to settle"); the database's one-open-line
+    rule backs this up. ``expected_total`` is the total the secretary confirmed: if the
+    visitors changed meanwhile, the order is refused rather than made for another amount.
+    """
+    edition = edition or Edition.objects.current()
+    now = now or timezone.now()
+    deadline = edition.payment_deadline("transfer")
+    if now > deadline:
+        raise ValidationError(
+            _(
+                "Payment by bank transfer closed on %(deadline)s: the visitors the delegation "
+                "pays for can no longer be settled."
+            )
+            % {"deadline": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M")}
+        )
+    try:
+        with transaction.atomic():
+            locked = list(
+                _delegation_visitors(delegation, edition)
+                .select_for_update(of=("self",))
+                .select_related("entry_period")
+                .order_by("pk")
+            )
+            # Read after the locks are held: an order made meanwhile has committed its lines.
+            taken = set(
+                OrderLine.objects.filter(
+                    visitor_id__in=[v.pk for v in locked], open=True
+                ).values_list("visitor_id", flat=True)
+            )
+            settlement = _settlement(delegation, edition, [v for v in locked if v.pk not in taken])
+            if not settlement.visitors:
+                raise ValidationError(
+                    _(
+                        "%(delegation)s has no visitors to settle: every visitor it pays for "
+                        "is already in an order, or none is locked yet."
+                    )
+                    % {"delegation": delegation.name}
+                )
+            total = settlement.total
+            if expected_total is not None and Decimal(expected_total) != total:
+                raise ValidationError(
+                    _(
+                        "The visitors to settle changed meanwhile: now %(count)d visitors, "
+                        "%(total)s CNY. Check the new total and confirm again."
+                    )
+                    % {"count": settlement.count, "total": total}
+                )
+            order = _insert_order(
+                edition_id=edition.pk,
+                delegation=delegation,
+                total=total,
+                created_at=now,
+                expires_at=deadline,
+                created_by=actor if getattr(actor, "pk", None) else None,
+            )
+            OrderLine.objects.bulk_create(
+                OrderLine(
+                    order=order,
+                    visitor=v,
+                    label=v.label,
+                    entry_period_id=v.entry_period_id,
+                    pickup=v.pickup,
+                    fee=settlement.fees[v.pk],
+                )
+                for v in settlement.visitors
+            )
+            audit_record(
+                actor=actor,
+                obj=order,
+                action="order.create",
+                to_state=order.status,
+                data={
+                    "delegation": delegation.pk,
+                    "visitors": [v.pk for v in settlement.visitors],
+                    "total": str(total),
+                },
+            )
+    except IntegrityError as error:
+        if not _is_open_line_conflict(error):
+            raise
+        raise ValidationError(
+            _("Some of these visitors were just settled by someone else; reload the page.")
+        ) from error
+    return order
+
+
 # --- Cancel and close -----------------------------------------------------------------------
 
 
@@ -251,6 +433,9 @@ def order_mark_paid(
 ) -> CredentialOrder:
     """The order was paid: its visitors go from 待支付 to 待审核 and the unit is told.
 
+    A delegation's consolidated order (交易团代付) moves no visitor — they went to review when
+    they were locked — and its delegation's contacts are told by email.
+
     Called by the payments app once a payment is confirmed. Safe to call twice (or twice at
     once): the second call finds the order paid and does nothing. A cancelled or closed order
     cannot be marked paid; the caller refunds or reopens per its own rules.
@@ -258,7 +443,7 @@ def order_mark_paid(
     with transaction.atomic():
         locked = (
             CredentialOrder.objects.select_for_update(of=("self",))
-            .select_related("unit")
+            .select_related("unit", "delegation")
             .get(pk=order.pk)
         )
         if locked.status == Status.PAID:
@@ -267,6 +452,9 @@ def order_mark_paid(
             ORDER_STATES.move(locked, Status.PAID, actor=actor, paid_at=paid_at or timezone.now())
         except TransitionError as error:
             raise ValidationError(str(error)) from error
+        if locked.is_delegation_order:
+            _tell_delegation_paid(locked)
+            return locked
         moved = VISITOR_STATES.move_many(
             Visitor.objects.filter(
                 pk__in=OrderLine.objects.filter(order=locked, open=True).values("visitor_id")
@@ -297,3 +485,41 @@ def _tell_paid(order: CredentialOrder, *, visitors: int) -> None:
                 template="payment_received",
                 params=params,
             )
+
+
+def delegation_order_recipients(order: CredentialOrder) -> list[str]:
+    """Who hears about a delegation's order: its secretariat's contacts (秘书处联络员) that
+    gave an email address, or, when none did, the secretary who made the order."""
+    emails = list(
+        DelegationContact.objects.filter(delegation_id=order.delegation_id)
+        .exclude(email="")
+        .order_by("position", "pk")
+        .values_list("email", flat=True)
+    )
+    if not emails and order.created_by_id and order.created_by.email:
+        emails = [order.created_by.email]
+    # Two offices may share one mailbox: write to it once.
+    unique = {}
+    for email in emails:
+        unique.setdefault(email.strip().lower(), email.strip())
+    return list(unique.values())
+
+
+def _tell_delegation_paid(order: CredentialOrder) -> None:
+    params = {
+        "delegation": order.delegation.name,
+        "number": order.number,
+        "total": str(order.total),
+        "count": order.lines.filter(open=True).count(),
+    }
+    for email in delegation_order_recipients(order):
+        # One notice per order and address, however often this runs.
+        digest = hashlib.sha256(email.lower().encode()).hexdigest()[:16]
+        notice_send(
+            key=f"delegation-order-paid:{order.pk}:{digest}",
+            event="delegation_order_paid",
+            channel="email",
+            recipient=email,
+            template="delegation_order_paid",
+            params=params,
+        )

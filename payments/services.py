@@ -6,7 +6,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -56,6 +56,12 @@ def payment_create(
             raise ValidationError(
                 _("Order %(number)s is %(status)s: it cannot be paid.")
                 % {"number": locked.number, "status": locked.get_status_display()}
+            )
+        if locked.delegation_id is not None and method != Method.TRANSFER:
+            # 交易团代付: the delegation settles its consolidated order by bank transfer only.
+            raise ValidationError(
+                _("Order %(number)s is paid by the delegation: by bank transfer only.")
+                % {"number": locked.number}
             )
         if locked.seconds_left(now) <= 0:
             raise ValidationError(
@@ -363,3 +369,37 @@ def transfer_reject(*, payment_id: int, actor, reason: str) -> bool:
             payment, Payment.Status.FAILED, actor=actor, reason=reason, flag_reason=reason
         )
     return True
+
+
+# --- Unused payments -----------------------------------------------------------------------
+
+EXPIRE_BATCH = 500
+
+
+def payments_expire(*, now: datetime | None = None) -> int:
+    """Gateway payments started but never paid, whose order is no longer payable (paid by
+    another payment, cancelled, closed, or its window ended), become "expired". Returns how
+    many. Money that still arrives for one is flagged for finance, not lost. Bank transfers
+    are left to finance."""
+    now = now or timezone.now()
+    stale = (
+        Payment.objects.filter(status=Payment.Status.CREATED)
+        .exclude(method=Method.TRANSFER)
+        .filter(
+            ~Q(order__status=CredentialOrder.Status.PENDING_PAYMENT) | Q(order__expires_at__lte=now)
+        )
+    )
+    expired = 0
+    while True:
+        batch = list(stale.order_by("pk").values_list("pk", flat=True)[:EXPIRE_BATCH])
+        if not batch:
+            return expired
+        moved = PAYMENT_STATES.move_many(
+            Payment.objects.filter(pk__in=batch),
+            Payment.Status.EXPIRED,
+            actor=None,
+            reason=_("Started but never paid; the order is no longer payable."),
+        )
+        expired += len(moved)
+        if len(batch) < EXPIRE_BATCH:
+            return expired

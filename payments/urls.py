@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_refunds
+from . import views, views_delegation, views_refunds
 
 app_name = "payments"
 
@@ -11,4 +11,15 @@ urlpatterns = [
     path("sandbox/<int:payment_id>/", views.sandbox, name="sandbox"),
     path("notify/<str:provider>/", views.notify, name="notify"),
     path("refunds/new/", views_refunds.refund_request, name="refund_request"),
+    # 交易团代付: the delegation's consolidated order, paid by bank transfer (secretaries).
+    path(
+        "delegation-orders/<str:number>/transfer/",
+        views_delegation.delegation_transfer,
+        name="delegation_transfer",
+    ),
+    path(
+        "delegation-orders/<str:number>/transfers/<int:payment_id>/voucher/",
+        views_delegation.delegation_voucher,
+        name="delegation_voucher",
+    ),
 ]

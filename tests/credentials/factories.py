@@ -52,3 +52,18 @@ def order_with_lines(unit, *, lines=1, **overrides) -> CredentialOrder:
     order = CredentialOrderFactory(unit=unit, total=Decimal("200.00") * lines, **overrides)
     OrderLineFactory.create_batch(lines, order=order)
     return order
+
+
+def delegation_paid_visitor(unit, **overrides) -> Visitor:
+    """A professional visitor whose fee the delegation pays (交易团代付): locked straight into
+    review (待审核), never asked to pay."""
+    values = {
+        "unit": unit,
+        "status": Visitor.Status.PENDING_REVIEW,
+        "label": Label.VISITOR,
+        "paid_by_delegation": True,
+        "entry_period": unit.edition.entry_periods.first(),
+        "pickup": Pickup.DELEGATION,
+    }
+    values.update(overrides)
+    return VisitorFactory(**values)
