@@ -8,7 +8,7 @@ from django.utils.translation import ngettext
 
 from ciie_portal.admin import ReadOnlyAdminMixin
 
-from .models import Method, Payment, PaymentNotification, TransferRemittance
+from .models import Method, Payment, PaymentNotification, StatementEntry, TransferRemittance
 from .services import transfer_confirm, transfer_reject
 
 CONFIRM_TRANSFER = "payments.confirm_transfer"
@@ -52,7 +52,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         (None, {"fields": ["order", "method", "amount", "status"]}),
         (_("Gateway"), {"fields": ["provider_reference", "received_amount"]}),
         (_("Bank transfer"), {"fields": ["remittance_details"]}),
-        (_("For finance"), {"fields": ["flagged", "flag_reason"]}),
+        (_("For finance"), {"fields": ["flagged", "flag_reason", "statement_entry_link"]}),
         (_("Times"), {"fields": ["created_at", "created_by", "confirmed_at"]}),
     ]
     readonly_fields = [field for _title, options in fieldsets for field in options["fields"]]
@@ -60,6 +60,14 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_confirm_transfer_permission(self, request):
         return request.user.has_perm(CONFIRM_TRANSFER)
+
+    @admin.display(description=_("bank statement entry"))
+    def statement_entry_link(self, payment):
+        entry = StatementEntry.objects.filter(payment=payment).first()
+        if entry is None:
+            return "-"
+        url = reverse("admin:payments_statemententry_change", args=[entry.pk])
+        return format_html('<a href="{}">{}</a>', url, entry)
 
     @admin.display(description=_("remittance"))
     def remittance_details(self, payment):

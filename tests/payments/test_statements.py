@@ -306,6 +306,15 @@ def test_without_a_remittance_a_transfer_is_recorded_and_confirmed(payable, unit
     assert StatementEntry.objects.get().payment == payment
 
 
+def test_the_payment_page_links_its_statement_entry(client, payable, unit, finance):
+    order = pending_order(unit)
+    imported(csv_file([row(order, payer="任何付款人")]), finance)
+    payment, entry = Payment.objects.get(order=order), StatementEntry.objects.get()
+    client.force_login(finance)
+    html = client.get(f"/admin/payments/payment/{payment.pk}/change/").content.decode()
+    assert f'href="/admin/payments/statemententry/{entry.pk}/change/"' in html
+
+
 def test_a_wrong_amount_stays_in_the_queue_with_the_reason(payable, unit, finance):
     payment = awaiting_transfer(unit)
     imported(csv_file([row(payment.order, amount="150.00")]), finance)
