@@ -7,12 +7,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# gettext: compilemessages. fonts-noto-cjk: Chinese text in PDF credentials and invoices.
+# gettext: compilemessages. fonts-noto-cjk, fonts-wqy-microhei: Chinese text in pages and (TrueType, embeddable) in PDF credentials and invoices.
 # tesseract-ocr(-chi-sim): OCR of uploaded business licences.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         gettext \
         fonts-noto-cjk \
+        fonts-wqy-microhei \
         tesseract-ocr \
         tesseract-ocr-chi-sim \
     && rm -rf /var/lib/apt/lists/*

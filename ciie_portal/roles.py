@@ -30,6 +30,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "payments.view_paymentnotification",
         "payments.view_refund",
         "payments.view_refundline",
+        "invoicing.view_invoice",
+        "invoicing.view_invoiceline",
     ],
     SECRETARY: [
         "delegations.view_delegation",
@@ -56,6 +58,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "payments.view_bankstatement",
         "payments.add_bankstatement",
         "payments.view_statemententry",
+        "invoicing.view_invoice",
+        "invoicing.view_invoiceline",
+        "invoicing.issue_invoice",
     ],
     SECURITY_REVIEWER: ["registration.view_visitor"],
     CREDENTIAL_OFFICE: ["registration.view_visitor"],

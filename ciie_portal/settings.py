@@ -9,10 +9,12 @@ PostgreSQL, Redis and real Celery workers. Every value is typed; a bad one fails
 import json
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -95,9 +97,20 @@ for _key in ID_ENCRYPTION_KEYS:
 ID_INDEX_KEY = env.str("ID_INDEX_KEY", default="") or _fallback["ID_INDEX_KEY"]
 if len(ID_INDEX_KEY) < 32:
     raise ImproperlyConfigured("ID_INDEX_KEY must be at least 32 characters.")
+# Credential QR codes are signed with Ed25519. The key is the 32-byte private key as 64 hex
+# characters (python -c 'import secrets; print(secrets.token_hex(32))'); the public key the gate
+# verifies with is derived from it (credentials.signing.public_key_hex, `manage.py
+# export_gate_bundle`). A new key makes every printed credential fail the gate check.
 CREDENTIAL_SIGNING_KEY = (
     env.str("CREDENTIAL_SIGNING_KEY", default="") or _fallback["CREDENTIAL_SIGNING_KEY"]
-)
+).strip()
+try:
+    Ed25519PrivateKey.from_private_bytes(bytes.fromhex(CREDENTIAL_SIGNING_KEY))
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        "CREDENTIAL_SIGNING_KEY must be an Ed25519 private key: 64 hex characters "
+        "(python -c 'import secrets; print(secrets.token_hex(32))')"
+    ) from exc
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -278,6 +291,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credentials.tasks.orders_expire",
         "schedule": timedelta(minutes=1),
     },
+    "invoices-issue-pending": {
+        "task": "invoicing.tasks.invoices_issue_pending",
+        "schedule": timedelta(minutes=5),
+    },
     "payments-expire": {
         "task": "payments.tasks.payments_expire",
         "schedule": timedelta(minutes=5),
@@ -297,6 +314,13 @@ PAYMENT_PROVIDERS = env.list(
 )
 PAYMENT_SANDBOX_ENABLED = env_bool("PAYMENT_SANDBOX_ENABLED", default=EMBEDDED or DEBUG)
 PAYMENT_SANDBOX_SECRET = env.str("PAYMENT_SANDBOX_SECRET", default="") or SECRET_KEY
+
+# --- Invoices ---------------------------------------------------------------------------------
+# The seller printed on invoices (name, tax_number, address, bank): JSON; {} uses a demo seller.
+INVOICE_SELLER = env.json("INVOICE_SELLER", default={})
+INVOICE_TAX_RATE = Decimal(env.str("INVOICE_TAX_RATE", default="0.06"))
+# (path, subfont index) of a TrueType CJK font for PDFs; None tries the Debian fonts in turn.
+INVOICE_PDF_FONT = None
 
 # --- Notices --------------------------------------------------------------------------------
 OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))

@@ -16,5 +16,6 @@ urlpatterns = [
     path("accounts/", include("registration.urls")),
     path("staff/", include("delegations.urls")),
     path("payments/", include("payments.urls")),
+    path("invoices/", include("invoicing.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -42,7 +42,8 @@ def order_lines_for_display() -> QuerySet:
 def orders_of_unit(unit: Unit, *, tab: str = "all") -> QuerySet:
     """A unit's orders with their lines: two queries whatever their number."""
     orders = CredentialOrder.objects.filter(unit=unit).prefetch_related(
-        Prefetch("lines", queryset=order_lines_for_display())
+        Prefetch("lines", queryset=order_lines_for_display()),
+        "invoices",  # the invoicing app's reverse relation: 开票 / 查看发票 / 退票 buttons
     )
     if tab == "unpaid":
         return orders.filter(status=Status.PENDING_PAYMENT)

@@ -1,0 +1,99 @@
+"""The invoice PDF: number, buyer, seller, lines, totals in figures and in 大写."""
+
+import io
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+
+from invoicing import pdf
+from invoicing.models import InvoiceKind
+from invoicing.services import invoice_reverse
+from tests.invoicing.factories import issued_invoice, paid_order
+
+
+def text_of(content: bytes) -> str:
+    reader = PdfReader(io.BytesIO(content))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_font():
+    pdf.cjk_font.cache_clear()
+    yield
+    pdf.cjk_font.cache_clear()
+
+
+def test_the_pdf_shows_number_buyer_seller_and_totals(unit, settings):
+    settings.INVOICE_SELLER = {
+        "name": "中国国际进口博览局",
+        "tax_number": "12100000717800000X",
+        "address": "上海市青浦区崧泽大道333号",
+        "bank": "示例银行 123",
+    }
+    invoice = issued_invoice(paid_order(unit, lines=2))
+    content = pdf.invoice_pdf(invoice)
+    assert content.startswith(b"%PDF-")
+    text = text_of(content)
+    assert invoice.number in text
+    assert "广州示例贸易有限公司" in text and "91440101MA5D7X8Y3K" in text
+    assert "中国国际进口博览局" in text and "12100000717800000X" in text
+    assert "电子发票（普通发票）" in text
+    assert "证件注册费" in text
+    assert "377.36" in text and "22.64" in text  # excl. tax and tax of 400.00 at 6 %
+    assert "¥400.00" in text
+    assert "肆佰元整" in text
+    assert invoice.order.number in text
+
+
+def test_the_same_record_always_gives_the_same_pdf(unit):
+    invoice = issued_invoice(paid_order(unit))
+    assert pdf.invoice_pdf(invoice) == pdf.invoice_pdf(invoice)
+
+
+def test_a_red_letter_credit_note_shows_negative_amounts_and_the_original(
+    unit, django_capture_on_commit_callbacks
+):
+    invoice = issued_invoice(paid_order(unit))
+    with django_capture_on_commit_callbacks(execute=True):
+        credit_note = invoice_reverse(invoice_id=invoice.pk, actor=unit.account)
+    credit_note.refresh_from_db()
+    text = text_of(pdf.invoice_pdf(credit_note))
+    assert "红字" in text
+    assert credit_note.number in text and invoice.number in text
+    assert "(负数)贰佰元整" in text
+    assert "¥-200.00" in text
+
+
+def test_a_long_invoice_runs_over_several_pages(unit):
+    invoice = issued_invoice(paid_order(unit, lines=45, fee=Decimal("100.00")))
+    reader = PdfReader(io.BytesIO(pdf.invoice_pdf(invoice)))
+    assert len(reader.pages) >= 2
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert text.count("证件注册费") == 45
+    assert "肆仟伍佰元整" in text
+
+
+def test_a_special_invoice_is_titled_as_such(unit):
+    invoice = issued_invoice(paid_order(unit), kind=InvoiceKind.SPECIAL)
+    assert "增值税专用发票" in text_of(pdf.invoice_pdf(invoice))
+
+
+def test_without_a_usable_font_file_it_falls_back_to_the_builtin_cid_font(
+    unit, settings, monkeypatch
+):
+    settings.INVOICE_PDF_FONT = ("/nonexistent/font.ttc", 2)
+    monkeypatch.setattr(pdf, "NOTO_CJK", "/nonexistent/NotoSansCJK-Regular.ttc")
+    monkeypatch.setattr(pdf, "TRUETYPE_CJK", [])
+    assert pdf.cjk_font() == pdf.FALLBACK_CID_FONT
+    invoice = issued_invoice(paid_order(unit))
+    assert invoice.number in text_of(pdf.invoice_pdf(invoice))
+
+
+def test_a_font_reportlab_cannot_embed_is_skipped_not_fatal(tmp_path, settings, monkeypatch):
+    broken = tmp_path / "broken.ttf"
+    broken.write_bytes(b"not a font")
+    settings.INVOICE_PDF_FONT = (str(broken), 0)
+    monkeypatch.setattr(pdf, "TRUETYPE_CJK", [])
+    # Noto CJK (PostScript outlines) is refused by reportlab too, when it is installed.
+    assert pdf.cjk_font() in (pdf.FONT_NAME, pdf.FALLBACK_CID_FONT)
