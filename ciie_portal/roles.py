@@ -32,6 +32,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "payments.view_refundline",
         "invoicing.view_invoice",
         "invoicing.view_invoiceline",
+        "credentials.view_reviewbatch",
+        "credentials.add_reviewbatch",
+        "credentials.view_reviewresult",
+        "credentials.add_reviewresult",
     ],
     SECRETARY: [
         "delegations.view_delegation",
@@ -62,7 +66,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "invoicing.view_invoiceline",
         "invoicing.issue_invoice",
     ],
-    SECURITY_REVIEWER: ["registration.view_visitor"],
+    SECURITY_REVIEWER: [
+        "registration.view_visitor",
+        "credentials.view_reviewbatch",
+        "credentials.add_reviewbatch",
+        "credentials.view_reviewresult",
+        "credentials.add_reviewresult",
+    ],
     CREDENTIAL_OFFICE: ["registration.view_visitor"],
 }
 

@@ -242,3 +242,7 @@ class CredentialOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "closed": timezone.now() > deadline,
             },
         )
+
+
+# The credential's later life, each in its own module.
+from . import admin_review  # noqa: E402, F401  (visitor review 人员信息审核, 注销)

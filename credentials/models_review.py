@@ -86,7 +86,9 @@ class ReviewResult(models.Model):
         related_name="results",
         verbose_name=_("review batch"),
     )
-    outcome = models.CharField(_("result"), max_length=8, choices=Outcome.choices)
+    outcome = models.CharField(
+        pgettext_lazy("review", "result"), max_length=8, choices=Outcome.choices
+    )
     reason = models.TextField(_("reason"), blank=True)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
