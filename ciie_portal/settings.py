@@ -319,8 +319,9 @@ PAYMENT_SANDBOX_SECRET = env.str("PAYMENT_SANDBOX_SECRET", default="") or SECRET
 # The seller printed on invoices (name, tax_number, address, bank): JSON; {} uses a demo seller.
 INVOICE_SELLER = env.json("INVOICE_SELLER", default={})
 INVOICE_TAX_RATE = Decimal(env.str("INVOICE_TAX_RATE", default="0.06"))
-# (path, subfont index) of a TrueType CJK font for PDFs; None tries the Debian fonts in turn.
-INVOICE_PDF_FONT = None
+# (path, subfont index) of a TrueType CJK font for PDFs (invoices, credential cards); None tries
+# the Debian fonts in turn (ciie_portal/pdf_fonts.py).
+PDF_CJK_FONT = None
 
 # --- Notices --------------------------------------------------------------------------------
 OUTBOX_DIR = Path(env.str("OUTBOX_DIR", default=str(VAR_DIR / "outbox")))

@@ -10,65 +10,30 @@ The document is in Chinese whatever the page language: a Chinese VAT invoice is 
 document whose wording is fixed, so its labels are constants here, not translated messages.
 """
 
-import functools
 import io
 import logging
-from pathlib import Path
 
-from django.conf import settings
 from django.utils import timezone
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
+
+from ciie_portal.pdf_fonts import cjk_font as shared_cjk_font
 
 from .models import Invoice, InvoiceKind
 from .numerals import NEGATIVE_RED_LETTER, amount_in_words
 
 logger = logging.getLogger(__name__)
 
-# Debian's fonts-noto-cjk; in the collection 0–4 are Noto Sans CJK JP, KR, SC, TC, HK.
-NOTO_CJK = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
-NOTO_CJK_SC = 2
-# reportlab embeds TrueType-outline fonts only; Noto CJK has PostScript (CFF) outlines, which
-# reportlab refuses. These TrueType CJK fonts are tried next if a machine has one installed
-# (fonts-wqy-zenhei, fonts-wqy-microhei, fonts-arphic-uming, fonts-droid-fallback).
-TRUETYPE_CJK = [
-    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
-    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),
-    ("/usr/share/fonts/truetype/arphic/uming.ttc", 0),
-    ("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf", 0),
-]
-# Last resort, always there: one of the CID fonts every PDF reader knows (not embedded).
-FALLBACK_CID_FONT = "STSong-Light"
-FONT_NAME = "InvoiceCJK"
 
 MARGIN = 36
 RED = (0.75, 0.1, 0.1)
 BLACK = (0, 0, 0)
 
 
-def _candidates() -> list[tuple[str, int]]:
-    configured = getattr(settings, "INVOICE_PDF_FONT", None)
-    candidates = [tuple(configured)] if configured else []
-    return [*candidates, (NOTO_CJK, NOTO_CJK_SC), *TRUETYPE_CJK]
-
-
-@functools.cache
 def cjk_font() -> str:
-    """Register the first usable CJK font and return its name; never fails."""
-    for path, index in _candidates():
-        if not Path(path).exists():
-            continue
-        try:
-            pdfmetrics.registerFont(TTFont(FONT_NAME, path, subfontIndex=index))
-        except Exception as error:  # noqa: BLE001 - any unusable font: try the next one
-            logger.info("Invoice PDF: font %s not usable: %s", path, error)
-            continue
-        return FONT_NAME
-    pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_CID_FONT))
-    return FALLBACK_CID_FONT
+    """The registered CJK font's name (see ciie_portal.pdf_fonts)."""
+    return shared_cjk_font().name
 
 
 def _money(value) -> str:

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from pypdf import PdfReader
 
+from ciie_portal import pdf_fonts
 from invoicing import pdf
 from invoicing.models import InvoiceKind
 from invoicing.services import invoice_reverse
@@ -19,9 +20,9 @@ def text_of(content: bytes) -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_font():
-    pdf.cjk_font.cache_clear()
+    pdf_fonts.cjk_font.cache_clear()
     yield
-    pdf.cjk_font.cache_clear()
+    pdf_fonts.cjk_font.cache_clear()
 
 
 def test_the_pdf_shows_number_buyer_seller_and_totals(unit, settings):
@@ -82,10 +83,10 @@ def test_a_special_invoice_is_titled_as_such(unit):
 def test_without_a_usable_font_file_it_falls_back_to_the_builtin_cid_font(
     unit, settings, monkeypatch
 ):
-    settings.INVOICE_PDF_FONT = ("/nonexistent/font.ttc", 2)
-    monkeypatch.setattr(pdf, "NOTO_CJK", "/nonexistent/NotoSansCJK-Regular.ttc")
-    monkeypatch.setattr(pdf, "TRUETYPE_CJK", [])
-    assert pdf.cjk_font() == pdf.FALLBACK_CID_FONT
+    settings.PDF_CJK_FONT = ("/nonexistent/font.ttc", 2)
+    monkeypatch.setattr(pdf_fonts, "NOTO_CJK", ("/nonexistent/NotoSansCJK-Regular.ttc", 2))
+    monkeypatch.setattr(pdf_fonts, "TRUETYPE_CJK", [])
+    assert pdf.cjk_font() == pdf_fonts.FALLBACK_CID_FONT
     invoice = issued_invoice(paid_order(unit))
     assert invoice.number in text_of(pdf.invoice_pdf(invoice))
 
@@ -93,7 +94,15 @@ def test_without_a_usable_font_file_it_falls_back_to_the_builtin_cid_font(
 def test_a_font_reportlab_cannot_embed_is_skipped_not_fatal(tmp_path, settings, monkeypatch):
     broken = tmp_path / "broken.ttf"
     broken.write_bytes(b"not a font")
-    settings.INVOICE_PDF_FONT = (str(broken), 0)
-    monkeypatch.setattr(pdf, "TRUETYPE_CJK", [])
+    settings.PDF_CJK_FONT = (str(broken), 0)
+    monkeypatch.setattr(pdf_fonts, "TRUETYPE_CJK", [])
     # Noto CJK (PostScript outlines) is refused by reportlab too, when it is installed.
-    assert pdf.cjk_font() in (pdf.FONT_NAME, pdf.FALLBACK_CID_FONT)
+    assert pdf.cjk_font() in (pdf_fonts.FONT_NAME, pdf_fonts.FALLBACK_CID_FONT)
+
+
+def test_the_pdf_embeds_a_truetype_cjk_font_when_one_is_installed(unit):
+    font = pdf_fonts.cjk_font()
+    if not font.embedded:
+        pytest.skip("no TrueType CJK font installed (apt-get install fonts-wqy-microhei)")
+    content = pdf.invoice_pdf(issued_invoice(paid_order(unit)))
+    assert b"/FontFile2" in content  # the subset of the TrueType font itself
