@@ -12,6 +12,7 @@ SECRETARY = "交易团秘书处"
 FINANCE = "财务"
 SECURITY_REVIEWER = "人员背审"
 CREDENTIAL_OFFICE = "制证"
+GATE = "入场核验"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     ORGANISER: [
@@ -36,6 +37,20 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "credentials.add_reviewbatch",
         "credentials.view_reviewresult",
         "credentials.add_reviewresult",
+        "credentials.view_credential",
+        "credentials.revoke_credential",
+        "credentials.check_credential",
+        "credentials.view_productionjob",
+        "credentials.add_productionjob",
+        "credentials.change_productionjob",
+        "credentials.view_printbatch",
+        "credentials.confirm_printbatch",
+        "credentials.view_parcel",
+        "credentials.view_parcelitem",
+        "credentials.view_pickuplist",
+        "credentials.view_pickupitem",
+        "credentials.issue_credentials",
+        "credentials.hand_over_pickuplist",
     ],
     SECRETARY: [
         "delegations.view_delegation",
@@ -47,6 +62,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "credentials.view_credentialorder",
         "credentials.view_orderline",
         "credentials.settle_delegation_order",
+        "credentials.view_credential",
+        "credentials.view_parcel",
+        "credentials.view_parcelitem",
+        "credentials.view_pickuplist",
+        "credentials.view_pickupitem",
+        "credentials.hand_over_pickuplist",
     ],
     FINANCE: [
         "ciie_portal.view_edition",
@@ -73,7 +94,25 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "credentials.view_reviewresult",
         "credentials.add_reviewresult",
     ],
-    CREDENTIAL_OFFICE: ["registration.view_visitor"],
+    CREDENTIAL_OFFICE: [
+        "registration.view_visitor",
+        "credentials.view_credential",
+        "credentials.revoke_credential",
+        "credentials.check_credential",
+        "credentials.view_productionjob",
+        "credentials.add_productionjob",
+        "credentials.change_productionjob",
+        "credentials.view_printbatch",
+        "credentials.confirm_printbatch",
+        "credentials.view_parcel",
+        "credentials.view_parcelitem",
+        "credentials.view_pickuplist",
+        "credentials.view_pickupitem",
+        "credentials.issue_credentials",
+        "credentials.hand_over_pickuplist",
+    ],
+    # Gate staff: the check page and endpoint only.
+    GATE: ["credentials.check_credential"],
 }
 
 

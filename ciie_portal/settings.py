@@ -295,6 +295,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "invoicing.tasks.invoices_issue_pending",
         "schedule": timedelta(minutes=5),
     },
+    "credentials-revoke-stale": {
+        "task": "credentials.tasks.credentials_revoke_stale",
+        "schedule": timedelta(minutes=15),
+    },
     "payments-expire": {
         "task": "payments.tasks.payments_expire",
         "schedule": timedelta(minutes=5),

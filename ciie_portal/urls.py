@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from credentials import views_issuance
+
 from . import views
 
 admin.site.site_header = _("CIIE professional visitors — administration")
@@ -13,8 +15,12 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/orders/", include("credentials.urls")),
+    # 证件发放: the unit's credentials, parcels (查看物流) and pick-up by the delegation.
+    path("accounts/credentials/", views_issuance.issuance, name="credential_issuance"),
     path("accounts/", include("registration.urls")),
     path("staff/", include("delegations.urls")),
+    # 入场核验: the gate's page and JSON endpoint (public key + revocation list).
+    path("gate/", include("credentials.views_gate")),
     path("payments/", include("payments.urls")),
     path("invoices/", include("invoicing.urls")),
     path("admin/", admin.site.urls),

@@ -245,4 +245,4 @@ class CredentialOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 # The credential's later life, each in its own module.
-from . import admin_review  # noqa: E402, F401  (visitor review 人员信息审核, 注销)
+from . import admin_issuance, admin_production, admin_review  # noqa: E402, F401

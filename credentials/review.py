@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
 
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -38,12 +36,14 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from ciie_portal import crypto
 from ciie_portal.audit import audit_record
 from ciie_portal.notices.services import notice_send
+from ciie_portal.spreadsheets import cell_text, fold
 from delegations.bulk import LABELS
 from delegations.models import Delegation
 from delegations.selectors import scope_to_user
 from registration.models import VISITOR_STATES, Unit, Visitor
 
-from .models import CredentialOrder, ReviewBatch, ReviewResult
+from .models import Credential, CredentialOrder, ReviewBatch, ReviewResult
+from .production import credentials_revoke
 
 V = Visitor.Status
 Outcome = ReviewResult.Outcome
@@ -101,15 +101,10 @@ MAX_IMPORT_ROWS = 20000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _key(text) -> str:
-    """How titles and values are compared: full-width alike, no spaces, any case."""
-    return "".join(unicodedata.normalize("NFKC", str(text or "")).split()).casefold()
-
-
-_RESULTS = {_key(text): outcome for text, outcome in RESULT_VALUES.items()}
+_RESULTS = {fold(text): outcome for text, outcome in RESULT_VALUES.items()}
 _HEADERS = {
-    **{_key(title): column for column, title in COLUMNS.items()},
-    **{_key(title): column for column, title in COLUMN_ALIASES.items()},
+    **{fold(title): column for column, title in COLUMNS.items()},
+    **{fold(title): column for column, title in COLUMN_ALIASES.items()},
 }
 # The Chinese labels of the spreadsheet, as the bulk registration file writes them.
 _CHINESE = {column: {value: label for label, value in LABELS[column].items()} for column in LABELS}
@@ -341,18 +336,6 @@ def delegation_review_list(*, edition, actor) -> tuple[int, bytes]:
 # --- Import: reading -----------------------------------------------------------------------------
 
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value).strip()
-
-
 def review_file_read(rows_file) -> list[dict]:
     """The rows of the result file's first sheet (not 说明): column key → text, plus ``row``
     (the spreadsheet's row number). Empty rows are skipped."""
@@ -372,7 +355,7 @@ def review_file_read(rows_file) -> list[dict]:
         lines = sheet.iter_rows(values_only=True)
         position = {}
         for index, title in enumerate(next(lines, ())):
-            column = _HEADERS.get(_key(_text(title)))
+            column = _HEADERS.get(fold(cell_text(title)))
             if column and column not in position:
                 position[column] = index
         missing = [COLUMNS[key] for key in REQUIRED_COLUMNS if key not in position]
@@ -385,7 +368,7 @@ def review_file_read(rows_file) -> list[dict]:
         rows = []
         for number, cells in enumerate(lines, start=2):
             row = {
-                key: _text(cells[index]) if index < len(cells) else ""
+                key: cell_text(cells[index]) if index < len(cells) else ""
                 for key, index in position.items()
             }
             if not any(row.values()):
@@ -480,7 +463,7 @@ class ReviewReport:
 
 
 def _batch_pk(code: str) -> int | None:
-    text = _key(code).upper().removeprefix("B")
+    text = fold(code).upper().removeprefix("B")
     return int(text) if text.isdigit() else None
 
 
@@ -500,12 +483,12 @@ def review_results_check(*, rows: list[dict], edition) -> ReviewReport:
     for raw in rows:
         row = ReviewRow(
             number=raw["row"],
-            reference=_key(raw.get("reference", "")).upper(),
+            reference=fold(raw.get("reference", "")).upper(),
             name=raw.get("name", ""),
             reason=" ".join(raw.get("reason", "").split()),
         )
         report.rows.append(row)
-        result = _key(raw.get("result", ""))
+        result = fold(raw.get("result", ""))
         row.batch_code = raw.get("batch", "")
         number = crypto.normalize_id(raw.get("id_number", ""))
         if not row.reference or not number:
@@ -809,8 +792,12 @@ def visitors_cancel(*, visitors: QuerySet, actor, reason: str = "") -> CancelRes
         ):
             if unit_id is not None:
                 unpaid[unit_id].append(number)
-        # Credential revocation (production) belongs here, in this transaction: revoke the
-        # credentials of ``ids``.
+        # A cancelled visitor's credential no longer opens the gate (it stays listed, revoked).
+        credentials_revoke(
+            credentials=Credential.objects.filter(visitor_id__in=ids),
+            reason=_("Visitor cancelled (注销)"),
+            actor=actor,
+        )
         _tell_cancelled(cancelled, unpaid=unpaid, reason=reason)
     return CancelResult(cancelled=cancelled, unpaid_orders=dict(unpaid), skipped=asked - len(ids))
 

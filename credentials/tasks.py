@@ -16,3 +16,7 @@ def orders_expire_task():
     from .services import orders_expire
 
     return orders_expire()
+
+
+# Credential production and revocation (Celery finds tasks through this module).
+from .tasks_production import *  # noqa: E402, F401, F403

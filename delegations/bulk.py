@@ -35,6 +35,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 
 from ciie_portal.crypto import normalize_id
+from ciie_portal.spreadsheets import cell_text, fold
 from registration.forms_visitors import VisitorForm
 from registration.models import (
     ID_TYPES_BY_PERSON,
@@ -145,17 +146,12 @@ EXAMPLE = {
 }
 
 
-def _key(text: str) -> str:
-    """How a label is compared: full-width and half-width alike, no spaces, any case."""
-    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
-
-
 @cache
 def _lookup(column: str) -> dict[str, str]:
     values = {**LABEL_ALIASES.get(column, {}), **LABELS[column]}
-    table = {_key(label): value for label, value in values.items()}
+    table = {fold(label): value for label, value in values.items()}
     # The stored values (resident_id, M, …) are understood as well.
-    table.update({_key(str(value)): value for value in values.values()})
+    table.update({fold(str(value)): value for value in values.values()})
     return table
 
 
@@ -164,8 +160,8 @@ def _country_names() -> dict[str, str]:
     names = {}
     for language in ("en", "zh-hans"):
         with translation.override(language):
-            names.update({_key(str(name)): code for code, name in countries})
-    names.update({_key(name): code for name, code in {**REGION_ALIASES, **REGION_NAMES}.items()})
+            names.update({fold(str(name)): code for code, name in countries})
+    names.update({fold(name): code for name, code in {**REGION_ALIASES, **REGION_NAMES}.items()})
     return names
 
 
@@ -206,18 +202,6 @@ class BulkFileError(ValidationError):
 # --- Reading -----------------------------------------------------------------------------------
 
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value).strip()
-
-
 def read_rows(rows_file) -> list[dict]:
     """The rows of the first sheet (not 说明) as dicts of column key → text.
 
@@ -255,9 +239,9 @@ def _rows_of(workbook) -> list[dict]:
         # Some programs write wrong sheet dimensions; read every row there is.
         sheet.reset_dimensions()
     lines = sheet.iter_rows(values_only=True)
-    header = [_key(_text(cell)) for cell in next(lines, ())]
+    header = [fold(cell_text(cell)) for cell in next(lines, ())]
     position = {
-        key: header.index(_key(title)) for key, title in COLUMNS.items() if _key(title) in header
+        key: header.index(fold(title)) for key, title in COLUMNS.items() if fold(title) in header
     }
     missing = [COLUMNS[key] for key in REQUIRED_COLUMNS if key not in position]
     if missing:
@@ -269,7 +253,7 @@ def _rows_of(workbook) -> list[dict]:
     rows = []
     for number, cells in enumerate(lines, start=2):
         raw = {key: cells[index] if index < len(cells) else None for key, index in position.items()}
-        row = {key: _text(value) for key, value in raw.items()}
+        row = {key: cell_text(value) for key, value in raw.items()}
         if not any(row.values()):
             continue
         if len(rows) >= MAX_ROWS:
@@ -297,7 +281,7 @@ def _choice(column: str, text: str) -> str:
     if not text:
         return ""
     try:
-        return _lookup(column)[_key(text)]
+        return _lookup(column)[fold(text)]
     except KeyError:
         raise RowError(
             _("“%(value)s” is not one of: %(allowed)s.")
@@ -308,11 +292,11 @@ def _choice(column: str, text: str) -> str:
 def _nationality(text: str) -> str:
     if not text:
         return ""
-    code = _key(text).upper()
+    code = fold(text).upper()
     if len(code) in (2, 3) and countries.alpha2(code):
         return countries.alpha2(code)
     try:
-        return _country_names()[_key(text)]
+        return _country_names()[fold(text)]
     except KeyError:
         raise RowError(
             _(
@@ -334,7 +318,7 @@ def _birth_date(value) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
-    text = _text(value)
+    text = cell_text(value)
     match = _DATE.match(unicodedata.normalize("NFKC", text)) or _COMPACT_DATE.match(text)
     if match is None and type(value) in (int, float) and 1 <= value < 2958466:
         return from_excel(value).date()  # a date cell formatted as a plain number
@@ -376,7 +360,7 @@ class _Importer:
         self.user, self.edition, self.check = user, edition, check
         self.units: dict[str, Unit | None] = {}
         self.addresses: dict[int, object] = {}
-        self.entry_periods = {_key(p.name): p for p in edition.entry_periods.all()}
+        self.entry_periods = {fold(p.name): p for p in edition.entry_periods.all()}
         self.seen: dict[str, int] = {}  # ID number → the first row that has it
 
     def unit(self, code: str) -> Unit | None:
@@ -473,7 +457,7 @@ class _Importer:
         except RowError as error:
             reasons.add("nationality", error)
         period = row.get("entry_period", "")
-        values["entry_period"] = self.entry_periods.get(_key(period)) if period else None
+        values["entry_period"] = self.entry_periods.get(fold(period)) if period else None
         if period and values["entry_period"] is None:
             reasons.add(
                 "entry_period",

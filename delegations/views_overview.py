@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ciie_portal.context_processors import current_edition_for
 from registration.models import Label, Unit, Visitor
+from registration.selectors import credential_counts
 
 from .mailing import group_mail_delivery_counts, group_mail_send
 from .models import Delegation, GroupMail, Secretary
@@ -120,6 +121,7 @@ def overview(request):
             unit_rows=_units_by_status(scope.units(edition)),
             **_visitors_by_label(scope.visitors(edition)),
             quotas=_quotas(scope.node, edition),
+            credentials=_credential_progress(scope.visitors(edition)),
             chart=_registrations_per_day(scope.visitors(edition)),
         )
     return _admin_page(request, "admin/delegations/overview.html", context)
@@ -155,6 +157,29 @@ def _visitors_by_label(visitors) -> dict:
         "visitor_totals": column_totals,
         "visitor_total": sum(column_totals),
     }
+
+
+def _credential_progress(visitors) -> dict:
+    """Steps 6–8 for the scope: reviewed (passed or failed) of those in review, credentials
+    produced and issued of those who passed."""
+    counts = visitors.aggregate(
+        in_review=Count(
+            "pk",
+            filter=Q(
+                status__in=[
+                    Visitor.Status.PENDING_REVIEW,
+                    Visitor.Status.REVIEW_PASSED,
+                    Visitor.Status.REVIEW_FAILED,
+                ]
+            ),
+        ),
+        reviewed=Count(
+            "pk",
+            filter=Q(status__in=[Visitor.Status.REVIEW_PASSED, Visitor.Status.REVIEW_FAILED]),
+        ),
+        passed=Count("pk", filter=Q(status=Visitor.Status.REVIEW_PASSED)),
+    )
+    return {**counts, **credential_counts(visitors)}
 
 
 def _quotas(node: Delegation | None, edition) -> dict | None:

@@ -16,6 +16,24 @@ def visitors_of_unit(unit: Unit):
     )
 
 
+# The credentials app's states, read through its reverse relations (it builds on this app).
+SHIPPED_PARCEL_STATES = ("shipped", "delivered")
+HANDED_OVER = "handed_over"
+
+
+def credential_counts(visitors) -> dict:
+    """Steps 7 and 8 for ``visitors`` (a unit's, a delegation's): how many have an active
+    credential (produced), and how many of those reached their holder (in a shipped parcel, or
+    on a pick-up list handed over). One query."""
+    issued = Q(credentials__parcel_item__parcel__status__in=SHIPPED_PARCEL_STATES) | Q(
+        credentials__pickup_item__pickup_list__status=HANDED_OVER
+    )
+    return visitors.filter(credentials__status="active").aggregate(
+        produced=Count("pk", distinct=True),
+        issued=Count("pk", distinct=True, filter=issued),
+    )
+
+
 def unit_progress(unit: Unit) -> dict:
     """The eight steps of the dashboard (进度流程图), counted in one aggregate query."""
     counts = Visitor.objects.filter(unit=unit, join_pending=False).aggregate(
@@ -34,6 +52,7 @@ def unit_progress(unit: Unit) -> dict:
         reviewed=Count("pk", filter=Q(status__in=[S.REVIEW_PASSED, S.REVIEW_FAILED])),
         passed=Count("pk", filter=Q(status=S.REVIEW_PASSED)),
     )
+    made = credential_counts(Visitor.objects.filter(unit=unit))
     submitted = counts["total"] - counts["saved"]
     U = Unit.Status
     steps = [
@@ -57,9 +76,18 @@ def unit_progress(unit: Unit) -> dict:
             "n": counts["reviewed"],
             "m": counts["in_review"],
         },
-        # Credentials are produced and issued by the credentials app; until then, none.
-        {"key": "production", "done": False, "n": 0, "m": counts["passed"]},
-        {"key": "issuance", "done": False, "n": 0, "m": counts["passed"]},
+        {
+            "key": "production",
+            "done": counts["passed"] > 0 and made["produced"] >= counts["passed"],
+            "n": made["produced"],
+            "m": counts["passed"],
+        },
+        {
+            "key": "issuance",
+            "done": counts["passed"] > 0 and made["issued"] >= counts["passed"],
+            "n": made["issued"],
+            "m": counts["passed"],
+        },
     ]
     current = next((step for step in steps if not step["done"]), None)
     if current:

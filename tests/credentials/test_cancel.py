@@ -53,6 +53,14 @@ V = Visitor.Status
 CHANGELIST = "/admin/registration/visitor/"
 
 
+@pytest.fixture(autouse=True)
+def _in_english(settings):
+    """Messages are asserted in English (the catalogue's msgids); pages default to English too."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
 def cancel_url(visitor) -> str:
     return f"/accounts/orders/visitors/{visitor.pk}/cancel/"
 
@@ -278,3 +286,27 @@ def test_staff_without_change_permission_have_no_cancel_action(client, finance, 
     _action(client, [visitor], confirm="yes")
     visitor.refresh_from_db()
     assert visitor.status == V.PENDING_REVIEW
+
+
+def test_cancelling_revokes_the_visitors_credential(unit, contact):
+    from credentials.models import Credential, ProductionJob
+
+    visitor = visitor_of(unit, status=V.REVIEW_PASSED)
+    credential = Credential.objects.create(
+        edition=visitor.edition,
+        visitor=visitor,
+        sequence=1,
+        number="T000000001",
+        label=Label.VISITOR,
+        first_day=date(2027, 11, 5),
+        last_day=date(2027, 11, 10),
+        name=visitor.name,
+        unit_name=unit.name,
+        card_data_hash="0" * 64,
+        qr_payload="qr-1",
+        job=ProductionJob.objects.create(edition=visitor.edition),
+    )
+    visitors_cancel(visitors=Visitor.objects.filter(pk=visitor.pk), actor=contact, reason="离职")
+    credential.refresh_from_db()
+    assert credential.status == Credential.Status.REVOKED
+    assert "注销" in credential.revoked_reason

@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 from PIL import Image
 
 from ciie_portal.models import AuditEntry, Notice
@@ -49,6 +49,14 @@ V = Visitor.Status
 URLS = "tests.credentials.delegation_order_urls"
 CHANGELIST = "/admin/credentials/credentialorder/"
 SETTLE = "/admin/credentials/credentialorder/settle/"
+
+
+@pytest.fixture(autouse=True)
+def _in_english(settings):
+    """Messages are asserted in English (the catalogue's msgids); pages default to English too."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 def transfer_page(order) -> str:

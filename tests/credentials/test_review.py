@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLResolver, path
+from django.utils import translation
 from openpyxl import load_workbook
 
 import credentials.admin_review  # noqa: F401  (registers the review admin)
@@ -50,6 +51,14 @@ REVIEW_PERMISSIONS = [
     "view_reviewresult",
     "add_reviewresult",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _in_english(settings):
+    """Messages are asserted in English (the catalogue's msgids); pages default to English too."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 def _grant(user):

@@ -8,6 +8,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.test import Client
+from django.utils import translation
 
 from ciie_portal.models import AuditEntry, Notice
 from credentials.models import CredentialOrder
@@ -36,6 +37,14 @@ from tests.registration.factories import UnitFactory, UserFactory
 
 R = Refund.Status
 CHANGELIST = "/admin/payments/refund/"
+
+
+@pytest.fixture(autouse=True)
+def _in_english(settings):
+    """Messages are asserted in English (the catalogue's msgids); pages default to English too."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 def paid_by_qr(unit, *, visitors=2) -> CredentialOrder:
