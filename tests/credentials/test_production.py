@@ -691,9 +691,7 @@ def test_the_credential_list_costs_the_same_queries_for_many_credentials(
 
 @on_postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_jobs_over_the_same_selection_at_once_give_each_visitor_one_credential(
-    edition, photo
-):
+def test_two_jobs_over_the_same_selection_at_once_give_each_visitor_one_credential(edition, photo):
     # Transactional tests flush the delegations the migrations load: the factory makes its own.
     unit = UnitFactory(edition=edition)
     visitors = [reviewed(unit, photo) for _ in range(48)]
