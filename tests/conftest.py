@@ -152,3 +152,17 @@ def _fast_password_hashing(settings):
 def _payment_sandbox(settings):
     """The sandbox gateways stand in for Alipay, WeChat Pay, UnionPay and the B2B bank."""
     settings.PAYMENT_SANDBOX_ENABLED = True
+
+
+@pytest.fixture
+def private_media(settings, tmp_path):
+    """Uploads and generated files (photos, vouchers, statements, cards) go to the test's own
+    private folder, as they go to private storage in production."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None},
+        },
+    }
+    return tmp_path / "private"

@@ -64,14 +64,8 @@ def transfer_page(order) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _private_media(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None},
-        },
-    }
+def _private_media(private_media):
+    return private_media
 
 
 @pytest.fixture

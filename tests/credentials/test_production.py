@@ -59,15 +59,8 @@ def jpeg(colour=(200, 160, 130)) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None},
-        },
-    }
-    return tmp_path / "private"
+def private_storage(private_media):
+    return private_media
 
 
 @pytest.fixture(autouse=True)

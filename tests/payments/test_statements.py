@@ -41,14 +41,8 @@ HEADERS = ["交易日期", "交易流水号", "对方户名", "对方账号", "�
 
 
 @pytest.fixture(autouse=True)
-def _private_media(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None},
-        },
-    }
+def _private_media(private_media):
+    return private_media
 
 
 @pytest.fixture(autouse=True)

@@ -35,14 +35,8 @@ NUMBER = make_resident_id(42, birth="19850315")
 
 
 @pytest.fixture(autouse=True)
-def _private_media(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private"), "base_url": None},
-        },
-    }
+def _private_media(private_media):
+    return private_media
 
 
 @pytest.fixture
