@@ -1,4 +1,5 @@
-"""Demo people: secretaries, finance, organiser and one unit with two visitors.
+"""Demo people: secretaries, finance, organiser, the review, credential and gate staff, and one
+unit with two visitors.
 
 Passwords are printed by ``manage.py demo_load``; they are for a local demo only.
 """
@@ -7,7 +8,14 @@ from django.contrib.auth.models import Group
 
 from ciie_portal.audit import audit_record
 from ciie_portal.choices import Region, UnitCategory
-from ciie_portal.roles import FINANCE, ORGANISER, SECRETARY
+from ciie_portal.roles import (
+    CREDENTIAL_OFFICE,
+    FINANCE,
+    GATE,
+    ORGANISER,
+    SECRETARY,
+    SECURITY_REVIEWER,
+)
 from registration.models import DeliveryAddress, IdType, PersonType, Unit, User, Visitor
 from registration.services import address_create, visitor_create
 from registration.validators import resident_id_check_char, uscc_check_char
@@ -59,6 +67,12 @@ def load(context: dict) -> None:
     accounts.append(("财务", "finance", "Finance#2027", "/admin/"))
     _staff("organiser", "Organiser#2027", group=ORGANISER, first_name="主办方")
     accounts.append(("主办方", "organiser", "Organiser#2027", "/admin/"))
+    _staff("reviewer", "Reviewer#2027", group=SECURITY_REVIEWER, first_name="人员背审")
+    accounts.append(("人员背审", "reviewer", "Reviewer#2027", "/admin/"))
+    _staff("office", "Office#2027", group=CREDENTIAL_OFFICE, first_name="制证")
+    accounts.append(("制证", "office", "Office#2027", "/admin/"))
+    _staff("gate", "Gate#2027", group=GATE, first_name="入场核验")
+    accounts.append(("入场核验", "gate", "Gate#2027", "/gate/"))
 
     contact, _ = User.objects.get_or_create(username=DEMO_USCC)
     contact.first_name = "陈联络"

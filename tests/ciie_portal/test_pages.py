@@ -91,7 +91,9 @@ def test_demo_data_loads_twice_without_duplicates(demo):
 
 def test_demo_accounts_cover_the_cast(demo):
     accounts = _accounts(demo)
-    assert len(accounts) == 7
+    assert len(accounts) == 10
+    staff = {username: where for _role, username, _password, where in accounts}
+    assert staff["reviewer"] == staff["office"] == "/admin/" and staff["gate"] == "/gate/"
     secretaries = {
         s.user.username: s.delegation.name
         for s in Secretary.objects.select_related("user", "delegation")
@@ -116,6 +118,12 @@ def test_every_demo_account_can_log_in(client, demo):
                 account__username=username, edition__is_current=True
             ).exists()
             assert response.status_code == 200
+        elif where == "/gate/":
+            response = client.post(
+                "/admin/login/?next=/gate/", {"username": username, "password": password}
+            )
+            assert response.status_code == 302, username
+            assert client.get("/gate/").status_code == 200, username
         elif where == "/admin/":
             response = client.post(
                 "/admin/login/?next=/admin/", {"username": username, "password": password}
