@@ -133,6 +133,13 @@ class CredentialOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             if url
             else ""
         )
+        if url and order.status == CredentialOrder.Status.PAID:
+            link = format_html(
+                '{}<br><a href="{}" id="delegation-refund-link">{}</a>',
+                link,
+                reverse("payments:delegation_refund", kwargs={"number": order.number}),
+                _("Ask for a refund"),
+            )
         return format_html(
             "{}: {}<br>{}: {}<br>{}: {}<br>{}: <strong>¥{}</strong><br>{}: <strong>{}</strong>"
             "<br>{}: {}{}",

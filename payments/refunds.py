@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from ciie_portal.audit import audit_record
 from ciie_portal.notices.services import notice_send
 from credentials.models import CredentialOrder, OrderLine
+from delegations.models import Delegation
 from registration.models import Unit, Visitor
 
 from .models import REFUND_STATES, Method, Payment, Refund, RefundLine, new_refund_number
@@ -32,13 +33,21 @@ ZERO = Decimal("0.00")
 Status = Refund.Status
 
 
-def refundable_lines(unit: Unit) -> QuerySet:
-    """The unit's order lines that can be refunded now: paid order, visitor failed or cancelled,
-    a fee, and no refund asked for or made already (a rejected one may be asked for again)."""
+def _payer(unit: Unit | None, delegation: Delegation | None) -> dict:
+    """Whose orders: a unit's own, or a delegation's consolidated orders (交易团代付)."""
+    if (unit is None) == (delegation is None):
+        raise ValueError("Give a unit or a delegation.")
+    return {"order__unit": unit} if unit is not None else {"order__delegation": delegation}
+
+
+def refundable_lines(unit: Unit | None = None, *, delegation: Delegation | None = None) -> QuerySet:
+    """The payer's order lines that can be refunded now: paid order, visitor failed or
+    cancelled, a fee, and no refund asked for or made already (a rejected one may be asked for
+    again). The payer is a unit, or a delegation for its consolidated orders."""
     active = RefundLine.objects.filter(order_line=OuterRef("pk"), active=True)
     return (
         OrderLine.objects.filter(
-            order__unit=unit,
+            **_payer(unit, delegation),
             order__status=CredentialOrder.Status.PAID,
             visitor__status__in=REFUNDABLE_VISITOR_STATES,
             fee__gt=0,
@@ -83,7 +92,8 @@ PAYEE_FIELDS = ("payee_name", "payee_account", "payee_bank", "payee_bank_code")
 
 def refunds_request(
     *,
-    unit: Unit,
+    unit: Unit | None = None,
+    delegation: Delegation | None = None,
     line_ids: Iterable[int],
     actor,
     route: str = Refund.Route.ORIGINAL,
@@ -91,7 +101,8 @@ def refunds_request(
     reason: str = "",
     now: datetime | None = None,
 ) -> list[Refund]:
-    """退款 / 批量退款: ask for the refund of the chosen lines of ``unit``; one refund per order.
+    """退款 / 批量退款: ask for the refund of the chosen lines of ``unit`` (or of ``delegation``'s
+    consolidated orders); one refund per order.
 
     All or nothing: every reason a line cannot be refunded is reported at once and nothing is
     recorded. The orders are locked, so two requests for the same line at once make one refund
@@ -101,13 +112,12 @@ def refunds_request(
     ids = sorted({int(pk) for pk in line_ids})
     if not ids:
         raise ValidationError(_("Select the visitors whose fee should be refunded."))
+    payer = _payer(unit, delegation)
     try:
         with transaction.atomic():
             order_ids = sorted(
                 set(
-                    OrderLine.objects.filter(pk__in=ids, order__unit=unit).values_list(
-                        "order_id", flat=True
-                    )
+                    OrderLine.objects.filter(pk__in=ids, **payer).values_list("order_id", flat=True)
                 )
             )
             orders = {
@@ -116,12 +126,15 @@ def refunds_request(
                 .filter(pk__in=order_ids)
                 .order_by("pk")
             }
-            allowed = {line.pk: line for line in refundable_lines(unit).filter(pk__in=ids)}
+            allowed = {
+                line.pk: line
+                for line in refundable_lines(unit, delegation=delegation).filter(pk__in=ids)
+            }
             problems = []
             refused = [pk for pk in ids if pk not in allowed]
             if refused:
                 names = ", ".join(
-                    OrderLine.objects.filter(pk__in=refused, order__unit=unit)
+                    OrderLine.objects.filter(pk__in=refused, **payer)
                     .order_by("pk")
                     .values_list("visitor__name", flat=True)
                 )

@@ -18,6 +18,11 @@ urlpatterns = [
         name="delegation_transfer",
     ),
     path(
+        "delegation-orders/<str:number>/refund/",
+        views_delegation.delegation_refund,
+        name="delegation_refund",
+    ),
+    path(
         "delegation-orders/<str:number>/transfers/<int:payment_id>/voucher/",
         views_delegation.delegation_voucher,
         name="delegation_voucher",

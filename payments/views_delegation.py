@@ -20,8 +20,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from credentials.models import CredentialOrder
 from delegations.selectors import scope_to_user
 
-from .forms import TransferRemittanceForm
-from .models import Method, Payment, TransferRemittance
+from .forms import RefundRequestForm, TransferRemittanceForm
+from .models import Method, Payment, Refund, TransferRemittance
+from .refunds import refundable_lines, refunds_request
 from .services import (
     method_deadline,
     transfer_account,
@@ -127,3 +128,50 @@ def delegation_voucher(request, number, payment_id):
     )
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def delegation_refund(request, number):
+    """退款 for a delegation's consolidated order: its visitors whose review failed or who were
+    cancelled, one or many; the money goes back to the paying account or another account."""
+    order = _delegation_order_or_404(request, number)
+    if request.method == "POST" and not request.user.has_perm(SETTLE):
+        raise PermissionDenied
+    lines = list(
+        refundable_lines(delegation=order.delegation).filter(order=order).select_related("visitor")
+    )
+    form = RefundRequestForm(request.POST or None, lines=lines)
+    if request.method == "POST" and form.is_valid():
+        try:
+            refunds = refunds_request(
+                delegation=order.delegation,
+                line_ids=form.cleaned_data["lines"],
+                actor=request.user,
+                route=form.cleaned_data["route"] or Refund.Route.ORIGINAL,
+                payee=form.payee(),
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                _("Refund asked for: %(numbers)s. Finance will review it.")
+                % {"numbers": ", ".join(refund.number for refund in refunds)},
+            )
+            return redirect("payments:delegation_refund", number=order.number)
+    return render(
+        request,
+        "payments/delegation_refund.html",
+        {
+            **admin.site.each_context(request),
+            "title": _("Ask for a refund"),
+            "opts": CredentialOrder._meta,
+            "order": order,
+            "form": form,
+            "lines": lines,
+            "refunds": order.refunds.order_by("-requested_at", "-pk"),
+            "may_submit": request.user.has_perm(SETTLE),
+        },
+    )

@@ -546,3 +546,91 @@ def test_two_finance_approvals_at_once_refund_once(monkeypatch):
     assert refund.status == R.REFUNDED
     assert calls == [refund.pk]
     assert AuditEntry.objects.filter(action="refund.refunded").count() == 1
+
+
+# --- A delegation's consolidated order (交易团代付) ---------------------------------------------
+
+
+@pytest.fixture
+def delegation_paid(edition, guangdong, unit, group_secretary, finance):
+    """广东交易团 paid its consolidated order for two visitors of 广州; one failed the review."""
+    from django.contrib.auth.models import Group, Permission
+
+    from ciie_portal.roles import SECRETARY
+    from credentials.services import delegation_order_create
+    from payments.models import TransferRemittance
+    from tests.credentials.factories import delegation_paid_visitor
+
+    Group.objects.get(name=SECRETARY).permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="credentials",
+            codename__in=["view_credentialorder", "settle_delegation_order"],
+        )
+    )
+    open_for_payment(edition)
+    failed = delegation_paid_visitor(unit)
+    delegation_paid_visitor(unit)  # passes the review: not refundable
+    order = delegation_order_create(delegation=guangdong, actor=group_secretary)
+    payment = Payment.objects.create(
+        order=order, method=Method.TRANSFER, amount=order.total, created_by=group_secretary
+    )
+    TransferRemittance.objects.create(
+        payment=payment,
+        payer_name="广东省商务厅",
+        bank_branch="工商银行广州分行",
+        phone="020-12345678",
+        account_number="6222020202020202",
+        amount=order.total,
+        remitted_on=payment.created_at.date(),
+        voucher="payment-vouchers/v.pdf",
+    )
+    assert transfer_confirm(payment_id=payment.pk, actor=finance) == "confirmed"
+    VISITOR_STATES.move(failed, Visitor.Status.REVIEW_FAILED, actor=None, reason="背审")
+    order.refresh_from_db()
+    return order, order.lines.get(visitor=failed)
+
+
+def test_a_delegations_refund_is_asked_for_by_its_secretary(
+    client, delegation_paid, group_secretary, unit, contact
+):
+    order, line = delegation_paid
+    # The unit never paid for these visitors: nothing for it to refund.
+    assert not refundable_lines(unit).exists()
+    client.force_login(group_secretary)
+    url = f"/payments/delegation-orders/{order.number}/refund/"
+    assert (
+        'id="delegation-refund-link"'
+        in client.get(f"/admin/credentials/credentialorder/{order.pk}/change/").content.decode()
+    )
+    page = client.get(url).content.decode()
+    assert page.count('name="lines"') == 1 and line.visitor.name in page
+
+    refused = client.post(url, {"lines": [line.pk], "route": "other_account"})
+    assert "Needed to refund to another account." in refused.content.decode()
+    response = client.post(
+        url,
+        {
+            "lines": [line.pk],
+            "route": "other_account",
+            "payee_name": "广东省商务厅",
+            "payee_account": "6222 0000 1111 2222",
+            "payee_bank": "中国银行广州分行",
+        },
+    )
+    assert response.status_code == 302
+    refund = Refund.objects.get()
+    assert (refund.order, refund.amount, refund.route) == (order, line.fee, "other_account")
+    assert refund.requested_by == group_secretary
+    assert 'data-status="requested"' in client.get(url).content.decode()
+
+
+def test_another_delegations_secretary_gets_nothing_of_the_refund(
+    client, delegation_paid, other_secretary, secretary
+):
+    order, line = delegation_paid
+    url = f"/payments/delegation-orders/{order.number}/refund/"
+    for user in (other_secretary, secretary):  # another trade delegation; a sub-delegation
+        client.force_login(user)
+        assert client.get(url).status_code in (403, 404)
+        assert client.post(url, {"lines": [line.pk]}).status_code in (403, 404)
+    assert not Refund.objects.exists()
