@@ -135,8 +135,11 @@ class CredentialOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         if url and order.status == CredentialOrder.Status.PAID:
             link = format_html(
-                '{}<br><a href="{}" id="delegation-refund-link">{}</a>',
+                '{}<br><a href="{}" id="delegation-invoice-link">{}</a>'
+                '<br><a href="{}" id="delegation-refund-link">{}</a>',
                 link,
+                reverse("invoicing:delegation_invoices", kwargs={"number": order.number}),
+                _("Invoices"),
                 reverse("payments:delegation_refund", kwargs={"number": order.number}),
                 _("Ask for a refund"),
             )

@@ -34,7 +34,8 @@ VIEW_ORDERS = "credentials.view_credentialorder"
 SETTLE = "credentials.settle_delegation_order"
 
 
-def _delegation_order_or_404(request, number: str) -> CredentialOrder:
+def delegation_order_for(request, number: str) -> CredentialOrder:
+    """A consolidated order the signed-in staff may see (scoped like the admin), else 404."""
     if not request.user.has_perm(VIEW_ORDERS):
         raise PermissionDenied
     orders = CredentialOrder.objects.filter(delegation__isnull=False, number=number).select_related(
@@ -50,7 +51,7 @@ def _delegation_order_or_404(request, number: str) -> CredentialOrder:
 @require_http_methods(["GET", "POST"])
 def delegation_transfer(request, number):
     """转账支付 of a delegation's order: the receiving account, the remittance with its voucher."""
-    order = _delegation_order_or_404(request, number)
+    order = delegation_order_for(request, number)
     may_submit = request.user.has_perm(SETTLE)
     if request.method == "POST" and not may_submit:
         raise PermissionDenied
@@ -105,7 +106,7 @@ def delegation_transfer(request, number):
 @require_GET
 def delegation_voucher(request, number, payment_id):
     """The voucher of one of the order's transfers, for those who may see the order."""
-    order = _delegation_order_or_404(request, number)
+    order = delegation_order_for(request, number)
     remittance = (
         TransferRemittance.objects.select_related("payment")
         .filter(payment_id=payment_id, payment__order=order)
@@ -135,7 +136,7 @@ def delegation_voucher(request, number, payment_id):
 def delegation_refund(request, number):
     """退款 for a delegation's consolidated order: its visitors whose review failed or who were
     cancelled, one or many; the money goes back to the paying account or another account."""
-    order = _delegation_order_or_404(request, number)
+    order = delegation_order_for(request, number)
     if request.method == "POST" and not request.user.has_perm(SETTLE):
         raise PermissionDenied
     lines = list(

@@ -32,7 +32,12 @@ from payments.services import (
 from registration.models import VISITOR_STATES, Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
-from tests.payments.factories import open_for_payment, pending_order, signed_notification
+from tests.payments.factories import (
+    open_for_payment,
+    paid_delegation_order,
+    pending_order,
+    signed_notification,
+)
 from tests.registration.factories import UnitFactory, UserFactory
 
 R = Refund.Status
@@ -553,41 +558,7 @@ def test_two_finance_approvals_at_once_refund_once(monkeypatch):
 
 @pytest.fixture
 def delegation_paid(edition, guangdong, unit, group_secretary, finance):
-    """广东交易团 paid its consolidated order for two visitors of 广州; one failed the review."""
-    from django.contrib.auth.models import Group, Permission
-
-    from ciie_portal.roles import SECRETARY
-    from credentials.services import delegation_order_create
-    from payments.models import TransferRemittance
-    from tests.credentials.factories import delegation_paid_visitor
-
-    Group.objects.get(name=SECRETARY).permissions.add(
-        *Permission.objects.filter(
-            content_type__app_label="credentials",
-            codename__in=["view_credentialorder", "settle_delegation_order"],
-        )
-    )
-    open_for_payment(edition)
-    failed = delegation_paid_visitor(unit)
-    delegation_paid_visitor(unit)  # passes the review: not refundable
-    order = delegation_order_create(delegation=guangdong, actor=group_secretary)
-    payment = Payment.objects.create(
-        order=order, method=Method.TRANSFER, amount=order.total, created_by=group_secretary
-    )
-    TransferRemittance.objects.create(
-        payment=payment,
-        payer_name="广东省商务厅",
-        bank_branch="工商银行广州分行",
-        phone="020-12345678",
-        account_number="6222020202020202",
-        amount=order.total,
-        remitted_on=payment.created_at.date(),
-        voucher="payment-vouchers/v.pdf",
-    )
-    assert transfer_confirm(payment_id=payment.pk, actor=finance) == "confirmed"
-    VISITOR_STATES.move(failed, Visitor.Status.REVIEW_FAILED, actor=None, reason="背审")
-    order.refresh_from_db()
-    return order, order.lines.get(visitor=failed)
+    return paid_delegation_order(edition, guangdong, unit, group_secretary, finance)
 
 
 def test_a_delegations_refund_is_asked_for_by_its_secretary(
