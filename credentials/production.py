@@ -46,6 +46,7 @@ from django.utils.translation import gettext as _
 from ciie_portal.audit import audit_record
 from ciie_portal.states import TransitionError
 from ciie_portal.tasks import enqueue_on_commit
+from delegations.gates import of_approved_units
 from delegations.models import Delegation
 from registration.models import Label, Visitor
 
@@ -163,9 +164,11 @@ def _job_selection(job: ProductionJob) -> QuerySet:
 
 
 def producible(visitors: QuerySet) -> QuerySet:
-    """Those of ``visitors`` who passed review and hold no active credential."""
+    """Those of ``visitors`` of approved units who passed review and hold no active
+    credential (the review decision gates production too: ``delegations.gates``)."""
     return (
-        visitors.filter(status=_PASSED, entry_period__isnull=False)
+        of_approved_units(visitors)
+        .filter(status=_PASSED, entry_period__isnull=False)
         .exclude(label="")
         .filter(
             ~Exists(

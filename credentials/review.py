@@ -38,6 +38,7 @@ from ciie_portal.audit import audit_record
 from ciie_portal.notices.services import notice_send
 from ciie_portal.spreadsheets import cell_text, fold
 from delegations.bulk import LABELS
+from delegations.gates import of_approved_units, unit_refusal
 from delegations.models import Delegation
 from delegations.selectors import scope_to_user
 from registration.models import VISITOR_STATES, Unit, Visitor
@@ -141,7 +142,8 @@ def pending_review_visitors(
     ``delegation`` limits them to that delegation and its sub-delegations; ``only_new`` leaves
     out visitors already in a review batch.
     """
-    visitors = Visitor.objects.filter(edition=edition, status=V.PENDING_REVIEW)
+    # Only approved units' visitors are sent to the security review (delegations.gates).
+    visitors = of_approved_units(Visitor.objects.filter(edition=edition, status=V.PENDING_REVIEW))
     if user is not None:
         visitors = scope_to_user(visitors, user, delegation_field="unit__delegation")
     if delegation is not None:
@@ -531,7 +533,7 @@ def review_results_check(*, rows: list[dict], edition) -> ReviewReport:
             Q(reference__in={row.reference for row in candidates})
             | Q(id_number_index__in={row.id_index for row in candidates})
         )
-        .select_related("review_result")
+        .select_related("review_result", "unit")
     )
     by_reference = {v.reference: v for v in found}
     by_index = {v.id_number_index: v for v in found}
@@ -580,6 +582,10 @@ def _judge(row: ReviewRow, visitor: Visitor, batches: set[int]) -> None:
             % {"status": visitor.get_status_display()}
         )
         return
+    refusal = unit_refusal(visitor.unit)
+    if refusal:
+        row.refuse(refusal)
+        return
     code = row.batch_code
     if code:
         wanted = _batch_pk(code)
@@ -618,7 +624,7 @@ def review_results_apply(*, report: ReviewReport, edition, actor, source_sha256:
             ids = [row.visitor_id for row in rows if row.outcome == outcome]
             if ids:
                 moved = VISITOR_STATES.move_many(
-                    Visitor.objects.filter(edition=edition, pk__in=ids),
+                    of_approved_units(Visitor.objects.filter(edition=edition, pk__in=ids)),
                     target,
                     actor=actor,
                     reason=reason,

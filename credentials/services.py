@@ -19,8 +19,10 @@ from ciie_portal.audit import audit_record
 from ciie_portal.models import Edition
 from ciie_portal.notices.services import notice_send
 from ciie_portal.states import TransitionError
+from delegations.gates import of_approved_units, require_approved, unit_refusal
 from delegations.models import Delegation, DelegationContact
 from registration.models import VISITOR_STATES, Label, Unit, Visitor
+from registration.services import reuse_applies
 
 from .models import ORDER_STATES, CredentialOrder, OrderLine, new_order_number
 
@@ -39,9 +41,12 @@ Status = CredentialOrder.Status
 def credential_fee(visitor: Visitor, edition: Edition) -> Decimal:
     """What the visitor's credential costs (证件注册费用), in CNY to the fen, whoever pays it.
 
-    VIP and staff cost nothing. Holders of last edition's credential who may reuse it cost the
-    edition's reuse percentage — unless a label upgrade means a new credential. Everyone else
-    costs the fee of their entry days.
+    VIP and staff cost nothing. Holders of last edition's credential who chose to reuse it
+    (证件复用) cost the edition's reuse percentage while reuse still applies to the current card
+    data (``registration.services.reuse_applies``: name, unit, delegation, label, photo and entry
+    days unchanged); a label upgrade or any such change means a new card at the full fee.
+    Everyone else costs the fee of their entry days. For many visitors, select_related
+    ``entry_period``, ``unit``, ``previous__unit`` and ``previous__entry_period``.
     """
     if visitor.label in FREE_LABELS:
         return ZERO
@@ -50,7 +55,7 @@ def credential_fee(visitor: Visitor, edition: Edition) -> Decimal:
             _("%(name)s has no entry days: choose them first.") % {"name": visitor.name}
         )
     fee = Decimal(visitor.entry_period.fee)
-    if visitor.reuse_eligible and not visitor.needs_new_credential:
+    if not visitor.needs_new_credential and reuse_applies(visitor):
         fee = edition.reuse_fee(fee)
     return fee.quantize(CENT, ROUND_HALF_UP)
 
@@ -131,10 +136,12 @@ def order_create(*, unit: Unit, visitor_ids: Iterable[int], actor) -> Credential
         raise ValidationError(_("Select the visitors to submit for a credential."))
     try:
         with transaction.atomic():
+            # Approval is final once given, so a fresh read suffices (no lock on the unit).
+            require_approved([Unit.objects.get(pk=unit.pk)], doing=_("Credentials can be ordered"))
             visitors = list(
                 Visitor.objects.select_for_update(of=("self",))
                 .filter(unit=unit, pk__in=ids, join_pending=False)
-                .select_related("entry_period")
+                .select_related("entry_period", "unit", "previous__unit", "previous__entry_period")
                 .order_by("pk")
             )
             if len(visitors) != len(ids):
@@ -221,8 +228,8 @@ class DelegationSettlement:
 def _delegation_visitors(delegation: Delegation, edition: Edition):
     """The professional visitors of ``delegation`` (and its sub-delegations, for a trade
     delegation) in ``edition`` whose fee the delegation pays, once locked (待审核/审核通过).
-    VIP and staff cost nothing, so they are never settled."""
-    return Visitor.objects.filter(
+    VIP and staff cost nothing, so they are never settled; only approved units' visitors."""
+    return of_approved_units(Visitor.objects).filter(
         edition=edition,
         unit__delegation__in=Delegation.objects.subtree_of(delegation).values("pk"),
         paid_by_delegation=True,
@@ -256,7 +263,7 @@ def delegation_settlement(
     visitors = list(
         _delegation_visitors(delegation, edition)
         .exclude(Exists(OrderLine.objects.filter(visitor=OuterRef("pk"), open=True)))
-        .select_related("entry_period", "unit")
+        .select_related("entry_period", "unit", "previous__unit", "previous__entry_period")
         .order_by("unit_id", "pk")
     )
     return _settlement(delegation, edition, visitors)
@@ -296,7 +303,7 @@ def delegation_order_create(
             locked = list(
                 _delegation_visitors(delegation, edition)
                 .select_for_update(of=("self",))
-                .select_related("entry_period")
+                .select_related("entry_period", "unit", "previous__unit", "previous__entry_period")
                 .order_by("pk")
             )
             # Read after the locks are held: an order made meanwhile has committed its lines.
@@ -405,8 +412,14 @@ def orders_expire(*, now: datetime | None = None) -> int:
                 CredentialOrder.objects.select_for_update(skip_locked=True)
                 .filter(status=Status.PENDING_PAYMENT, expires_at__lte=now)
                 # A bank transfer awaiting finance keeps its order open: the money may be on
-                # its way. (payments refers to this app, not the other way round.)
-                .exclude(payments__method="transfer", payments__status="created")
+                # its way. (payments refers to this app, not the other way round.) One filter()
+                # call, so that method and status are of the same payment: a failed transfer
+                # beside a started QR payment does not keep the order open.
+                .exclude(
+                    pk__in=CredentialOrder.objects.filter(
+                        payments__method="transfer", payments__status="created"
+                    ).values("pk")
+                )
                 .order_by("expires_at", "pk")
                 .values_list("pk", flat=True)[:EXPIRE_BATCH]
             )
@@ -426,6 +439,18 @@ def orders_expire(*, now: datetime | None = None) -> int:
 
 
 # --- Paid -----------------------------------------------------------------------------------
+
+
+def order_payer_refusal(order: CredentialOrder) -> str:
+    """Why money for ``order`` must not be accepted because of who pays, or "" if it may.
+
+    A unit's order is paid only while the unit is approved (``delegations.gates``); money that
+    still arrives otherwise is recorded and flagged for finance by the payments app, never
+    dropped and never silently accepted. A delegation's consolidated order has no unit.
+    """
+    if order.unit_id is None:
+        return ""
+    return unit_refusal(Unit.objects.only("name", "status").get(pk=order.unit_id))
 
 
 def order_mark_paid(

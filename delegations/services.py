@@ -10,9 +10,11 @@ from django.utils.translation import gettext as _
 from ciie_portal.audit import audit_record_bulk
 from ciie_portal.notices.services import notice_send
 from ciie_portal.states import IllegalTransition, StaleState
+from ciie_portal.timefmt import local_text
 from registration.models import UNIT_STATES, VISITOR_STATES, Label, Unit, Visitor
 from registration.services import unit_review_notice
 
+from .gates import APPROVED, require_approved
 from .models import Delegation, DelegationQuota
 
 V = Visitor.Status
@@ -101,6 +103,7 @@ def visitors_label(*, visitors, label: str, actor) -> int:
         )
         if not chosen:
             return 0
+        require_approved((v.unit for v in chosen), doing=_("Visitors can be labelled"))
         _check_upgrades(chosen, label)
         by_root: dict[tuple, list[Visitor]] = {}
         for visitor in chosen:
@@ -170,16 +173,19 @@ def _check_quota(root_pk, edition, group, label) -> None:
 
 
 def _tell_upgrade(unit_id: int) -> None:
+    """The unit hears of an upgrade (a new credential will be made) by SMS and by email."""
     unit = Unit.objects.get(pk=unit_id)
-    if unit.contact_email:
-        notice_send(
-            key=f"label-upgrade:{unit_id}:{uuid.uuid4().hex}",
-            event="label_upgrade",
-            channel="email",
-            recipient=unit.contact_email,
-            template="label_upgrade",
-            params={"unit": unit.name},
-        )
+    event = uuid.uuid4().hex
+    for channel, recipient in (("sms", unit.contact_mobile), ("email", unit.contact_email)):
+        if recipient:
+            notice_send(
+                key=f"label-upgrade:{unit_id}:{event}:{channel}",
+                event="label_upgrade",
+                channel=channel,
+                recipient=recipient,
+                template="label_upgrade",
+                params={"unit": unit.name},
+            )
 
 
 # --- Lock submission ------------------------------------------------------------------------
@@ -190,6 +196,10 @@ def visitors_lock(*, visitors, actor) -> dict:
     and one email), VIP and staff go straight to review. Set-based: two UPDATEs."""
     with transaction.atomic():
         base = visitors.filter(status__in=LABELLABLE).exclude(label="")
+        require_approved(
+            Unit.objects.filter(pk__in=base.values("unit_id")).exclude(status=APPROVED),
+            doing=_("Visitors can be locked"),
+        )
         to_pay = VISITOR_STATES.move_many(
             base.filter(label=Label.VISITOR, paid_by_delegation=False),
             V.PENDING_PAYMENT,
@@ -210,7 +220,7 @@ def visitors_lock(*, visitors, actor) -> dict:
             params = {
                 "unit": unit.name,
                 "count": counts[unit.pk],
-                "deadline": unit.edition.online_payment_deadline.strftime("%Y-%m-%d %H:%M"),
+                "deadline": local_text(unit.edition.online_payment_deadline),
             }
             if unit.contact_mobile:
                 notice_send(

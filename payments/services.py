@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from ciie_portal.audit import audit_record
 from credentials.models import CredentialOrder
-from credentials.services import order_mark_paid
+from credentials.services import order_mark_paid, order_payer_refusal
 
 from .models import PAYMENT_STATES, Method, Payment, PaymentNotification, TransferRemittance
 from .providers import InvalidNotification, Notification, provider_named
@@ -62,6 +62,12 @@ def payment_create(
             raise ValidationError(
                 _("Order %(number)s is paid by the delegation: by bank transfer only.")
                 % {"number": locked.number}
+            )
+        payer_refusal = order_payer_refusal(locked)
+        if payer_refusal:
+            raise ValidationError(
+                _("Order %(number)s cannot be paid: %(why)s")
+                % {"number": locked.number, "why": payer_refusal}
             )
         if locked.seconds_left(now) <= 0:
             raise ValidationError(
@@ -123,6 +129,9 @@ def _refusal(payment: Payment, notice: Notification) -> str:
         reasons.append(
             _("Paid after the order was %(status)s.") % {"status": order.get_status_display()}
         )
+    payer_refusal = order_payer_refusal(order)
+    if payer_refusal:
+        reasons.append(payer_refusal)
     deadline = method_deadline(order, payment.method)
     if notice.paid_at > deadline:
         reasons.append(_("Paid after the deadline for this payment method."))
@@ -313,6 +322,9 @@ def _transfer_refusal(payment: Payment, remittance: TransferRemittance) -> str:
             _("The order was %(status)s before the transfer was confirmed.")
             % {"status": order.get_status_display()}
         )
+    payer_refusal = order_payer_refusal(order)
+    if payer_refusal:
+        reasons.append(payer_refusal)
     return " ".join(reasons)
 
 

@@ -40,7 +40,7 @@ from django.utils.translation import gettext_lazy
 from ciie_portal.audit import audit_record, audit_record_bulk
 from ciie_portal.states import StateMachine, TransitionError
 from credentials.models import CredentialOrder
-from credentials.services import order_mark_paid
+from credentials.services import order_mark_paid, order_payer_refusal
 
 from .models import (
     PAYMENT_STATES,
@@ -945,7 +945,7 @@ def _settle(entry, order, *, actor, now, check_payer: bool, reason: str = "") ->
             "status": order.get_status_display()
         }
     else:
-        refusal = _late(entry, order)
+        refusal = " ".join(filter(None, [_late(entry, order), order_payer_refusal(order)]))
     if refusal:
         payment = _flagged_payment(entry, order, refusal, actor=actor, now=now)
         _link(entry, payment, actor=actor, now=now, note=refusal, reason=reason)

@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 
+from tests.registration.factories import ApprovedUnitFactory
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 # Playwright's sync API runs an event loop in this thread; the tests still only touch the
@@ -46,3 +48,15 @@ def browser_context_args(browser_context_args, request):
     if request.node.get_closest_marker("phone"):
         args.update(PHONE)
     return args
+
+
+# Labels, lock, orders, payments, the visitor review and production need a unit its delegation
+# approved (delegations.gates): the shared ``unit`` fixtures are approved units here.
+@pytest.fixture
+def unit(edition, guangzhou):
+    return ApprovedUnitFactory(edition=edition, delegation=guangzhou)
+
+
+@pytest.fixture
+def other_unit(edition, other_delegation):
+    return ApprovedUnitFactory(edition=edition, delegation=other_delegation)

@@ -17,7 +17,7 @@ from credentials.production import credentials_revoke, production_job_run, produ
 from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.credentials.test_production import jpeg
-from tests.registration.factories import PASSWORD, UnitFactory, UserFactory, VisitorFactory
+from tests.registration.factories import PASSWORD, ApprovedUnitFactory, UserFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,7 +35,7 @@ def reviewed():
     period = EntryPeriodFactory(
         edition=edition, name="今天", first_day=today - timedelta(days=1), last_day=today
     )
-    unit = UnitFactory(edition=edition)
+    unit = ApprovedUnitFactory(edition=edition)
     photo = default_storage.save("visitor-photos/photo.jpg", ContentFile(jpeg()))
     for name, label in (
         ("王小明", Label.VIP),

@@ -11,7 +11,7 @@ from payments.refunds import refund_approve
 from payments.services import payment_create, payment_notification_handle
 from registration.models import VISITOR_STATES, Visitor
 from tests.payments.factories import open_for_payment, pending_order, signed_notification
-from tests.registration.factories import PASSWORD, UnitFactory
+from tests.registration.factories import PASSWORD, ApprovedUnitFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,7 +19,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def paid_unit(edition):
     open_for_payment(edition)
-    unit = UnitFactory(edition=edition, contact_mobile="13800138000", contact_email="u@x.cn")
+    unit = ApprovedUnitFactory(
+        edition=edition, contact_mobile="13800138000", contact_email="u@x.cn"
+    )
     unit.account.username = unit.uscc
     unit.account.save()
     order = pending_order(unit)

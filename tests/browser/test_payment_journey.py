@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 from credentials.models import CredentialOrder
 from registration.models import Visitor
 from tests.payments.factories import open_for_payment
-from tests.registration.factories import PASSWORD, UnitFactory, VisitorFactory
+from tests.registration.factories import PASSWORD, ApprovedUnitFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def unit_to_pay(edition):
     open_for_payment(edition)
-    unit = UnitFactory(edition=edition, contact_mobile="13800138000", contact_email="u@x.cn")
+    unit = ApprovedUnitFactory(
+        edition=edition, contact_mobile="13800138000", contact_email="u@x.cn"
+    )
     unit.account.username = unit.uscc
     unit.account.save()
     VisitorFactory.create_batch(

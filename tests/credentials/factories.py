@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from credentials.models import CredentialOrder, OrderLine
 from registration.models import Label, Pickup, Visitor
+from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.registration.factories import UnitFactory, VisitorFactory
 
 
@@ -20,6 +21,39 @@ def payable_visitor(unit, **overrides) -> Visitor:
     }
     values.update(overrides)
     return VisitorFactory(**values)
+
+
+def reusing_visitor(unit, *, make=payable_visitor, **overrides) -> Visitor:
+    """A professional visitor (made by ``make``: awaiting payment, or paid by the delegation
+    with ``make=delegation_paid_visitor``) who held last edition's credential, passed its
+    review, chose to reuse it (证件复用), and whose card data is unchanged: the same name, unit
+    name, delegation, label, photo and entry days as last time (``reuse_applies`` holds)."""
+    values = {"name": "复用访客", "photo": "visitor-photos/reused.jpg"}
+    values.update(overrides)
+    period = values.get("entry_period", unit.edition.entry_periods.first())
+    previous_edition = EditionFactory(number=unit.edition.number - 1)
+    previous_period = previous_edition.entry_periods.filter(
+        first_day__month=period.first_day.month,
+        first_day__day=period.first_day.day,
+        last_day__month=period.last_day.month,
+        last_day__day=period.last_day.day,
+    ).first() or EntryPeriodFactory(
+        edition=previous_edition,
+        first_day=period.first_day.replace(year=period.first_day.year - 1),
+        last_day=period.last_day.replace(year=period.last_day.year - 1),
+    )
+    previous = VisitorFactory(
+        unit=UnitFactory(
+            edition=previous_edition, delegation=unit.delegation, name=unit.name, status="approved"
+        ),
+        name=values["name"],
+        photo=values["photo"],
+        label=Label.VISITOR,
+        status=Visitor.Status.REVIEW_PASSED,
+        entry_period=previous_period,
+    )
+    values.update(previous=previous, original_label=Label.VISITOR, reuse_eligible=True)
+    return make(unit, **values)
 
 
 class CredentialOrderFactory(factory.django.DjangoModelFactory):

@@ -11,7 +11,7 @@ from registration.models import Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.credentials.factories import payable_visitor
-from tests.registration.factories import UnitFactory
+from tests.registration.factories import ApprovedUnitFactory
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def race_unit():
     they make all they need themselves."""
     edition = EditionFactory()
     EntryPeriodFactory(edition=edition)
-    return UnitFactory(edition=edition)
+    return ApprovedUnitFactory(edition=edition)
 
 
 def _race(attempts):

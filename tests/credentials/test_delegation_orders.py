@@ -39,10 +39,11 @@ from tests.credentials.factories import (
     CredentialOrderFactory,
     delegation_paid_visitor,
     payable_visitor,
+    reusing_visitor,
 )
 from tests.delegations.factories import DelegationFactory
 from tests.payments.factories import open_for_payment
-from tests.registration.factories import UnitFactory, UserFactory
+from tests.registration.factories import ApprovedUnitFactory, UserFactory
 
 S = CredentialOrder.Status
 V = Visitor.Status
@@ -93,7 +94,7 @@ def open_edition(edition):
 @pytest.fixture
 def gd_unit(open_edition, guangdong):
     """A unit directly under the trade delegation 广东交易团 (``unit`` is in its 广州 分团)."""
-    return UnitFactory(edition=open_edition, delegation=guangdong)
+    return ApprovedUnitFactory(edition=open_edition, delegation=guangdong)
 
 
 @pytest.fixture
@@ -141,8 +142,10 @@ def test_it_settles_every_visitor_the_delegation_pays_for_in_one_order(
     )
     full = delegation_paid_visitor(unit, name="全程代付")
     passed = delegation_paid_visitor(gd_unit, name="已通过", status=V.REVIEW_PASSED)
-    reuse = delegation_paid_visitor(unit, name="复用", reuse_eligible=True)
-    upgraded = delegation_paid_visitor(unit, reuse_eligible=True, needs_new_credential=True)
+    reuse = reusing_visitor(unit, make=delegation_paid_visitor, name="复用")
+    upgraded = reusing_visitor(
+        unit, make=delegation_paid_visitor, name="升级", needs_new_credential=True
+    )
     short = delegation_paid_visitor(unit, entry_period=shorter)
     left_out = [
         delegation_paid_visitor(unit, label=Label.VIP),
@@ -152,8 +155,8 @@ def test_it_settles_every_visitor_the_delegation_pays_for_in_one_order(
         delegation_paid_visitor(unit, status=V.SUBMITTED),  # not locked yet
         delegation_paid_visitor(unit, status=V.CANCELLED),
         delegation_paid_visitor(
-            UnitFactory(
-                edition=EntryPeriodFactory(edition=EditionFactory(number=9)).edition,
+            ApprovedUnitFactory(
+                edition=EditionFactory(number=9),
                 delegation=guangdong,
             )
         ),  # last edition's
@@ -341,7 +344,7 @@ def test_the_secretary_settles_after_seeing_the_count_and_the_total(
     client, secretaries_settle, open_edition, guangdong, unit, gd_unit, group_secretary
 ):
     delegation_paid_visitor(unit)
-    delegation_paid_visitor(gd_unit, reuse_eligible=True)
+    reusing_visitor(gd_unit, make=delegation_paid_visitor)
     client.force_login(group_secretary)
     listing = client.get(CHANGELIST).content.decode()
     assert 'id="settle-delegation-order"' in listing
@@ -542,7 +545,7 @@ def test_two_settlements_at_once_make_one_order_and_one_refusal():
     EntryPeriodFactory(edition=edition)
     delegation = DelegationFactory(name="竞态交易团")
     DelegationContact.objects.create(delegation=delegation, persons="王五", phone="1")
-    sub_unit = UnitFactory(
+    sub_unit = ApprovedUnitFactory(
         edition=edition, delegation=DelegationFactory(name="竞态分团", parent=delegation)
     )
     visitors = [delegation_paid_visitor(sub_unit) for _ in range(5)]

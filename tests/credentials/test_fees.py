@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from credentials.services import line_fee
 from registration.models import Label
 from tests.ciie_portal.factories import EntryPeriodFactory
-from tests.credentials.factories import payable_visitor
+from tests.credentials.factories import payable_visitor, reusing_visitor
 
 
 def test_it_charges_the_fee_of_the_entry_days(unit, edition):
@@ -35,13 +35,49 @@ def test_it_charges_nothing_when_the_delegation_pays(unit, edition):
 
 
 def test_it_charges_the_reuse_percentage_for_reuse(unit, edition):
-    fee = line_fee(payable_visitor(unit, reuse_eligible=True), edition)
+    fee = line_fee(reusing_visitor(unit), edition)
     assert fee == Decimal("100.00")
     assert str(fee) == "100.00"
 
 
 def test_it_charges_the_full_fee_when_the_label_upgrade_needs_a_new_credential(unit, edition):
-    visitor = payable_visitor(unit, reuse_eligible=True, needs_new_credential=True)
+    visitor = reusing_visitor(unit, needs_new_credential=True)
+    assert line_fee(visitor, edition) == Decimal("200.00")
+
+
+def test_a_reuse_flag_without_last_editions_credential_is_charged_in_full(unit, edition):
+    # Marked eligible but nothing to reuse (no previous visitor): the fee follows the facts.
+    assert line_fee(payable_visitor(unit, reuse_eligible=True), edition) == Decimal("200.00")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "改了名字"},
+        {"photo": "visitor-photos/new-photo.jpg"},
+        {"label": Label.STAFF},
+    ],
+    ids=["name", "photo", "label"],
+)
+def test_changed_card_data_is_charged_the_full_fee(unit, edition, change):
+    visitor = reusing_visitor(unit)
+    for name, value in change.items():
+        setattr(visitor, name, value)
+    expected = Decimal("0.00") if change.get("label") == Label.STAFF else Decimal("200.00")
+    assert line_fee(visitor, edition) == expected
+
+
+def test_other_entry_days_are_charged_the_full_fee_of_those_days(unit, edition):
+    visitor = reusing_visitor(unit)
+    visitor.entry_period = EntryPeriodFactory(
+        edition=edition, name="后三天", first_day=edition.ends_on, fee=Decimal("100.00")
+    )
+    assert line_fee(visitor, edition) == Decimal("100.00")
+
+
+def test_a_unit_that_changed_its_name_is_charged_the_full_fee(unit, edition):
+    visitor = reusing_visitor(unit)
+    visitor.unit.name = "新名称有限公司"
     assert line_fee(visitor, edition) == Decimal("200.00")
 
 
@@ -59,7 +95,7 @@ def test_it_rounds_the_reuse_fee_to_the_fen(unit, edition, fee, percent, expecte
     period = EntryPeriodFactory(
         edition=edition, name="特别", first_day=edition.starts_on, fee=Decimal(fee)
     )
-    visitor = payable_visitor(unit, entry_period=period, reuse_eligible=True)
+    visitor = reusing_visitor(unit, entry_period=period)
     result = line_fee(visitor, edition)
     assert result == Decimal(expected)
     assert result.as_tuple().exponent == -2

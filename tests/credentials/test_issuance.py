@@ -38,8 +38,8 @@ from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.registration.factories import (
+    ApprovedUnitFactory,
     DeliveryAddressFactory,
-    UnitFactory,
     UserFactory,
     VisitorFactory,
 )
@@ -228,7 +228,7 @@ def test_credentials_are_grouped_by_unit_address_and_recipient(edition, unit, pr
     copy = DeliveryAddressFactory(unit=unit, recipient="王 收件", address="崧泽大道 333号")
     colleague = DeliveryAddressFactory(unit=unit, recipient="李收件", address="崧泽大道333号")
     elsewhere = DeliveryAddressFactory(unit=unit, recipient="王收件", address="虹桥路1号")
-    neighbour = UnitFactory(edition=edition, delegation=unit.delegation)
+    neighbour = ApprovedUnitFactory(edition=edition, delegation=unit.delegation)
     same_text = DeliveryAddressFactory(unit=neighbour, recipient="王收件", address="崧泽大道333号")
     together = _couriered(unit, home, printed, 2) + _couriered(unit, copy, printed)
     _couriered(unit, colleague, printed)
@@ -566,7 +566,7 @@ def test_one_pick_up_list_per_delegation_per_run(
     edition, unit, other_unit, printed, office, guangzhou, other_delegation
 ):
     ours = _picked_up(unit, printed, 2)
-    sister = UnitFactory(edition=edition, delegation=guangzhou)
+    sister = ApprovedUnitFactory(edition=edition, delegation=guangzhou)
     ours += _picked_up(sister, printed)
     theirs = _picked_up(other_unit, printed)
     _couriered(unit, DeliveryAddressFactory(unit=unit), printed)  # not for a list
@@ -776,7 +776,7 @@ def test_two_packing_runs_at_once_pack_each_credential_once():
     batch = _batch(edition)
     credentials = []
     for _ in range(3):
-        unit = UnitFactory(edition=edition)
+        unit = ApprovedUnitFactory(edition=edition)
         credentials += _couriered(unit, DeliveryAddressFactory(unit=unit), batch, 12)
     barrier = threading.Barrier(2)
     results, errors = [], []

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from credentials.models import CredentialOrder
 from registration.models import Label, Visitor
-from tests.credentials.factories import order_with_lines, payable_visitor
+from tests.credentials.factories import order_with_lines, payable_visitor, reusing_visitor
 
 pytestmark = pytest.mark.urls("tests.credentials.credentials_urls")
 
@@ -43,7 +43,7 @@ def test_the_new_order_page_lists_the_units_visitors_awaiting_payment_with_fees(
     signed_in, unit, other_unit
 ):
     full = payable_visitor(unit, name="张全价")
-    reuse = payable_visitor(unit, name="李复用", reuse_eligible=True)
+    reuse = reusing_visitor(unit, name="李复用")
     payable_visitor(unit, name="王审核", status=Visitor.Status.PENDING_REVIEW)
     payable_visitor(other_unit, name="赵别家")
     response = signed_in.get("/accounts/orders/new/")

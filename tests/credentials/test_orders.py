@@ -14,7 +14,12 @@ from credentials.services import order_cancel, order_create, order_mark_paid, or
 from credentials.tasks import orders_expire_task
 from registration.models import Label, Visitor
 from tests.ciie_portal.factories import SHANGHAI
-from tests.credentials.factories import CredentialOrderFactory, order_with_lines, payable_visitor
+from tests.credentials.factories import (
+    CredentialOrderFactory,
+    order_with_lines,
+    payable_visitor,
+    reusing_visitor,
+)
 
 S = CredentialOrder.Status
 V = Visitor.Status
@@ -28,7 +33,7 @@ def ids(*visitors):
 
 
 def test_it_makes_one_order_with_a_line_per_visitor(unit, contact, edition):
-    first, second = payable_visitor(unit), payable_visitor(unit, reuse_eligible=True)
+    first, second = payable_visitor(unit), reusing_visitor(unit)
     vip = payable_visitor(unit, label=Label.VIP)
     before = timezone.now()
     order = order_create(unit=unit, visitor_ids=ids(first, second, vip), actor=contact)

@@ -42,7 +42,7 @@ from credentials.signing import public_key
 from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.conftest import on_postgres
-from tests.registration.factories import UnitFactory, UserFactory, VisitorFactory
+from tests.registration.factories import ApprovedUnitFactory, UserFactory, VisitorFactory
 
 GATE_URLS = "tests.credentials.gate_urls"
 Job = ProductionJob.Status
@@ -686,7 +686,7 @@ def test_the_credential_list_costs_the_same_queries_for_many_credentials(
 @pytest.mark.django_db(transaction=True)
 def test_two_jobs_over_the_same_selection_at_once_give_each_visitor_one_credential(edition, photo):
     # Transactional tests flush the delegations the migrations load: the factory makes its own.
-    unit = UnitFactory(edition=edition)
+    unit = ApprovedUnitFactory(edition=edition)
     visitors = [reviewed(unit, photo) for _ in range(48)]
     # Made directly: production_job_start would run each at once (tasks run in-process here).
     jobs = [ProductionJob.objects.create(edition=edition, chunk_size=4) for _ in range(2)]

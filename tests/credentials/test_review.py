@@ -29,7 +29,7 @@ from registration.models import Label, Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.payments.factories import open_for_payment, pending_order
-from tests.registration.factories import UnitFactory, UserFactory, VisitorFactory
+from tests.registration.factories import ApprovedUnitFactory, UserFactory, VisitorFactory
 
 # The project's URLs with the admin built after the review admin is registered (until
 # credentials/admin.py imports it).
@@ -616,7 +616,7 @@ def test_the_same_results_imported_twice_at_once_are_recorded_once():
 
     edition = EditionFactory()
     EntryPeriodFactory(edition=edition)
-    unit = UnitFactory(edition=edition, contact_email="race@example.com")
+    unit = ApprovedUnitFactory(edition=edition, contact_email="race@example.com")
     actor = UserFactory(is_staff=True)
     visitors = [awaiting(unit) for _n in range(3)]
     review_batch_export(edition=edition, actor=actor)

@@ -137,6 +137,7 @@ def test_a_value_that_is_not_offered_is_refused(client, secretary, unit):
 def test_units_filter_by_status_with_counts(
     client, group_secretary, unit, science_unit, other_unit
 ):
+    Unit.objects.filter(pk=unit.pk).update(status=Unit.Status.DRAFT)
     Unit.objects.filter(pk=science_unit.pk).update(status=Unit.Status.APPROVED)
     Unit.objects.filter(pk=other_unit.pk).update(status=Unit.Status.APPROVED)
 
@@ -180,6 +181,7 @@ def test_a_secretary_sees_only_their_subtrees_figures(
     VisitorFactory(unit=science_unit, label=Label.VIP)
     VisitorFactory.create_batch(5, unit=other_unit, label=Label.VIP, status=V.SUBMITTED)
     UnitFactory(edition=unit.edition, delegation=unit.delegation, status=Unit.Status.SUBMITTED)
+    Unit.objects.filter(pk=unit.pk).update(status=Unit.Status.DRAFT)
 
     response = _get(client, secretary, OVERVIEW)
 

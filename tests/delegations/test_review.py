@@ -196,7 +196,7 @@ def test_two_secretaries_labelling_at_once_never_pass_the_quota(django_db_setup)
     edition = EditionFactory(number=40)
     group = DelegationFactory(name="并发交易团", code="concurrent")
     DelegationQuota.objects.create(edition=edition, delegation=group, vip_limit=1)
-    unit = UnitFactory(edition=edition, delegation=group)
+    unit = UnitFactory(edition=edition, delegation=group, status=Unit.Status.APPROVED)
     first, second = VisitorFactory.create_batch(2, unit=unit, status=S.SUBMITTED)
     barrier = threading.Barrier(2)
     outcomes = []

@@ -11,7 +11,7 @@ from invoicing.services import invoice_issue
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.invoicing.factories import paid_order, requested_invoice
-from tests.registration.factories import UnitFactory
+from tests.registration.factories import ApprovedUnitFactory
 
 THREADS = 8
 
@@ -47,7 +47,7 @@ def _no_task(monkeypatch):
 def _requests(kind, count):
     edition = EditionFactory(number=8)
     EntryPeriodFactory(edition=edition)
-    units = [UnitFactory(edition=edition) for _ in range(count)]
+    units = [ApprovedUnitFactory(edition=edition) for _ in range(count)]
     return [requested_invoice(paid_order(unit), kind=kind) for unit in units]
 
 

@@ -11,7 +11,7 @@ from registration.models import Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.payments.factories import open_for_payment, pending_order, signed_notification
-from tests.registration.factories import UnitFactory
+from tests.registration.factories import ApprovedUnitFactory
 
 
 @on_postgres
@@ -19,7 +19,7 @@ from tests.registration.factories import UnitFactory
 def test_the_same_notification_twice_at_once_confirms_one_payment_once():
     edition = open_for_payment(EditionFactory())
     EntryPeriodFactory(edition=edition)
-    unit = UnitFactory(edition=edition, contact_mobile="13800001111")
+    unit = ApprovedUnitFactory(edition=edition, contact_mobile="13800001111")
     order = pending_order(unit)
     payment = payment_create(order=order, method="b2b", actor=unit.account)
     provider, body, headers = signed_notification(payment)

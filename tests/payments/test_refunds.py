@@ -38,7 +38,7 @@ from tests.payments.factories import (
     pending_order,
     signed_notification,
 )
-from tests.registration.factories import UnitFactory, UserFactory
+from tests.registration.factories import ApprovedUnitFactory, UserFactory
 
 R = Refund.Status
 CHANGELIST = "/admin/payments/refund/"
@@ -483,7 +483,7 @@ def _fresh_unit():
     """Transactional tests build their own world (the fixtures' reference rows are flushed)."""
     edition = open_for_payment(EditionFactory())
     EntryPeriodFactory(edition=edition)
-    unit = UnitFactory(edition=edition, contact_email="finance@unit.example.com")
+    unit = ApprovedUnitFactory(edition=edition, contact_email="finance@unit.example.com")
     return unit, unit.account
 
 

@@ -30,7 +30,7 @@ from registration.models import Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.payments.factories import open_for_payment, pending_order
-from tests.registration.factories import UnitFactory
+from tests.registration.factories import ApprovedUnitFactory
 
 S = CredentialOrder.Status
 M = StatementEntry.Match
@@ -645,7 +645,7 @@ def test_two_matching_runs_at_once_confirm_each_order_once(settings, tmp_path):
     clerk = _staff(FINANCE)
     edition = open_for_payment(EditionFactory())
     EntryPeriodFactory(edition=edition)
-    unit = UnitFactory(edition=edition, contact_mobile="13800001111")
+    unit = ApprovedUnitFactory(edition=edition, contact_mobile="13800001111")
     transfers = [awaiting_transfer(unit) for _ in range(3)]
     without = [pending_order(unit) for _ in range(3)]
     rows = [row(p.order) for p in transfers] + [row(o, payer="某人") for o in without]

@@ -25,7 +25,7 @@ from registration.models import Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.payments.factories import open_for_payment, pending_order
-from tests.registration.factories import UnitFactory, UserFactory
+from tests.registration.factories import ApprovedUnitFactory, UserFactory
 
 pytestmark = [on_postgres, pytest.mark.django_db(transaction=True)]
 
@@ -62,7 +62,7 @@ def transfer() -> Payment:
     """A bank transfer of an order for two visitors, awaiting finance."""
     edition = open_for_payment(EditionFactory())
     EntryPeriodFactory(edition=edition)
-    unit = UnitFactory(edition=edition, contact_mobile="13800001111")
+    unit = ApprovedUnitFactory(edition=edition, contact_mobile="13800001111")
     order = pending_order(unit, visitors=VISITORS)
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), "white").save(buffer, format="JPEG")

@@ -67,3 +67,10 @@ class DeliveryAddressFactory(factory.django.DjangoModelFactory):
     mobile = "13900000000"
     address = "上海市青浦区崧泽大道333号"
     postcode = "201702"
+
+
+class ApprovedUnitFactory(UnitFactory):
+    """A unit its delegation approved: what labels, lock, orders, payments, the visitor review
+    and production need (``delegations.gates``)."""
+
+    status = Unit.Status.APPROVED
