@@ -15,8 +15,13 @@ from registration.models import DeliveryAddress, Label, Unit, Visitor
 from registration.returning import one_click_invite_send
 from registration.services import UNIT_INFO_FIELDS
 
-from .filters import UNIT_FILTERS, VISITOR_FILTERS
+from .filters import UNIT_FILTERS, VISITOR_FILTERS, PaidByDelegationFilter
 from .models import Delegation, DelegationContact, DelegationQuota, Secretary
+from .paid_by import (
+    paid_by_preview,
+    units_mark_paid_by_delegation,
+    visitors_mark_paid_by_delegation,
+)
 from .selectors import scope_to_user
 from .services import quota_limits, quota_usage, units_review, visitors_label, visitors_lock
 
@@ -108,6 +113,51 @@ class DelegationScopedAdmin(admin.ModelAdmin):
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def _paid_by(self, request, queryset, *, paid: bool, action: str):
+        """交易团代付 and its undoing: a confirmation page listing what changes and what is
+        refused (like Django's delete confirmation), then the service on "Yes"."""
+        is_units = self.model is Unit
+        if not queryset.exists():
+            # The selection lay outside the user's delegation: the scoped queryset is empty.
+            self.message_user(request, _("Nothing selected that you may change."), messages.ERROR)
+            return None
+        if request.POST.get("post") == "yes":
+            call = units_mark_paid_by_delegation if is_units else visitors_mark_paid_by_delegation
+            try:
+                change = call(
+                    **{"units" if is_units else "visitors": queryset},
+                    paid=paid,
+                    actor=request.user,
+                )
+            except ValidationError as error:
+                self.message_user(request, " ".join(error.messages), messages.ERROR)
+                return None
+            self.message_user(request, change.summary(), messages.SUCCESS)
+            if change.refusals:
+                self.message_user(
+                    request,
+                    _("Not changed: %(refusals)s") % {"refusals": " ".join(change.refusals)},
+                    messages.WARNING,
+                )
+            return None
+        preview = paid_by_preview(**{"units" if is_units else "visitors": queryset}, paid=paid)
+        title = _("Mark as paid by the delegation") if paid else _("Undo paid by the delegation")
+        return TemplateResponse(
+            request,
+            "admin/delegations/paid_by_confirm.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "change": preview,
+                "shown_visitors": preview.visitors[:PAID_BY_SHOWN],
+                "more_visitors": max(len(preview.visitors) - PAID_BY_SHOWN, 0),
+                "selected": list(queryset.values_list("pk", flat=True)),
+                "action": action,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
     def _report(self, request, call, success):
         """Run a service; say how many rows it changed, or why it refused."""
         try:
@@ -116,6 +166,10 @@ class DelegationScopedAdmin(admin.ModelAdmin):
             self.message_user(request, " ".join(error.messages), messages.ERROR)
             return
         self.message_user(request, success(count), messages.SUCCESS)
+
+
+# The confirmation page of 交易团代付 names at most this many visitors that change (all refusals).
+PAID_BY_SHOWN = 200
 
 
 class DeliveryAddressInline(admin.TabularInline):
@@ -131,8 +185,10 @@ class DeliveryAddressInline(admin.TabularInline):
 
 @admin.register(Unit)
 class UnitAdmin(DelegationScopedAdmin):
-    list_display = ["name", "uscc", "category", "delegation", "status", "submitted_at"]
-    list_filter = [*UNIT_FILTERS, "category", "region", "kind", "edition"]
+    list_display = [
+        "name", "uscc", "category", "delegation", "status", "paid_by_delegation", "submitted_at",
+    ]  # fmt: skip
+    list_filter = [*UNIT_FILTERS, PaidByDelegationFilter, "category", "region", "kind", "edition"]
     list_select_related = ["delegation", "edition"]
     search_fields = ["name", "uscc", "account_number"]
     # Units fill in their own information; the admin shows it and reviews it.
@@ -143,7 +199,9 @@ class UnitAdmin(DelegationScopedAdmin):
     inlines = [DeliveryAddressInline]
     show_full_result_count = False
     fieldsets = [
-        (None, {"fields": ["edition", "delegation", "status", "submitted_at"]}),
+        (None, {"fields": [
+            "edition", "delegation", "status", "paid_by_delegation", "submitted_at",
+        ]}),
         (_("Unit"), {"fields": [
             "region", "category", "kind", "name", "short_name", "uscc", "account_number",
             "recommendation_code", "invitation_code", "licence_link",
@@ -152,7 +210,18 @@ class UnitAdmin(DelegationScopedAdmin):
         (_("Record"), {"fields": ["account", "previous", "created_at", "updated_at"]}),
     ]  # fmt: skip
 
-    actions = ["review_approve", "review_return", "review_reject", "send_one_click_invite"]
+    actions = [
+        "review_approve", "review_return", "review_reject", "mark_paid_by_delegation",
+        "undo_paid_by_delegation", "send_one_click_invite",
+    ]  # fmt: skip
+
+    @admin.action(description=_("Mark as paid by the delegation"), permissions=["change"])
+    def mark_paid_by_delegation(self, request, queryset):
+        return self._paid_by(request, queryset, paid=True, action="mark_paid_by_delegation")
+
+    @admin.action(description=_("Undo paid by the delegation"), permissions=["change"])
+    def undo_paid_by_delegation(self, request, queryset):
+        return self._paid_by(request, queryset, paid=False, action="undo_paid_by_delegation")
 
     @admin.action(description=_("Approve the selected units"), permissions=["change"])
     def review_approve(self, request, queryset):
@@ -239,6 +308,7 @@ class VisitorAdmin(DelegationScopedAdmin):
         "unit",
         "label",
         "status",
+        "paid_by_delegation",
         "reference",
     ]
     list_filter = [*VISITOR_FILTERS, "id_type", "edition"]
@@ -253,7 +323,8 @@ class VisitorAdmin(DelegationScopedAdmin):
     ]  # fmt: skip
     fieldsets = [
         (None, {"fields": [
-            "edition", "unit", "reference", "status", "label", "photo_preview",
+            "edition", "unit", "reference", "status", "label", "paid_by_delegation",
+            "photo_preview",
         ]}),
         (_("Person"), {"fields": [
             "person_type", "name", "surname_en", "given_name_en", "permit_name", "sex",
@@ -280,7 +351,18 @@ class VisitorAdmin(DelegationScopedAdmin):
     def has_add_permission(self, request):
         return False
 
-    actions = ["label_vip", "label_staff", "label_visitor", "lock_submission", "export_csv"]
+    actions = [
+        "label_vip", "label_staff", "label_visitor", "mark_paid_by_delegation",
+        "undo_paid_by_delegation", "lock_submission", "export_csv",
+    ]  # fmt: skip
+
+    @admin.action(description=_("Mark as paid by the delegation"), permissions=["change"])
+    def mark_paid_by_delegation(self, request, queryset):
+        return self._paid_by(request, queryset, paid=True, action="mark_paid_by_delegation")
+
+    @admin.action(description=_("Undo paid by the delegation"), permissions=["change"])
+    def undo_paid_by_delegation(self, request, queryset):
+        return self._paid_by(request, queryset, paid=False, action="undo_paid_by_delegation")
 
     @admin.action(description=_("Export the selected visitors (CSV)"), permissions=["view"])
     def export_csv(self, request, queryset):

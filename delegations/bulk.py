@@ -50,6 +50,7 @@ from registration.models import (
 from registration.services import visitor_save
 from registration.validators import resident_id_check_char, validate_id_number
 
+from .paid_by import visitors_mark_paid_by_delegation
 from .selectors import scope_to_user
 
 # --- The file format ---------------------------------------------------------------------------
@@ -73,11 +74,14 @@ COLUMNS = {
     "email": "邮箱",
     "entry_period": "入场日期",
     "pickup": "领取方式",
+    "paid_by_delegation": "交易团代付",
 }
 #: Columns a file must have; the others may be left out (their cells count as empty).
 REQUIRED_COLUMNS = ("unit", "person_type", "name", "id_type", "id_number")
 #: Columns that Excel must keep as text (long numbers lose digits as figures).
 TEXT_COLUMNS = ("unit", "id_number", "mobile")
+
+YES, NO = "yes", "no"
 
 #: The Chinese label of each choice, as written in the spreadsheet.
 LABELS: dict[str, dict[str, str]] = {
@@ -105,11 +109,17 @@ LABELS: dict[str, dict[str, str]] = {
         "其他": JobCategory.OTHER,
     },
     "pickup": {"快递": Pickup.COURIER, "交易团代领": Pickup.DELEGATION},
+    # 交易团代付: empty means "as the unit" (否 unless the whole unit is paid for).
+    "paid_by_delegation": {"是": YES, "否": NO},
 }
 #: Spellings that are also understood (never offered in the template).
 LABEL_ALIASES: dict[str, dict[str, str]] = {
     "person_type": {"其他国家或地区人员": PersonType.FOREIGN, "中国大陆": PersonType.MAINLAND},
     "sex": {"男性": Sex.MALE, "女性": Sex.FEMALE},
+    "paid_by_delegation": {
+        **dict.fromkeys(("y", "1", "true", "代付"), YES),
+        **dict.fromkeys(("n", "0", "false"), NO),
+    },
 }
 #: Hong Kong, Macao and Taiwan in the 国籍/地区 column (any ISO code or Chinese country name
 #: is understood too).
@@ -143,6 +153,7 @@ EXAMPLE = {
     "email": "zhangsan@example.com",
     "entry_period": "全程",
     "pickup": "交易团代领",
+    "paid_by_delegation": "否",
 }
 
 
@@ -547,7 +558,7 @@ class _Importer:
         cleaned = form.cleaned_data
         skip = ("photo", "id_number", "id_type", "pledge")
         with transaction.atomic():
-            return visitor_save(
+            visitor = visitor_save(
                 unit=unit,
                 actor=self.user,
                 values={
@@ -557,6 +568,8 @@ class _Importer:
                 id_type=cleaned["id_type"],
                 id_number=cleaned["id_number"],
             )
+            self._paid_by(visitor, values)
+            return visitor
 
     def _save_unchecked(self, row: dict, values: dict, reasons) -> Visitor | None:
         """Only what the database needs: a name, the ID document, values that fit."""
@@ -588,7 +601,7 @@ class _Importer:
         if reasons:
             return None
         with transaction.atomic():
-            return visitor_save(
+            visitor = visitor_save(
                 unit=unit,
                 actor=self.user,
                 values={
@@ -605,6 +618,24 @@ class _Importer:
                 id_type=values["id_type"],
                 id_number=values["id_number"],
             )
+            self._paid_by(visitor, values)
+            return visitor
+
+    def _paid_by(self, visitor: Visitor, values: dict) -> None:
+        """交易团代付 as the row says: 是 marks the visitor, 否 unmarks one of a unit the
+        delegation pays for, empty keeps what the visitor inherited from its unit. A refusal
+        (the unit is not approved or awaiting review) refuses the row."""
+        wanted = values.get("paid_by_delegation")
+        if not wanted or (wanted == YES) == visitor.paid_by_delegation:
+            return
+        try:
+            visitors_mark_paid_by_delegation(
+                visitors=Visitor.objects.filter(pk=visitor.pk),
+                paid=wanted == YES,
+                actor=self.user,
+            )
+        except ValidationError as error:
+            raise ValidationError({"paid_by_delegation": error.messages}) from None
 
 
 def bulk_register(*, rows_file, user, edition, check: bool = True) -> BulkReport:
@@ -704,6 +735,15 @@ def _column_notes(edition) -> dict[str, tuple[str, str]]:
                 "delivery address."
             ),
             listed("pickup"),
+        ),
+        "paid_by_delegation": (
+            _(
+                "Paid by the delegation: 是 if your delegation pays this visitor's credential "
+                "fee (the unit is then never asked to pay), 否 if the unit pays. Empty: as the "
+                "unit is marked in the admin. Only for units that are approved or awaiting "
+                "review; it can be undone in the admin until an order exists."
+            ),
+            listed("paid_by_delegation") + "（yes/no、Y/N、1/0）",
         ),
     }
 

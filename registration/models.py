@@ -120,6 +120,8 @@ class Unit(models.Model):
         verbose_name=_("previous edition's unit"),
     )
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    # 交易团代付: set by a secretary (delegations.paid_by); visitors added later inherit it.
+    paid_by_delegation = models.BooleanField(_("paid by the delegation"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -465,7 +467,14 @@ VISITOR_STATES = StateMachine(
         _V.SUBMITTED: {_V.PENDING_PAYMENT, _V.PENDING_REVIEW, _V.CANCELLED},
         _V.PENDING_LOCK: {_V.PENDING_PAYMENT, _V.PENDING_REVIEW, _V.CANCELLED},
         _V.PENDING_PAYMENT: {_V.PENDING_REVIEW, _V.CANCELLED},
-        _V.PENDING_REVIEW: {_V.REVIEW_PASSED, _V.REVIEW_FAILED, _V.CANCELLED},
+        # Back to 待支付 only when a secretary undoes 交易团代付 (delegations.paid_by) for a
+        # professional visitor who has no order line and no review result yet.
+        _V.PENDING_REVIEW: {
+            _V.REVIEW_PASSED,
+            _V.REVIEW_FAILED,
+            _V.CANCELLED,
+            _V.PENDING_PAYMENT,
+        },  # fmt: skip
         _V.REVIEW_PASSED: {_V.CANCELLED},
         _V.REVIEW_FAILED: set(),  # refundable; final
         _V.CANCELLED: set(),  # 注销: refundable; final

@@ -178,7 +178,11 @@ def visitor_save(
     validate_id_number(id_type, id_number)
     with transaction.atomic():
         if visitor is None:
-            visitor = Visitor(edition_id=unit.edition_id, unit=unit)
+            visitor = Visitor(
+                edition_id=unit.edition_id,
+                unit=unit,
+                paid_by_delegation=unit.paid_by_delegation,  # 交易团代付 is inherited
+            )
             action = "visitor.create"
         else:
             visitor = Visitor.objects.select_for_update().get(pk=visitor.pk, unit=unit)

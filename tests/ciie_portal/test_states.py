@@ -48,7 +48,9 @@ def test_the_maps_follow_the_specification():
     assert VISITOR_STATES.can(S.SUBMITTED, S.PENDING_REVIEW)
     assert VISITOR_STATES.can(S.PENDING_LOCK, S.PENDING_REVIEW)
     assert VISITOR_STATES.can(S.PENDING_PAYMENT, S.PENDING_REVIEW)
-    assert not VISITOR_STATES.can(S.PENDING_REVIEW, S.PENDING_PAYMENT)
+    # Back from review to payment only when 交易团代付 is undone (delegations.paid_by).
+    assert VISITOR_STATES.can(S.PENDING_REVIEW, S.PENDING_PAYMENT)
+    assert not VISITOR_STATES.can(S.REVIEW_PASSED, S.PENDING_PAYMENT)
     # Returned units are edited and submitted again; rejected ones are final.
     assert UNIT_STATES.can(Unit.Status.RETURNED, Unit.Status.SUBMITTED)
     assert UNIT_STATES.sources_of(Unit.Status.SUBMITTED) == [
