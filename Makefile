@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format check worker beat messages compile-messages clean
+.PHONY: install run test soak lint format check worker beat messages compile-messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ run: install
 ## test: the whole suite (PostgreSQL + Redis when DATABASE_URL / CELERY_BROKER_URL are set)
 test: install
 	CIIE_ALLOW_LOCAL_KEYS=true $(BIN)/pytest --create-db $(PYTEST_ARGS)
+
+## soak: the whole-season property test, long (needs DATABASE_URL on PostgreSQL);
+## SEASON_EXAMPLES / SEASON_STEPS set its size, SEASON_REPORT=1 prints how far each example got
+SEASON_EXAMPLES ?= 50
+SEASON_STEPS ?= 100
+soak: install
+	CIIE_ALLOW_LOCAL_KEYS=true SEASON_EXAMPLES=$(SEASON_EXAMPLES) SEASON_STEPS=$(SEASON_STEPS) \
+		$(BIN)/pytest --create-db tests/test_season.py $(PYTEST_ARGS)
 
 ## lint: ruff lint and format check
 lint: $(STAMP)
