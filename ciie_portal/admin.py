@@ -7,6 +7,7 @@ from .choices import UnitCategory
 from .models import AuditEntry, Edition, EntryPeriod, Notice, SideEvent
 from .notices.services import notice_retry
 from .services import edition_make_current
+from .windows import edition_window_changes_record, window_values
 
 
 class EditionForm(forms.ModelForm):
@@ -89,6 +90,14 @@ class EditionAdmin(admin.ModelAdmin):
         ),
         (_("Record"), {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        # Organisers extend (or shorten) windows here: each changed window is audited, with
+        # the values as stored before this save (not as the form was first shown).
+        before = window_values(Edition.objects.get(pk=obj.pk)) if change and obj.pk else None
+        super().save_model(request, obj, form, change)
+        if before is not None:
+            edition_window_changes_record(edition=obj, before=before, actor=request.user)
 
     @admin.action(description=_("Make the selected edition the current one"))
     def make_current(self, request, queryset):

@@ -13,6 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ciie_portal.choices import Region, UnitCategory
 from ciie_portal.crypto import normalize_id
+from ciie_portal.windows import registration_window_check
 
 from . import reference
 from .auth import normalize_login_name
@@ -238,6 +239,11 @@ class AccountForm(forms.Form):
                 self.add_error("password1", error)
         if self.sending_code:
             return data
+        try:
+            # Before the code is used up: a refusal here must not cost the user a new code.
+            registration_window_check(edition=self.edition, actor=None)
+        except ValidationError as error:
+            self.add_error(None, error)
         mobile = data.get("mobile")
         if not data.get("sms_code"):
             self.add_error("sms_code", _("Enter the code sent to your mobile."))

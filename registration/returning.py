@@ -22,6 +22,7 @@ from ciie_portal.audit import audit_record, audit_record_bulk
 from ciie_portal.choices import Region
 from ciie_portal.models import Edition, Notice
 from ciie_portal.notices.services import notice_send
+from ciie_portal.windows import registration_window_check
 
 from .auth import normalize_login_name
 from .models import Unit, User, VerificationCode, Visitor
@@ -98,15 +99,23 @@ def failed_method_record(session, method: str) -> set[str]:
 # --- Bringing a unit forward ----------------------------------------------------------------
 
 
-def unit_bring_forward(*, previous_unit: Unit, edition: Edition, actor) -> tuple[Unit, int, int]:
+def unit_bring_forward(
+    *, previous_unit: Unit, edition: Edition, actor, reuse_choices: dict | None = None
+) -> tuple[Unit, int, int]:
     """Copy ``previous_unit`` and its visitors into ``edition`` for the same account.
 
     The new unit is a draft whose information must be reviewed and saved again
     (``info_saved_at`` stays empty). Visitors that were not cancelled come along as saved
-    drafts; those whose review passed may reuse their credential. A visitor whose ID number is
-    already registered in ``edition`` (by anyone) is skipped. Returns the unit and how many
-    visitors were copied and skipped. Running it again returns the existing unit, copying nothing.
+    drafts. Each one who held last edition's credential and passed its review chooses between
+    证件复用 (reuse, the edition's reuse percentage of the fee) and 重新申办 (a new card, full
+    fee): ``reuse_choices`` maps earlier visitors' ids to True (reuse) or False (apply anew);
+    the default is reuse. The choice is stored in ``Visitor.reuse_eligible`` and can change
+    while the visitor is saved (``services.visitors_reuse_choose``). A visitor whose ID number
+    is already registered in ``edition`` (by anyone) is skipped. Returns the unit and how many
+    visitors were copied and skipped. Running it again returns the existing unit, copying
+    nothing. Bringing forward is registering: only inside the registration window.
     """
+    reuse_choices = reuse_choices or {}
     if previous_unit.account_id is None:
         raise ValidationError(_("This earlier registration has no account."))
     previous_edition = Edition.objects.only("number").get(pk=previous_unit.edition_id)
@@ -119,6 +128,7 @@ def unit_bring_forward(*, previous_unit: Unit, edition: Edition, actor) -> tuple
         existing = existing.order_by("created_at").first()
         if existing is not None:
             return existing, 0, 0
+        registration_window_check(edition=edition, actor=actor)
         taken = Unit.objects.filter(edition=edition)
         if previous_unit.uscc and taken.filter(uscc=previous_unit.uscc).exists():
             raise ValidationError(
@@ -178,7 +188,12 @@ def unit_bring_forward(*, previous_unit: Unit, edition: Edition, actor) -> tuple
                     label="",
                     status=Visitor.Status.SAVED,
                     previous=old,
-                    reuse_eligible=old.status == Visitor.Status.REVIEW_PASSED,
+                    # True only where reuse can be offered and was chosen (the default).
+                    reuse_eligible=(
+                        old.status == Visitor.Status.REVIEW_PASSED
+                        and bool(old.label)
+                        and reuse_choices.get(old.pk, True)
+                    ),
                     original_label=old.label,
                     # The card data and contact details, so that nothing is typed twice.
                     **{field: getattr(old, field) for field in VISITOR_FORWARD_FIELDS},

@@ -11,7 +11,8 @@ def visitors_of_unit(unit: Unit):
     """A unit's visitors for its lists: one query whatever their number."""
     return (
         Visitor.objects.filter(unit=unit, join_pending=False)
-        .select_related("entry_period", "address")
+        # ``previous``: whether 证件复用 can be offered (``services.reuse_possible``).
+        .select_related("entry_period", "address", "previous")
         .order_by("person_type", "created_at", "pk")
     )
 

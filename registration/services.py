@@ -4,9 +4,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
-from ciie_portal.audit import audit_record
+from ciie_portal.audit import audit_record, audit_record_bulk
 from ciie_portal.notices.services import notice_send
+from ciie_portal.windows import registration_window_check
 
 from .models import (
     UNIT_STATES,
@@ -173,11 +175,16 @@ def visitor_save(
     """Add or change a visitor of ``unit``; with ``submit`` it is also submitted (locked).
 
     One ID number is one visitor per edition, across all units. Only saved (已保存) visitors
-    can change.
+    can change. Adding and submitting keep to the registration window (``ciie_portal.windows``;
+    staff are not bound). An individual registration (个人) has exactly one visitor. A change of
+    the card data of a visitor who chose 证件复用 clears that choice at once (``reuse_applies``).
     """
+    if visitor is None or submit:
+        registration_window_check(edition=unit.edition, actor=actor)
     validate_id_number(id_type, id_number)
     with transaction.atomic():
         if visitor is None:
+            _refuse_second_individual(unit)
             visitor = Visitor(
                 edition_id=unit.edition_id,
                 unit=unit,
@@ -192,10 +199,19 @@ def visitor_save(
         for field in VISITOR_FIELDS:
             if field in values:
                 setattr(visitor, field, values[field])
+        index_before = visitor.id_number_index
         visitor.id_type = id_type
         visitor.id_number = id_number
         if photo is not None:
             visitor.photo = photo
+        # Compared with the previous edition's card, not with the form: saving the same data
+        # again keeps the choice; entry days not chosen yet are no change. Another ID number
+        # is another person: their card is never last edition's.
+        reuse_cleared = card_differences(visitor) if visitor.reuse_eligible else []
+        if visitor.reuse_eligible and index_before and index_before != visitor.id_number_index:
+            reuse_cleared.append("id_number")
+        if reuse_cleared:
+            visitor.reuse_eligible = False
         if (
             Visitor.objects.filter(
                 edition_id=unit.edition_id, id_number_index=visitor.id_number_index
@@ -214,6 +230,13 @@ def visitor_save(
             # Two units entered the same number at the same moment; the constraint decided.
             raise _duplicate_id_error() from None
         audit_record(actor=actor, obj=visitor, action=action, to_state=visitor.status)
+        if reuse_cleared:
+            audit_record(
+                actor=actor,
+                obj=visitor,
+                action="visitor.reuse_cleared",
+                data={"fields": reuse_cleared},
+            )
         if submit:
             reusing = reuse_applies(visitor)
             VISITOR_STATES.move(
@@ -226,28 +249,194 @@ def visitor_save(
     return visitor
 
 
-def reuse_applies(visitor: Visitor) -> bool:
-    """证件复用: last edition's credential can be reused when the card would be the same —
-    name, unit, delegation, photo and entry days unchanged, and it passed last review."""
-    old = visitor.previous
-    if not (visitor.reuse_eligible and old and visitor.original_label):
-        return False
-    same_days = (
-        visitor.entry_period
-        and old.entry_period
-        and (
-            visitor.entry_period.first_day.strftime("%m%d"),
-            visitor.entry_period.last_day.strftime("%m%d"),
+def _refuse_second_individual(unit: Unit) -> None:
+    """个人注册: the registrant is the one visitor. The unit row is locked so that two tabs
+    adding a visitor at once cannot make two."""
+    if unit.kind != Unit.Kind.INDIVIDUAL:
+        return
+    Unit.objects.select_for_update().filter(pk=unit.pk).first()
+    if Visitor.objects.filter(unit_id=unit.pk).exclude(status=Visitor.Status.CANCELLED).exists():
+        raise ValidationError(
+            _(
+                "An individual registration registers only the registrant: you are already "
+                "this registration's visitor. Colleagues register through a unit registration."
+            ),
+            code="individual_one_visitor",
         )
-        == (old.entry_period.first_day.strftime("%m%d"), old.entry_period.last_day.strftime("%m%d"))
-    )
+
+
+# --- 证件复用 (credential reuse) --------------------------------------------------------------
+#
+# A returning unit chooses per earlier visitor between reuse (the edition's reuse percentage
+# of the fee) and a new credential (full fee). ``Visitor.reuse_eligible`` holds that choice: True
+# only when reuse was chosen (the default, where possible, when the unit is brought forward).
+# Reuse applies only while the card data equals last edition's; a service that changes any of
+# it clears the choice at once (audited "visitor.reuse_cleared").
+
+# Visitors whose reuse choice a card-data change still clears: not yet paid for or reviewed.
+# Paid ones keep the record of what they paid.
+REUSE_CLEARABLE = (
+    Visitor.Status.SAVED,
+    Visitor.Status.SUBMITTED,
+    Visitor.Status.PENDING_LOCK,
+    Visitor.Status.PENDING_PAYMENT,
+)
+
+
+def reuse_possible(visitor: Visitor) -> bool:
+    """Whether 证件复用 can be offered: the visitor held last edition's credential (it had a
+    label), that visitor passed its review, and no label upgrade asks for a new card."""
+    old = visitor.previous
     return bool(
-        same_days
-        and visitor.name == old.name
-        and visitor.unit.name == old.unit.name
-        and visitor.unit.delegation_id == old.unit.delegation_id
-        and visitor.photo.name == old.photo.name
+        old
+        and visitor.original_label
+        and old.status == Visitor.Status.REVIEW_PASSED
+        and not visitor.needs_new_credential
     )
+
+
+def _same_days(period, old_period) -> bool:
+    # Editions are in different years: the same days are the same month and day.
+    return bool(
+        period
+        and old_period
+        and (period.first_day.strftime("%m%d"), period.last_day.strftime("%m%d"))
+        == (old_period.first_day.strftime("%m%d"), old_period.last_day.strftime("%m%d"))
+    )
+
+
+def card_differences(visitor: Visitor) -> list[str]:
+    """The card data in which ``visitor`` differs from last edition's visitor (field names).
+
+    Entry days not chosen yet, and a label not given yet, are no difference.
+    """
+    old = visitor.previous
+    if old is None:
+        return []
+    differences = []
+    if visitor.name != old.name:
+        differences.append("name")
+    if (visitor.photo.name or "") != (old.photo.name or ""):
+        differences.append("photo")
+    if visitor.unit.name != old.unit.name:
+        differences.append("unit_name")
+    if visitor.unit.delegation_id != old.unit.delegation_id:
+        differences.append("delegation")
+    if visitor.label and visitor.label != visitor.original_label:
+        differences.append("label")
+    if visitor.entry_period_id and not _same_days(visitor.entry_period, old.entry_period):
+        differences.append("entry_days")
+    return differences
+
+
+def reuse_applies(visitor: Visitor) -> bool:
+    """证件复用: THE rule for whether last edition's credential is reused (and the reuse fee
+    charged, ``credentials.services.credential_fee``).
+
+    True only when reuse was chosen (``reuse_eligible``), the previous visitor passed its review
+    and had a label, no label upgrade asks for a new card (``needs_new_credential``), the label
+    is the original one (or not given yet: reuse then gives the original one), and name, unit
+    name, delegation, photo and entry days equal last edition's. (A new ID number clears the
+    choice in ``visitor_save``.)
+
+    Costs no query when the visitor comes with ``select_related("unit", "entry_period",
+    "previous__unit", "previous__entry_period")`` — do that when calling it for many visitors.
+    """
+    if not visitor.reuse_eligible or not reuse_possible(visitor):
+        return False
+    return bool(visitor.entry_period_id) and not card_differences(visitor)
+
+
+def _reuse_clear_of_unit(*, unit: Unit, actor, fields: list[str]) -> int:
+    """The unit's own card data changed (its name, its delegation): no visitor of it reuses."""
+    cleared = list(
+        Visitor.objects.select_for_update()
+        .filter(unit_id=unit.pk, reuse_eligible=True, status__in=REUSE_CLEARABLE)
+        .order_by("pk")
+    )
+    if not cleared:
+        return 0
+    Visitor.objects.filter(pk__in=[v.pk for v in cleared]).update(
+        reuse_eligible=False, updated_at=timezone.now()
+    )
+    audit_record_bulk(
+        actor=actor, objects=cleared, action="visitor.reuse_cleared", data={"fields": fields}
+    )
+    return len(cleared)
+
+
+CARD_FIELD_LABELS = {
+    "name": _lazy("name"),
+    "id_number": _lazy("ID number"),
+    "photo": _lazy("photo"),
+    "unit_name": _lazy("unit name"),
+    "delegation": _lazy("delegation"),
+    "label": _lazy("label"),
+    "entry_days": _lazy("entry days"),
+}
+
+
+def visitors_reuse_choose(*, unit: Unit, choices: dict, actor) -> int:
+    """证件复用 or 重新申办, per earlier visitor: ``choices`` maps visitor ids of ``unit`` to
+    True (reuse last edition's credential, reuse fee) or False (a new credential, full fee).
+
+    Only saved (已保存) visitors choose; reuse only where it can be offered and the card data
+    is still last edition's. Returns how many visitors changed their choice.
+    """
+    with transaction.atomic():
+        visitors = list(
+            Visitor.objects.select_for_update(of=("self",))
+            .filter(unit_id=unit.pk, pk__in=list(choices), join_pending=False)
+            .select_related("unit", "entry_period", "previous__unit", "previous__entry_period")
+            .order_by("pk")
+        )
+        if len(visitors) != len(choices):
+            raise ValidationError(_("Choose among your unit's visitors."))
+        changed = {True: [], False: []}
+        for visitor in visitors:
+            reuse = bool(choices[visitor.pk])
+            if reuse == visitor.reuse_eligible:
+                continue
+            if visitor.status != Visitor.Status.SAVED:
+                raise ValidationError(
+                    _("%(name)s was submitted: the choice can no longer change.")
+                    % {"name": visitor.name}
+                )
+            if reuse and not reuse_possible(visitor):
+                raise ValidationError(
+                    _("%(name)s cannot reuse last edition's credential: apply anew.")
+                    % {"name": visitor.name}
+                )
+            differences = card_differences(visitor) if reuse else []
+            if differences:
+                raise ValidationError(
+                    _(
+                        "%(name)s cannot reuse last edition's credential: the card data changed "
+                        "since then (%(fields)s). A new credential is needed."
+                    )
+                    % {
+                        "name": visitor.name,
+                        "fields": ", ".join(str(CARD_FIELD_LABELS[f]) for f in differences),
+                    }
+                )
+            changed[reuse].append(visitor)
+        now = timezone.now()
+        for reuse, group in changed.items():
+            if not group:
+                continue
+            Visitor.objects.filter(pk__in=[v.pk for v in group]).update(
+                reuse_eligible=reuse, updated_at=now
+            )
+            for visitor in group:
+                visitor.reuse_eligible = reuse
+            audit_record_bulk(
+                actor=actor,
+                objects=group,
+                action="visitor.reuse_choose",
+                from_state="new" if reuse else "reuse",
+                to_state="reuse" if reuse else "new",
+            )
+    return len(changed[True]) + len(changed[False])
 
 
 def visitor_create(
@@ -282,7 +471,10 @@ def _check_complete(visitors) -> None:
 
 
 def visitors_submit(*, unit: Unit, visitor_ids, actor) -> list[Visitor]:
-    """Submit several saved visitors at once, after the contact took the pledge for them."""
+    """Submit several saved visitors at once, after the contact took the pledge for them.
+
+    Only inside the registration window (staff are not bound)."""
+    registration_window_check(edition=unit.edition, actor=actor)
     with transaction.atomic():
         chosen = list(
             Visitor.objects.select_for_update(of=("self",))
@@ -322,7 +514,13 @@ def visitor_delete(*, visitor: Visitor, actor) -> None:
 
 def unit_submit(*, unit: Unit, actor, visitor_ids=()) -> Unit:
     """确认提交: the unit goes to its delegation's review (or is approved at once where the
-    edition says so). At least one visitor must be submitted before or together with it."""
+    edition says so). At least one visitor must be submitted before or together with it.
+
+    Only inside the registration window — except that a unit its delegation returned for
+    changes may submit its corrections after registration closed (visitors it submits with
+    them still keep to the window, ``visitors_submit``)."""
+    if unit.status != Unit.Status.RETURNED:
+        registration_window_check(edition=unit.edition, actor=actor)
     with transaction.atomic():
         unit = Unit.objects.select_for_update().select_related("edition").get(pk=unit.pk)
         if not unit.is_editable:
@@ -350,22 +548,26 @@ def unit_submit(*, unit: Unit, actor, visitor_ids=()) -> Unit:
 
 
 def unit_review_notice(*, unit: Unit, key: str, reason: str = "") -> None:
-    """Email the unit its review result (its status now), with the reason if any."""
-    if not unit.contact_email:
-        return
-    notice_send(
-        key=key,
-        event="unit_review_result",
-        channel="email",
-        recipient=unit.contact_email,
-        template="unit_review_result",
-        params={
-            "unit": unit.name,
-            "delegation": str(unit.delegation or ""),
-            "result": str(unit.get_status_display()),
-            "reason": reason,
-        },
-    )
+    """Tell the unit its review result (its status now), with the reason if any: by SMS to
+    the contact's mobile and by email to the contact's address, each when there is one.
+    ``key`` names the review; each channel's notice key is ``key`` + ":sms" / ":email"."""
+    params = {
+        "unit": unit.name,
+        "delegation": str(unit.delegation or ""),
+        "result": str(unit.get_status_display()),
+        "reason": reason,
+    }
+    for channel, recipient in (("sms", unit.contact_mobile), ("email", unit.contact_email)):
+        if not recipient:
+            continue
+        notice_send(
+            key=f"{key}:{channel}",
+            event="unit_review_result",
+            channel=channel,
+            recipient=recipient,
+            template="unit_review_result",
+            params=params,
+        )
 
 
 # --- Accounts -------------------------------------------------------------------------------
@@ -411,7 +613,10 @@ def account_register(
     mobile: str,
     password: str,
 ) -> tuple[User, Unit]:
-    """Open a unit's account: its login name is the USCC (or a new account number)."""
+    """Open a unit's account: its login name is the USCC (or a new account number).
+
+    Only inside the registration window (``ciie_portal.windows``)."""
+    registration_window_check(edition=edition, actor=None)
     with transaction.atomic():
         login_name = uscc or new_account_number()
         _free_login_name(login_name=login_name, edition=edition)
@@ -460,20 +665,62 @@ def _refuse_if_locked(unit: Unit) -> None:
 
 
 def unit_info_save(*, unit: Unit, actor, values: dict, licence=None) -> Unit:
-    """Store the unit information form; the autosaved draft has done its job and goes."""
+    """Store the unit information form; the autosaved draft has done its job and goes.
+
+    The values are applied to the row as locked now, and only the fields that changed are
+    written: ``unit`` may be stale (read before an organiser changed its delegation or status
+    a moment ago), and saving it whole would silently undo that change. A new unit name is new
+    card data: no visitor of the unit reuses last edition's credential any more.
+    Returns the unit as stored.
+    """
     with transaction.atomic():
         locked = Unit.objects.select_for_update().get(pk=unit.pk)
         _refuse_if_locked(locked)
-        for field in UNIT_INFO_FIELDS:
-            if field in values:
-                setattr(unit, field, values[field])
+        changed = [
+            field
+            for field in UNIT_INFO_FIELDS
+            if field in values and getattr(locked, field) != values[field]
+        ]
+        renamed = "name" in changed
+        for field in changed:
+            setattr(locked, field, values[field])
         if licence is not None:
-            unit.licence = licence
-        unit.info_saved_at = timezone.now()
-        unit.save()
-        UnitDraft.objects.filter(unit=unit).delete()
-        audit_record(actor=actor, obj=unit, action="unit.info_save")
-    return unit
+            locked.licence = licence
+            changed.append("licence")
+        locked.info_saved_at = timezone.now()
+        locked.save(update_fields=[*changed, "info_saved_at", "updated_at"])
+        UnitDraft.objects.filter(unit=locked).delete()
+        # Only the names of the changed fields: the values may be personal data.
+        audit_record(actor=actor, obj=locked, action="unit.info_save", data={"fields": changed})
+        if renamed:
+            _reuse_clear_of_unit(unit=locked, actor=actor, fields=["unit_name"])
+    return locked
+
+
+def unit_delegation_change(*, unit: Unit, delegation, actor, reason: str = "") -> Unit:
+    """Move a unit to another delegation (an organiser or secretary, in the admin).
+
+    The delegation is printed on the card: no visitor of the unit reuses last edition's
+    credential any more. Only the delegation is written, on the locked row.
+    """
+    with transaction.atomic():
+        locked = Unit.objects.select_for_update().get(pk=unit.pk)
+        new_id = delegation.pk if delegation else None
+        if locked.delegation_id == new_id:
+            return locked
+        old_id = locked.delegation_id
+        locked.delegation = delegation
+        locked.save(update_fields=["delegation", "updated_at"])
+        audit_record(
+            actor=actor,
+            obj=locked,
+            action="unit.delegation_change",
+            from_state=str(old_id or ""),
+            to_state=str(new_id or ""),
+            reason=reason,
+        )
+        _reuse_clear_of_unit(unit=locked, actor=actor, fields=["delegation"])
+    return locked
 
 
 def unit_draft_save(*, unit: Unit, data: dict) -> UnitDraft:
@@ -494,7 +741,10 @@ ENTRY_DAYS_CHANGEABLE = (
 
 
 def visitor_change_entry_days(*, visitor: Visitor, entry_period, actor) -> Visitor:
-    """入场日期 may change until the visitor is in a credential order (the fee depends on it)."""
+    """入场日期 may change until the visitor is in a credential order (the fee depends on it).
+
+    Not bound by the registration window: SPEC §10's window for these is "until the order"
+    (``ciie_portal.windows``)."""
     with transaction.atomic():
         visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
         # order_lines belongs to the credentials app; the reverse relation keeps this app from
@@ -509,8 +759,20 @@ def visitor_change_entry_days(*, visitor: Visitor, entry_period, actor) -> Visit
         if entry_period.edition_id != visitor.edition_id:
             raise ValidationError(_("Choose entry days of this expo."))
         previous = visitor.entry_period_id
-        Visitor.objects.filter(pk=visitor.pk).update(entry_period=entry_period)
         visitor.entry_period = entry_period
+        # Other entry days than last edition's: a new card, at the full fee.
+        reuse_cleared = (
+            visitor.reuse_eligible
+            and visitor.status in REUSE_CLEARABLE
+            and "entry_days" in card_differences(visitor)
+        )
+        if reuse_cleared:
+            visitor.reuse_eligible = False
+        Visitor.objects.filter(pk=visitor.pk).update(
+            entry_period=entry_period,
+            reuse_eligible=visitor.reuse_eligible,
+            updated_at=timezone.now(),
+        )
         audit_record(
             actor=actor,
             obj=visitor,
@@ -518,4 +780,11 @@ def visitor_change_entry_days(*, visitor: Visitor, entry_period, actor) -> Visit
             from_state=str(previous or ""),
             to_state=str(entry_period.pk),
         )
+        if reuse_cleared:
+            audit_record(
+                actor=actor,
+                obj=visitor,
+                action="visitor.reuse_cleared",
+                data={"fields": ["entry_days"]},
+            )
     return visitor

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ciie_portal.context_processors import current_edition_for
+from ciie_portal.windows import registration_window
 
 from . import ocr, reference
 from .auth import normalize_login_name
@@ -68,14 +69,18 @@ def current_unit(request) -> Unit:
 
 @require_http_methods(["GET", "POST"])
 def entry(request):
-    _edition_or_404(request)
+    edition = _edition_or_404(request)
     form = EntryForm(request.POST or None, initial=request.session.get(ENTRY_SESSION_KEY))
     if request.method == "POST" and form.is_valid():
         request.session[ENTRY_SESSION_KEY] = {
             key: form.cleaned_data[key] for key in ("region", "category", "kind")
         }
         return redirect("registration:signup")
-    return render(request, "registration/entry.html", {"form": form})
+    return render(
+        request,
+        "registration/entry.html",
+        {"form": form, "window": registration_window(edition)},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -106,26 +111,19 @@ def signup(request):
             form.add_error("mobile", _("Enter a valid mobile number."))
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        user, unit = account_register(
-            edition=edition,
-            region=choices["region"],
-            category=choices["category"],
-            kind=choices["kind"],
-            delegation=data["delegation"],
-            name=data["name"],
-            uscc=data["uscc"],
-            recommendation_code=data["recommendation_code"],
-            invitation_code=data["invitation_code"],
-            mobile=data["mobile"],
-            password=data["password1"],
-        )
-        request.session.pop(ENTRY_SESSION_KEY, None)
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(
-            request,
-            _("Your account is ready. Your login name is %(name)s.") % {"name": user.username},
-        )
-        return redirect("registration:unit_info")
+        try:
+            user, unit = _register(edition, choices, data)
+        except ValidationError as error:
+            # Registration closed while the form was open: say so next to it, keep the input.
+            form.add_error(None, error)
+        else:
+            request.session.pop(ENTRY_SESSION_KEY, None)
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request,
+                _("Your account is ready. Your login name is %(name)s.") % {"name": user.username},
+            )
+            return redirect("registration:unit_info")
     return render(
         request,
         "registration/signup.html",
@@ -134,7 +132,24 @@ def signup(request):
             "choices": choices,
             "ocr_available": ocr.ocr_available(),
             "domestic": choices["region"] == "mainland",
+            "window": registration_window(edition),
         },
+    )
+
+
+def _register(edition, choices: dict, data: dict):
+    return account_register(
+        edition=edition,
+        region=choices["region"],
+        category=choices["category"],
+        kind=choices["kind"],
+        delegation=data["delegation"],
+        name=data["name"],
+        uscc=data["uscc"],
+        recommendation_code=data["recommendation_code"],
+        invitation_code=data["invitation_code"],
+        mobile=data["mobile"],
+        password=data["password1"],
     )
 
 

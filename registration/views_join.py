@@ -21,7 +21,7 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +32,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ciie_portal.audit import audit_record, audit_record_bulk
 from ciie_portal.models import Edition
+from ciie_portal.windows import registration_window, registration_window_check
 
 from .forms_visitors import VisitorForm
 from .models import PersonType, Unit, Visitor
@@ -97,10 +98,19 @@ def _unit_of_token(token: str) -> Unit:
 
 
 def _refuse_closed(unit: Unit) -> None:
-    """A rejected unit, or one of an earlier expo, takes no more colleagues."""
+    """A rejected unit, one of an earlier expo, or an individual registration (个人: the
+    registrant is its one visitor) takes no more colleagues."""
     current = Edition.objects.filter(is_current=True).values_list("pk", flat=True).first()
     if unit.edition_id != current:
         raise JoinRefused(_("This invite link is for an earlier expo."), status=404)
+    if unit.kind == Unit.Kind.INDIVIDUAL:
+        raise JoinRefused(
+            _(
+                "This is an individual registration: it registers only the registrant, so "
+                "colleagues cannot join it. Ask your unit to register as a unit."
+            ),
+            status=403,
+        )
     if unit.status == Unit.Status.REJECTED:
         raise JoinRefused(
             _("This unit's registration was not approved; colleagues can no longer join it."),
@@ -129,7 +139,10 @@ def _refuse_if_busy(unit: Unit) -> None:
 
 
 def join_save(*, unit: Unit, values: dict, id_type: str, id_number: str, photo=None) -> Visitor:
-    """Store a colleague's own record as a saved visitor awaiting the contact's approval."""
+    """Store a colleague's own record as a saved visitor awaiting the contact's approval.
+
+    Only inside the registration window (``ciie_portal.windows``): a ValidationError says so."""
+    registration_window_check(edition=unit.edition, actor=None)
     with transaction.atomic():
         # The unit row is locked so that the hourly limit holds against simultaneous joins
         # and a unit rejected a moment ago takes nobody.
@@ -196,6 +209,9 @@ def join_reject(*, unit: Unit, visitor_ids, actor) -> list[Visitor]:
 @require_GET
 def join_invite_view(request):
     unit = current_unit(request)
+    if unit.kind == Unit.Kind.INDIVIDUAL:
+        # 个人注册: no invite link at all; the page says why.
+        return render(request, "registration/join_invite.html", {"unit": unit, "individual": True})
     url = join_url(request, unit)
     pending = (
         Visitor.objects.filter(unit=unit, join_pending=True)
@@ -212,6 +228,8 @@ def join_invite_view(request):
             "qr_svg": mark_safe(_qr_code(url).svg_inline(scale=4)),
             "pending": pending,
             "closed": unit.status == Unit.Status.REJECTED,
+            "individual": unit.kind == Unit.Kind.INDIVIDUAL,
+            "window": registration_window(unit.edition),
         },
     )
 
@@ -221,6 +239,8 @@ def join_invite_view(request):
 @require_GET
 def join_qr_view(request):
     unit = current_unit(request)
+    if unit.kind == Unit.Kind.INDIVIDUAL:
+        raise Http404
     buffer = io.BytesIO()
     _qr_code(join_url(request, unit)).save(buffer, kind="png", scale=8)
     response = HttpResponse(buffer.getvalue(), content_type="image/png")
@@ -288,6 +308,10 @@ def join_view(request, token):
         return _refused(request, refusal)
     if request.method == "GET" and request.GET.get("done"):
         return render(request, "registration/join_done.html", {"unit": unit})
+    window = registration_window(unit.edition)
+    if request.method == "GET" and not window.is_open:
+        # A form opened before closing still posts: the refusal then comes next to it.
+        return _refused(request, JoinRefused(window.message, status=403), unit)
     try:
         _refuse_if_busy(unit)
     except JoinRefused as refusal:

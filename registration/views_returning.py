@@ -11,8 +11,9 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from ciie_portal.context_processors import current_edition_for
+from ciie_portal.windows import registration_window
 
-from .models import Unit
+from .models import Unit, Visitor
 from .returning import (
     FAILED_METHODS_SESSION_KEY,
     METHOD_EMAIL,
@@ -61,6 +62,16 @@ def _welcome_back(request, *, user, previous_unit, edition, new_password: str | 
     messages.success(
         request, _("Your earlier registration was brought forward. Please check and complete it.")
     )
+    if Visitor.objects.filter(unit=current, reuse_eligible=True).exists():
+        messages.info(
+            request,
+            _(
+                "Visitors who held last expo's credential and passed its review are set to "
+                "reuse it (证件复用, reduced fee, only while their card data stays the same). On "
+                "the visitor page you can choose a new credential (重新申办, full fee) for any "
+                "of them instead."
+            ),
+        )
     if skipped:
         messages.warning(
             request,
@@ -134,6 +145,7 @@ def returning(request):
             "failed": failed,
             "all_failed": failed >= set(METHODS),
             "masked_target": form.masked_target if form.user else "",
+            "window": registration_window(edition),
         },
     )
 

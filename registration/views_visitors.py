@@ -8,16 +8,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ciie_portal import crypto
+from ciie_portal.windows import registration_window
 
 from .forms_visitors import VisitorFilterForm, VisitorForm
-from .models import PersonType, Visitor
+from .models import PersonType, Unit, Visitor
 from .selectors import unit_progress, visitors_of_unit
 from .services import (
     ENTRY_DAYS_CHANGEABLE,
+    reuse_possible,
     unit_submit,
     visitor_change_entry_days,
     visitor_delete,
     visitor_save,
+    visitors_reuse_choose,
     visitors_submit,
 )
 from .views import current_unit
@@ -33,6 +36,14 @@ def _visitor_of(request, pk, *, pending_too=False) -> Visitor:
     if not pending_too:
         visitors = visitors.filter(join_pending=False)
     return get_object_or_404(visitors, pk=pk, unit=unit)
+
+
+def _individual_taken(unit: Unit) -> bool:
+    """个人注册 with its one visitor already registered: nobody else can be added."""
+    return (
+        unit.kind == Unit.Kind.INDIVIDUAL
+        and Visitor.objects.filter(unit=unit).exclude(status=Visitor.Status.CANCELLED).exists()
+    )
 
 
 @login_required
@@ -56,6 +67,10 @@ def visitor_list(request):
             visitors = visitors.filter(entry_period=data["entry_period"])
         if data["status"]:
             visitors = visitors.filter(status=data["status"])
+    visitors = list(visitors)
+    for visitor in visitors:
+        # 证件复用 or 重新申办: saved earlier visitors who could reuse choose here.
+        visitor.reuse_offer = visitor.status == Visitor.Status.SAVED and reuse_possible(visitor)
     return render(
         request,
         "registration/visitor_list.html",
@@ -67,8 +82,35 @@ def visitor_list(request):
                 unit=unit, status=Visitor.Status.SAVED, join_pending=False
             ).count(),
             "person_types": PersonType.choices,
+            "window": registration_window(unit.edition),
+            "individual_taken": _individual_taken(unit),
+            "reuse_offers": any(v.reuse_offer for v in visitors),
         },
     )
+
+
+@login_required
+@require_POST
+def visitors_reuse_view(request):
+    """证件复用 or 重新申办 for the earlier visitors: ``reuse-<id>`` is "reuse" or "new"."""
+    unit = current_unit(request)
+    choices = {}
+    for key, value in request.POST.items():
+        prefix, _sep, pk = key.partition("-")
+        if prefix == "reuse" and pk.isdigit() and value in ("reuse", "new"):
+            choices[int(pk)] = value == "reuse"
+    if not choices:
+        messages.error(request, _("Choose reuse or a new credential first."))
+        return redirect("registration:visitors")
+    try:
+        changed = visitors_reuse_choose(unit=unit, choices=choices, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("%(count)d credential choice(s) changed.") % {"count": changed})
+    if request.POST.get("back") == "edit" and len(choices) == 1:
+        return redirect("registration:visitor_edit", pk=next(iter(choices)))
+    return redirect("registration:visitors")
 
 
 def _save_visitor(request, unit, form, *, visitor=None):
@@ -99,7 +141,16 @@ def _form_page(request, unit, form, visitor=None):
     return render(
         request,
         "registration/visitor_form.html",
-        {"unit": unit, "form": form, "visitor": visitor, "person_type": form.person_type},
+        {
+            "unit": unit,
+            "form": form,
+            "visitor": visitor,
+            "person_type": form.person_type,
+            "window": registration_window(unit.edition),
+            "reuse_offer": bool(
+                visitor and visitor.status == Visitor.Status.SAVED and reuse_possible(visitor)
+            ),
+        },
     )
 
 
@@ -109,6 +160,15 @@ def visitor_add(request, person_type):
     unit = current_unit(request)
     if person_type not in PersonType.values:
         raise Http404
+    if request.method == "GET" and _individual_taken(unit):
+        messages.error(
+            request,
+            _(
+                "An individual registration registers only the registrant, who is already "
+                "in the list."
+            ),
+        )
+        return redirect("registration:visitors")
     form = VisitorForm(
         request.POST or None,
         request.FILES or None,
@@ -242,6 +302,7 @@ def unit_submit_view(request):
             "visitors": visitors,
             "saved": [v for v in visitors if v.status == Visitor.Status.SAVED],
             "unsubmitted": sum(1 for v in visitors if v.status == Visitor.Status.SAVED),
+            "window": registration_window(unit.edition),
         },
     )
 

@@ -3,6 +3,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import factory
+from django.utils import timezone
 
 from ciie_portal.models import Edition, EntryPeriod
 
@@ -18,12 +19,10 @@ class EditionFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: f"第{o.number}届中国国际进口博览会")
     starts_on = factory.LazyAttribute(lambda o: date(2007 + o.number, 11, 5))
     ends_on = factory.LazyAttribute(lambda o: o.starts_on + timedelta(days=5))
-    registration_opens_at = factory.LazyAttribute(
-        lambda o: datetime(o.starts_on.year - 1, 11, 20, tzinfo=SHANGHAI)
-    )
-    registration_closes_at = factory.LazyAttribute(
-        lambda o: datetime(o.starts_on.year, 10, 20, 23, 59, tzinfo=SHANGHAI)
-    )
+    # Open around now, whatever the edition's year: registration is enforced by the server
+    # (ciie_portal.windows), and most tests register. Tests of the window set their own times.
+    registration_opens_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+    registration_closes_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
     transfer_deadline = factory.LazyAttribute(
         lambda o: datetime(o.starts_on.year, 10, 12, 23, 59, tzinfo=SHANGHAI)
     )

@@ -37,7 +37,7 @@ def test_a_secretary_approves_a_unit_and_it_is_told(client, secretary, submitted
     assert "1" in response.content.decode()
     submitted.refresh_from_db()
     assert submitted.status == Unit.Status.APPROVED
-    notice = Notice.objects.get(event="unit_review_result")
+    notice = Notice.objects.get(event="unit_review_result", channel="email")
     assert notice.recipient == "unit@example.com"
     assert AuditEntry.objects.filter(action="unit.approved", actor=secretary).exists()
 
@@ -51,7 +51,7 @@ def test_returning_asks_for_a_reason_then_the_unit_edits_again(client, secretary
     submitted.refresh_from_db()
     assert submitted.status == Unit.Status.RETURNED
     assert submitted.is_editable
-    notice = Notice.objects.get(event="unit_review_result")
+    notice = Notice.objects.get(event="unit_review_result", channel="email")
     assert notice.params["reason"] == "营业执照不清晰，请重新上传"
     entry = AuditEntry.objects.get(action="unit.returned")
     assert entry.reason == "营业执照不清晰，请重新上传"
@@ -145,6 +145,28 @@ def test_reuse_labels_can_only_go_up(unit, secretary):
     staff.refresh_from_db()
     assert (staff.label, staff.needs_new_credential) == (Label.VIP, True)
     assert Notice.objects.filter(event="label_upgrade", recipient="unit@example.com").count() == 1
+
+
+def test_a_label_upgrade_is_told_by_sms_and_by_email(unit, secretary):
+    staff = VisitorFactory(
+        unit=unit, status=S.PENDING_LOCK, original_label=Label.STAFF, label=Label.STAFF
+    )
+    Unit.objects.filter(pk=unit.pk).update(
+        contact_email="unit@example.com", contact_mobile="13800000009"
+    )
+    visitors_label(visitors=Visitor.objects.filter(pk=staff.pk), label=Label.VIP, actor=secretary)
+    sent = set(Notice.objects.filter(event="label_upgrade").values_list("channel", "recipient"))
+    assert sent == {("sms", "13800000009"), ("email", "unit@example.com")}
+
+
+def test_a_label_upgrade_goes_by_sms_alone_when_there_is_no_email(unit, secretary):
+    staff = VisitorFactory(
+        unit=unit, status=S.PENDING_LOCK, original_label=Label.STAFF, label=Label.STAFF
+    )
+    Unit.objects.filter(pk=unit.pk).update(contact_email="", contact_mobile="13800000009")
+    visitors_label(visitors=Visitor.objects.filter(pk=staff.pk), label=Label.VIP, actor=secretary)
+    sent = set(Notice.objects.filter(event="label_upgrade").values_list("channel", "recipient"))
+    assert sent == {("sms", "13800000009")}
 
 
 def test_lock_moves_visitors_and_tells_each_unit_once(unit, other_unit, secretary, organiser):

@@ -1,6 +1,10 @@
-from ciie_portal.models import AuditEntry
+from datetime import timedelta
+
+from django.utils import timezone
+
+from ciie_portal.models import AuditEntry, Edition
 from credentials.services import order_create
-from registration.models import Visitor
+from registration.models import Unit, Visitor
 from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.registration.factories import VisitorFactory
 
@@ -12,6 +16,8 @@ def test_entry_days_change_until_the_visitor_is_ordered(client, contact, unit, e
     last_days = EntryPeriodFactory(
         edition=edition, name="后三天", first_day=edition.ends_on, fee="100.00"
     )
+    # 待支付 means locked, and only approved units' visitors are locked (and ordered).
+    Unit.objects.filter(pk=unit.pk).update(status=Unit.Status.APPROVED)
     visitor = VisitorFactory(
         unit=unit, status=S.PENDING_PAYMENT, label="visitor", entry_period=whole
     )
@@ -40,3 +46,21 @@ def test_another_unit_cannot_change_entry_days(client, other_contact, unit, edit
         f"/accounts/visitors/{visitor.pk}/", {"entry_period": edition.entry_periods.get().pk}
     )
     assert response.status_code == 404
+
+
+def test_entry_days_still_change_after_registration_closed(client, contact, unit, edition):
+    """SPEC §10: entry-day changes are allowed "until the order", not only inside the
+    registration window (ciie_portal.windows)."""
+    now = timezone.now()
+    Edition.objects.filter(pk=edition.pk).update(
+        registration_opens_at=now - timedelta(days=60),
+        registration_closes_at=now - timedelta(minutes=1),
+    )
+    last_days = EntryPeriodFactory(
+        edition=edition, name="后三天", first_day=edition.ends_on, fee="100.00"
+    )
+    whole = edition.entry_periods.first()
+    visitor = VisitorFactory(unit=unit, status=S.SUBMITTED, entry_period=whole)
+    client.force_login(contact)
+    client.post(f"/accounts/visitors/{visitor.pk}/", {"entry_period": last_days.pk})
+    assert Visitor.objects.get(pk=visitor.pk).entry_period == last_days
