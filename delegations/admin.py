@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 from ciie_portal.context_processors import current_edition_for
 from registration.models import DeliveryAddress, Label, Unit, Visitor
 from registration.returning import one_click_invite_send
-from registration.services import UNIT_INFO_FIELDS
+from registration.services import UNIT_INFO_FIELDS, unit_delegation_change
 
 from .filters import UNIT_FILTERS, VISITOR_FILTERS, PaidByDelegationFilter
 from .models import Delegation, DelegationContact, DelegationQuota, Secretary
@@ -198,6 +198,21 @@ class UnitAdmin(DelegationScopedAdmin):
     ]  # fmt: skip
     inlines = [DeliveryAddressInline]
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        """Organisers may move a unit to another delegation: through the service, which writes
+        only that field on the locked row, audits it, and ends 证件复用 for the unit's visitors
+        (the delegation is printed on the card)."""
+        if change and "delegation" in form.changed_data:
+            unit_delegation_change(
+                unit=obj,
+                delegation=obj.delegation,
+                actor=request.user,
+                reason=_("Changed in the admin"),
+            )
+        elif not change:
+            super().save_model(request, obj, form, change)
+
     fieldsets = [
         (None, {"fields": [
             "edition", "delegation", "status", "paid_by_delegation", "submitted_at",

@@ -142,3 +142,31 @@ def test_a_secretary_sees_only_their_delegations(client, group_secretary, other_
     assert client.get(
         f"/admin/delegations/delegation/{other_delegation.pk}/change/"
     ).status_code in (302, 404)
+
+
+def test_an_organiser_moves_a_unit_to_another_delegation_through_the_service(
+    client, organiser, unit, other_delegation
+):
+    from ciie_portal.models import AuditEntry
+    from tests.credentials.factories import reusing_visitor
+
+    reusing = reusing_visitor(unit)
+    client.force_login(organiser)
+    response = client.post(
+        f"/admin/registration/unit/{unit.pk}/change/",
+        {
+            "delegation": other_delegation.pk,
+            "addresses-TOTAL_FORMS": "0",
+            "addresses-INITIAL_FORMS": "0",
+            "addresses-MIN_NUM_FORMS": "0",
+            "addresses-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    unit.refresh_from_db()
+    assert unit.delegation == other_delegation
+    entry = AuditEntry.objects.get(action="unit.delegation_change", object_id=str(unit.pk))
+    assert entry.actor == organiser
+    # The delegation is printed on the card: last edition's credential cannot be reused.
+    reusing.refresh_from_db()
+    assert not reusing.reuse_eligible
