@@ -18,7 +18,7 @@ import io
 import os
 from collections import defaultdict
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -41,8 +41,20 @@ from hypothesis.stateful import (
 
 from ciie_portal.models import AuditEntry, Notice
 from credentials.issuance import parcels_pack
-from credentials.models import Credential, CredentialOrder, OrderLine, Parcel, ReviewResult
-from credentials.production import credentials_revoke, production_job_run, production_job_start
+from credentials.models import (
+    Credential,
+    CredentialOrder,
+    OrderLine,
+    Parcel,
+    PrintBatch,
+    ReviewResult,
+)
+from credentials.production import (
+    credentials_revoke,
+    print_batch_confirm_printed,
+    production_job_run,
+    production_job_start,
+)
 from credentials.review import (
     RESULT_FAILED,
     RESULT_PASSED,
@@ -83,6 +95,7 @@ from registration.services import (
     address_create,
     unit_info_save,
     unit_submit,
+    visitor_change_entry_days,
     visitor_save,
     visitors_submit,
 )
@@ -113,6 +126,38 @@ BUYER = {
 }
 STATEMENT_HEADERS = ["交易日期", "交易流水号", "对方户名", "对方账号", "借方金额", "贷方金额",
                      "余额", "摘要"]  # fmt: skip
+
+
+def fee_by_the_rule(visitor: Visitor, edition) -> Decimal:
+    """The credential fee as SPEC §4–§5 state it, written out here independently of
+    ``credentials.services.credential_fee``: the entry days' fee; 0 for VIP and staff; the
+    edition's reuse percentage only for a visitor who chose 证件复用, held last edition's
+    credential, passed its review, and whose card — name, unit name, delegation, label, photo,
+    entry days (month and day) — is unchanged."""
+    if visitor.label in (Label.VIP, Label.STAFF):
+        return Decimal("0.00")
+    fee = visitor.entry_period.fee
+    old = visitor.previous
+
+    def days(period):
+        return (period.first_day.strftime("%m%d"), period.last_day.strftime("%m%d"))
+
+    reused = (
+        visitor.reuse_eligible
+        and old is not None
+        and old.status == V.REVIEW_PASSED
+        and not visitor.needs_new_credential
+        and visitor.label in ("", visitor.original_label)
+        and old.name == visitor.name
+        and old.unit.name == visitor.unit.name
+        and old.unit.delegation_id == visitor.unit.delegation_id
+        and old.photo.name == visitor.photo.name
+        and old.entry_period is not None
+        and days(old.entry_period) == days(visitor.entry_period)
+    )
+    if reused:
+        fee = fee * edition.reuse_fee_percent / Decimal(100)
+    return fee.quantize(CENT, ROUND_HALF_UP)
 
 
 class Season(RuleBasedStateMachine):
@@ -273,6 +318,34 @@ class Season(RuleBasedStateMachine):
                 previous=previous, original_label=Label.VISITOR, reuse_eligible=True
             )
         return visitor
+
+    @precondition(lambda self: self._exists(Visitor, reuse_eligible=True))
+    @rule(data=st.data(), what=st.sampled_from(["name", "entry_days", "unit_name"]))
+    def unit_changes_a_reusing_visitors_card(self, data, what):
+        """Any change of the card data ends 证件复用 at once: the full fee follows."""
+        visitor = self._pick(
+            data, Visitor.objects.filter(edition=self.edition, reuse_eligible=True).order_by("pk")
+        )
+        unit = visitor.unit
+        if what == "name":
+            self._try(
+                visitor_save,
+                unit=unit,
+                actor=unit.account,
+                visitor=visitor,
+                values={"name": visitor.name + "（改）"},
+                id_type=visitor.id_type,
+                id_number=visitor.id_number,
+            )
+        elif what == "entry_days":
+            other = self.c["short" if visitor.entry_period_id == self.c["full"].pk else "full"]
+            self._try(
+                visitor_change_entry_days, visitor=visitor, entry_period=other, actor=unit.account
+            )
+        else:
+            self._try(
+                unit_info_save, unit=unit, actor=unit.account, values={"name": unit.name + "分公司"}
+            )
 
     @precondition(lambda self: self._exists(Unit, status__in=[U.DRAFT, U.RETURNED]))
     @rule(data=st.data())
@@ -687,6 +760,9 @@ class Season(RuleBasedStateMachine):
     @precondition(lambda self: self._exists(Credential, status=Credential.Status.ACTIVE))
     @rule()
     def credential_office_packs_parcels(self):
+        """The printer confirms what it printed; the office packs the courier parcels."""
+        for batch in PrintBatch.objects.filter(edition=self.edition, status=PrintBatch.Status.MADE):
+            print_batch_confirm_printed(batch=batch, actor=self.c["office"])
         self._try(parcels_pack, edition=self.edition, actor=self.c["office"])
 
     # --- invariants ------------------------------------------------------------------------------
@@ -708,12 +784,14 @@ class Season(RuleBasedStateMachine):
             visitor = line.visitor
             if line.order.unit_id is None:  # 交易团代付: the delegation pays the credential fee
                 assert visitor.paid_by_delegation
-                expected = credential_fee(visitor, self.edition)
             elif visitor.paid_by_delegation or visitor.label in FREE_LABELS:
                 raise AssertionError(f"{visitor} owes the unit nothing but is in a unit order")
-            else:
-                expected = credential_fee(visitor, self.edition)
-            assert line.fee == expected, (visitor.name, line.fee, expected)
+            expected = fee_by_the_rule(visitor, self.edition)
+            assert line.fee == expected == credential_fee(visitor, self.edition), (
+                visitor.name,
+                line.fee,
+                expected,
+            )
         for order in CredentialOrder.objects.filter(edition=self.edition).annotate(
             lines_total=Sum("lines__fee")
         ):
