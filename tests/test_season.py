@@ -173,6 +173,7 @@ class Season(RuleBasedStateMachine):
         self.c = self.cast
         self.edition = self.c["edition"]
         self.serial = 0
+        self.previous_units = {}
         self.statements = []
 
     def teardown(self):
@@ -303,16 +304,22 @@ class Season(RuleBasedStateMachine):
         if reusing:
             # Brought forward from last edition (registration.returning): held a credential,
             # passed its review, chose 证件复用.
+            previous_unit = self.previous_units.get(unit.pk)
+            if previous_unit is None:
+                # Last edition's unit of the same name and delegation (one per unit).
+                previous_unit = self.previous_units[unit.pk] = UnitFactory(
+                    edition=self.c["previous_edition"],
+                    delegation=unit.delegation,
+                    name=unit.name,
+                    status=U.APPROVED,
+                )
             previous = VisitorFactory(
-                unit=self.c["previous_units"][unit.delegation.code],
+                unit=previous_unit,
                 name=name,
                 photo=self.c["photo"],
                 label=Label.VISITOR,
                 status=V.REVIEW_PASSED,
                 entry_period=self.c["previous_" + ("short" if short else "full")],
-            )
-            Unit.objects.filter(pk=self.c["previous_units"][unit.delegation.code].pk).update(
-                name=unit.name
             )
             Visitor.objects.filter(pk=visitor.pk).update(
                 previous=previous, original_label=Label.VISITOR, reuse_eligible=True
@@ -961,12 +968,7 @@ def _cast(roles, edition, guangdong, group_secretary, finance, organiser):
         "previous_short": EntryPeriodFactory(
             edition=previous, name="后三天", first_day=previous.ends_on, fee=Decimal("100.00")
         ),
-        "previous_units": {
-            code: UnitFactory(
-                edition=previous, delegation=Delegation.objects.get(code=code), status=U.APPROVED
-            )
-            for code in ("gd-guangzhou", "gd-foshan", "gd")
-        },
+        "previous_edition": previous,
         "photo": photo,
         "voucher": image_file("v.jpg", fmt="JPEG").read(),
     }
