@@ -30,8 +30,7 @@ from django.utils.translation import gettext as _
 
 from .audit import audit_record
 from .models import Edition
-
-MINUTE = "%Y-%m-%d %H:%M"
+from .timefmt import MINUTE, local_text
 
 OPEN = "open"
 NOT_YET_OPEN = "not_yet_open"
@@ -49,11 +48,7 @@ WINDOW_FIELDS = (
 
 def beijing_text(value: datetime | None) -> str:
     """``value`` as people in Beijing read it: "2027-10-20 23:59" (never the UTC 15:59)."""
-    if value is None:
-        return ""
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    return timezone.localtime(value).strftime(MINUTE)
+    return local_text(value, MINUTE)
 
 
 def is_bound(actor) -> bool:

@@ -15,7 +15,6 @@ as ``visitors_lock`` would have sent them. Undoing the mark moves a professional
 待审核 to 待支付 while it has no order line and no review result, and the unit is told to pay.
 """
 
-import uuid
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -26,8 +25,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ciie_portal.audit import audit_record_bulk
-from ciie_portal.notices.services import notice_send
 from registration.models import VISITOR_STATES, Label, Unit, Visitor
+
+from .services import pay_now_tell
 
 V = Visitor.Status
 # Units whose visitors may be marked: approved, or awaiting their delegation's review.
@@ -279,31 +279,5 @@ def _apply(*, units, visitors, paid: bool, actor) -> PaidByChange:
                 actor=actor,
                 reason=_("No longer paid by the delegation"),
             )
-            _tell_pay_now(change.to_payment)
+            pay_now_tell(change.to_payment)
     return change
-
-
-def _tell_pay_now(visitors: list[Visitor]) -> None:
-    """The units whose visitors must pay again get one SMS and one email each, as after a
-    lock (``delegations.services.visitors_lock``)."""
-    counts: dict[int, int] = {}
-    for visitor in visitors:
-        counts[visitor.unit_id] = counts.get(visitor.unit_id, 0) + 1
-    batch = uuid.uuid4().hex[:12]
-    for unit in Unit.objects.filter(pk__in=counts).select_related("edition"):
-        deadline = unit.edition.online_payment_deadline
-        params = {
-            "unit": unit.name,
-            "count": counts[unit.pk],
-            "deadline": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M") if deadline else "",
-        }
-        for channel, recipient in (("sms", unit.contact_mobile), ("email", unit.contact_email)):
-            if recipient:
-                notice_send(
-                    key=f"pay-now:{unit.pk}:{batch}:{channel}",
-                    event="pay_now",
-                    channel=channel,
-                    recipient=recipient,
-                    template="pay_now",
-                    params=params,
-                )

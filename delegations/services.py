@@ -212,24 +212,32 @@ def visitors_lock(*, visitors, actor) -> dict:
             actor=actor,
             reason=_("Locked by the delegation"),
         )
-        batch = uuid.uuid4().hex[:12]
-        counts: dict[int, int] = {}
-        for visitor in to_pay:
-            counts[visitor.unit_id] = counts.get(visitor.unit_id, 0) + 1
-        for unit in Unit.objects.filter(pk__in=counts).select_related("edition"):
-            params = {
-                "unit": unit.name,
-                "count": counts[unit.pk],
-                "deadline": local_text(unit.edition.online_payment_deadline),
-            }
-            if unit.contact_mobile:
+        units = pay_now_tell(to_pay)
+    return {"to_pay": len(to_pay), "to_review": len(free), "units": units}
+
+
+def pay_now_tell(visitors) -> int:
+    """The units of ``visitors`` (now 待支付) get one SMS and one email each to pay, with the
+    online payment deadline in Beijing time; returns how many units were told. After a lock,
+    and after 交易团代付 is undone (``delegations.paid_by``)."""
+    batch = uuid.uuid4().hex[:12]
+    counts: dict[int, int] = {}
+    for visitor in visitors:
+        counts[visitor.unit_id] = counts.get(visitor.unit_id, 0) + 1
+    for unit in Unit.objects.filter(pk__in=counts).select_related("edition"):
+        params = {
+            "unit": unit.name,
+            "count": counts[unit.pk],
+            "deadline": local_text(unit.edition.online_payment_deadline),
+        }
+        for channel, recipient in (("sms", unit.contact_mobile), ("email", unit.contact_email)):
+            if recipient:
                 notice_send(
-                    key=f"pay-now:{unit.pk}:{batch}:sms", event="pay_now", channel="sms",
-                    recipient=unit.contact_mobile, template="pay_now", params=params,
-                )  # fmt: skip
-            if unit.contact_email:
-                notice_send(
-                    key=f"pay-now:{unit.pk}:{batch}:email", event="pay_now", channel="email",
-                    recipient=unit.contact_email, template="pay_now", params=params,
-                )  # fmt: skip
-    return {"to_pay": len(to_pay), "to_review": len(free), "units": len(counts)}
+                    key=f"pay-now:{unit.pk}:{batch}:{channel}",
+                    event="pay_now",
+                    channel=channel,
+                    recipient=recipient,
+                    template="pay_now",
+                    params=params,
+                )
+    return len(counts)
