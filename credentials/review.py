@@ -35,7 +35,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ciie_portal import crypto
 from ciie_portal.audit import audit_record
-from ciie_portal.notices.services import notice_send
+from ciie_portal.notices.services import notice_send, notice_send_both
 from ciie_portal.spreadsheets import cell_text, fold
 from delegations.bulk import LABELS
 from delegations.gates import of_approved_units, unit_refusal
@@ -667,16 +667,14 @@ def _tell_units(rows: list[ReviewRow], *, import_id: str) -> int:
             "passed": counts[unit.pk][Outcome.PASSED],
             "failed": counts[unit.pk][Outcome.FAILED],
         }
-        for channel, recipient in (("sms", unit.contact_mobile), ("email", unit.contact_email)):
-            if recipient:
-                notice_send(
-                    key=f"visitor-review:{unit.pk}:{import_id}:{channel}",
-                    event="visitor_review_result",
-                    channel=channel,
-                    recipient=recipient,
-                    template="visitor_review_result",
-                    params=params,
-                )
+        notice_send_both(
+            key=f"visitor-review:{unit.pk}:{import_id}",
+            event="visitor_review_result",
+            template="visitor_review_result",
+            params=params,
+            mobile=unit.contact_mobile,
+            email=unit.contact_email,
+        )
     return len(counts)
 
 

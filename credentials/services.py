@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from ciie_portal.audit import audit_record
 from ciie_portal.models import Edition
-from ciie_portal.notices.services import notice_send
+from ciie_portal.notices.services import notice_send, notice_send_both
 from ciie_portal.states import TransitionError
 from delegations.gates import of_approved_units, require_approved, unit_refusal
 from delegations.models import Delegation, DelegationContact
@@ -500,16 +500,14 @@ def _tell_paid(order: CredentialOrder, *, visitors: int) -> None:
         "total": str(order.total),
         "count": visitors,
     }
-    for channel, recipient in (("sms", unit.contact_mobile), ("email", unit.contact_email)):
-        if recipient:
-            notice_send(
-                key=f"payment-received:{order.pk}:{channel}",
-                event="payment_received",
-                channel=channel,
-                recipient=recipient,
-                template="payment_received",
-                params=params,
-            )
+    notice_send_both(
+        key=f"payment-received:{order.pk}",
+        event="payment_received",
+        template="payment_received",
+        params=params,
+        mobile=unit.contact_mobile,
+        email=unit.contact_email,
+    )
 
 
 def delegation_order_recipients(order: CredentialOrder) -> list[str]:

@@ -8,7 +8,7 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from ciie_portal.audit import audit_record_bulk
-from ciie_portal.notices.services import notice_send
+from ciie_portal.notices.services import notice_send_both
 from ciie_portal.states import IllegalTransition, StaleState
 from ciie_portal.timefmt import local_text
 from registration.models import UNIT_STATES, VISITOR_STATES, Label, Unit, Visitor
@@ -175,17 +175,14 @@ def _check_quota(root_pk, edition, group, label) -> None:
 def _tell_upgrade(unit_id: int) -> None:
     """The unit hears of an upgrade (a new credential will be made) by SMS and by email."""
     unit = Unit.objects.get(pk=unit_id)
-    event = uuid.uuid4().hex
-    for channel, recipient in (("sms", unit.contact_mobile), ("email", unit.contact_email)):
-        if recipient:
-            notice_send(
-                key=f"label-upgrade:{unit_id}:{event}:{channel}",
-                event="label_upgrade",
-                channel=channel,
-                recipient=recipient,
-                template="label_upgrade",
-                params={"unit": unit.name},
-            )
+    notice_send_both(
+        key=f"label-upgrade:{unit_id}:{uuid.uuid4().hex}",
+        event="label_upgrade",
+        template="label_upgrade",
+        params={"unit": unit.name},
+        mobile=unit.contact_mobile,
+        email=unit.contact_email,
+    )
 
 
 # --- Lock submission ------------------------------------------------------------------------
@@ -230,14 +227,12 @@ def pay_now_tell(visitors) -> int:
             "count": counts[unit.pk],
             "deadline": local_text(unit.edition.online_payment_deadline),
         }
-        for channel, recipient in (("sms", unit.contact_mobile), ("email", unit.contact_email)):
-            if recipient:
-                notice_send(
-                    key=f"pay-now:{unit.pk}:{batch}:{channel}",
-                    event="pay_now",
-                    channel=channel,
-                    recipient=recipient,
-                    template="pay_now",
-                    params=params,
-                )
+        notice_send_both(
+            key=f"pay-now:{unit.pk}:{batch}",
+            event="pay_now",
+            template="pay_now",
+            params=params,
+            mobile=unit.contact_mobile,
+            email=unit.contact_email,
+        )
     return len(counts)

@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from ciie_portal.audit import audit_record, audit_record_bulk
-from ciie_portal.notices.services import notice_send
+from ciie_portal.notices.services import notice_send_both
 from ciie_portal.windows import registration_window_check
 
 from .models import (
@@ -557,17 +557,14 @@ def unit_review_notice(*, unit: Unit, key: str, reason: str = "") -> None:
         "result": str(unit.get_status_display()),
         "reason": reason,
     }
-    for channel, recipient in (("sms", unit.contact_mobile), ("email", unit.contact_email)):
-        if not recipient:
-            continue
-        notice_send(
-            key=f"{key}:{channel}",
-            event="unit_review_result",
-            channel=channel,
-            recipient=recipient,
-            template="unit_review_result",
-            params=params,
-        )
+    notice_send_both(
+        key=key,
+        event="unit_review_result",
+        template="unit_review_result",
+        params=params,
+        mobile=unit.contact_mobile,
+        email=unit.contact_email,
+    )
 
 
 # --- Accounts -------------------------------------------------------------------------------

@@ -54,6 +54,24 @@ def other_unit(edition, other_delegation):
     return UnitFactory(edition=edition, delegation=other_delegation)
 
 
+def approved_unit_fixtures():
+    """``unit`` and ``other_unit`` as approved units, for the packages whose tests start after
+    the delegation's review: labels, lock, orders, payments, the visitor review and production
+    need an approved unit (``delegations.gates``). A package's conftest says
+    ``unit, other_unit = approved_unit_fixtures()``."""
+    from tests.registration.factories import ApprovedUnitFactory
+
+    @pytest.fixture
+    def unit(edition, guangzhou):
+        return ApprovedUnitFactory(edition=edition, delegation=guangzhou)
+
+    @pytest.fixture
+    def other_unit(edition, other_delegation):
+        return ApprovedUnitFactory(edition=edition, delegation=other_delegation)
+
+    return unit, other_unit
+
+
 @pytest.fixture
 def contact(unit):
     return unit.account

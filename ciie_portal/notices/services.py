@@ -194,3 +194,23 @@ def notice_retry(*, notice_ids: list[int]) -> int:
         for notice_id in ids:
             enqueue_on_commit(notice_deliver_task, notice_id)
     return len(ids)
+
+
+def notice_send_both(
+    *, key: str, event: str, template: str, params: dict, mobile: str, email: str
+) -> list[Notice]:
+    """The same event by SMS to ``mobile`` and by email to ``email`` — each when given, so a
+    contact without a mobile still gets the email and the other way round. The channel is
+    appended to ``key`` (``<key>:sms``, ``<key>:email``): each is sent once."""
+    return [
+        notice_send(
+            key=f"{key}:{channel}",
+            event=event,
+            channel=channel,
+            recipient=recipient,
+            template=template,
+            params=params,
+        )
+        for channel, recipient in (("sms", mobile), ("email", email))
+        if recipient
+    ]

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from tests.registration.factories import ApprovedUnitFactory
+from tests.conftest import approved_unit_fixtures
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
@@ -50,13 +50,5 @@ def browser_context_args(browser_context_args, request):
     return args
 
 
-# Labels, lock, orders, payments, the visitor review and production need a unit its delegation
-# approved (delegations.gates): the shared ``unit`` fixtures are approved units here.
-@pytest.fixture
-def unit(edition, guangzhou):
-    return ApprovedUnitFactory(edition=edition, delegation=guangzhou)
-
-
-@pytest.fixture
-def other_unit(edition, other_delegation):
-    return ApprovedUnitFactory(edition=edition, delegation=other_delegation)
+# The tests here start after the delegation's review: ``unit`` and ``other_unit`` are approved.
+unit, other_unit = approved_unit_fixtures()

@@ -1,7 +1,7 @@
 import pytest
 from django.utils import translation
 
-from tests.registration.factories import ApprovedUnitFactory
+from tests.conftest import approved_unit_fixtures
 
 
 @pytest.fixture(autouse=True)
@@ -12,13 +12,5 @@ def _messages_in_english():
         yield
 
 
-# Labels, lock, orders, payments, the visitor review and production need a unit its delegation
-# approved (delegations.gates): the shared ``unit`` fixtures are approved units here.
-@pytest.fixture
-def unit(edition, guangzhou):
-    return ApprovedUnitFactory(edition=edition, delegation=guangzhou)
-
-
-@pytest.fixture
-def other_unit(edition, other_delegation):
-    return ApprovedUnitFactory(edition=edition, delegation=other_delegation)
+# The tests here start after the delegation's review: ``unit`` and ``other_unit`` are approved.
+unit, other_unit = approved_unit_fixtures()
