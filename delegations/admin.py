@@ -113,6 +113,15 @@ class DelegationScopedAdmin(admin.ModelAdmin):
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    # 交易团代付, for the unit and visitor admins that list these actions.
+    @admin.action(description=_("Mark as paid by the delegation"), permissions=["change"])
+    def mark_paid_by_delegation(self, request, queryset):
+        return self._paid_by(request, queryset, paid=True, action="mark_paid_by_delegation")
+
+    @admin.action(description=_("Undo paid by the delegation"), permissions=["change"])
+    def undo_paid_by_delegation(self, request, queryset):
+        return self._paid_by(request, queryset, paid=False, action="undo_paid_by_delegation")
+
     def _paid_by(self, request, queryset, *, paid: bool, action: str):
         """交易团代付 and its undoing: a confirmation page listing what changes and what is
         refused (like Django's delete confirmation), then the service on "Yes"."""
@@ -229,14 +238,6 @@ class UnitAdmin(DelegationScopedAdmin):
         "review_approve", "review_return", "review_reject", "mark_paid_by_delegation",
         "undo_paid_by_delegation", "send_one_click_invite",
     ]  # fmt: skip
-
-    @admin.action(description=_("Mark as paid by the delegation"), permissions=["change"])
-    def mark_paid_by_delegation(self, request, queryset):
-        return self._paid_by(request, queryset, paid=True, action="mark_paid_by_delegation")
-
-    @admin.action(description=_("Undo paid by the delegation"), permissions=["change"])
-    def undo_paid_by_delegation(self, request, queryset):
-        return self._paid_by(request, queryset, paid=False, action="undo_paid_by_delegation")
 
     @admin.action(description=_("Approve the selected units"), permissions=["change"])
     def review_approve(self, request, queryset):
@@ -370,14 +371,6 @@ class VisitorAdmin(DelegationScopedAdmin):
         "label_vip", "label_staff", "label_visitor", "mark_paid_by_delegation",
         "undo_paid_by_delegation", "lock_submission", "export_csv",
     ]  # fmt: skip
-
-    @admin.action(description=_("Mark as paid by the delegation"), permissions=["change"])
-    def mark_paid_by_delegation(self, request, queryset):
-        return self._paid_by(request, queryset, paid=True, action="mark_paid_by_delegation")
-
-    @admin.action(description=_("Undo paid by the delegation"), permissions=["change"])
-    def undo_paid_by_delegation(self, request, queryset):
-        return self._paid_by(request, queryset, paid=False, action="undo_paid_by_delegation")
 
     @admin.action(description=_("Export the selected visitors (CSV)"), permissions=["view"])
     def export_csv(self, request, queryset):
