@@ -7,8 +7,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from registration.access import current_unit
 from registration.models import Unit, Visitor
-from registration.views import current_unit
 
 from .forms import OrderCreateForm
 from .models import CredentialOrder

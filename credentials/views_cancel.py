@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from registration.access import current_unit
 from registration.models import Visitor
-from registration.views import current_unit
 
 from .review import visitors_cancel
 

@@ -3,7 +3,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from registration.views import current_unit
+from registration.access import current_unit
 
 from .issuance import credentials_of_unit, issuance_counts
 

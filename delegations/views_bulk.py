@@ -10,13 +10,13 @@ from django.contrib import admin
 from django.contrib.admin.helpers import AdminForm
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from ciie_portal.context_processors import current_edition_for
+from registration.access import edition_or_404
 from registration.models import Visitor
 
 from .bulk import bulk_register, template_workbook
@@ -69,18 +69,11 @@ def bulk_staff_only(view):
     return wrapper
 
 
-def _edition_or_404(request):
-    edition = current_edition_for(request)
-    if edition is None:
-        raise Http404(_("No edition is open."))
-    return edition
-
-
 @bulk_staff_only
 @require_GET
 def bulk_template(request):
     """批量注册模板: the .xlsx to fill in, with a 说明 sheet."""
-    edition = _edition_or_404(request)
+    edition = edition_or_404(request)
     return FileResponse(
         io.BytesIO(template_workbook(edition)),
         as_attachment=True,
@@ -93,7 +86,7 @@ def bulk_template(request):
 @require_http_methods(["GET", "POST"])
 def bulk_register_view(request):
     """批量注册: upload the spreadsheet; every refused row is reported with its reasons."""
-    edition = _edition_or_404(request)
+    edition = edition_or_404(request)
     form = BulkRegisterForm(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():

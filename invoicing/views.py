@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from credentials.models import CredentialOrder
 from credentials.selectors import order_of_unit
-from registration.views import current_unit
+from registration.access import current_unit
 
 from .forms import InvoiceProfileForm, InvoiceRequestForm, PaperReturnForm, ReversalForm
 from .models import Invoice, InvoiceKind, InvoiceProfile

@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from credentials.selectors import order_of_unit
-from registration.views import current_unit
+from registration.access import current_unit
 
 from .forms import TransferRemittanceForm
 from .models import QR_METHODS, Method, Payment, PaymentNotification, TransferRemittance

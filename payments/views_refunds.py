@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from registration.views import current_unit
+from registration.access import current_unit
 
 from .forms import RefundRequestForm
 from .models import Method, Payment

@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from ciie_portal.context_processors import current_edition_for
 from ciie_portal.windows import registration_window
 
 from . import ocr, reference
+from .access import current_unit, edition_or_404
 from .auth import normalize_login_name
 from .forms import (
     AccountForm,
@@ -26,7 +26,7 @@ from .forms import (
     clean_document_image,
     mobile_is_valid,
 )
-from .models import Unit, UnitDraft, User
+from .models import UnitDraft, User
 from .services import account_register, password_reset, unit_draft_save, unit_info_save
 from .verification import CodeRefused, code_send
 
@@ -44,32 +44,12 @@ def client_ip(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
-def _edition_or_404(request):
-    edition = current_edition_for(request)
-    if edition is None:
-        raise Http404(_("Registration is not open."))
-    return edition
-
-
-def current_unit(request) -> Unit:
-    """The signed-in contact's unit in the current edition, or 404."""
-    edition = _edition_or_404(request)
-    unit = (
-        Unit.objects.filter(account=request.user, edition=edition)
-        .select_related("delegation", "delegation__parent", "edition")
-        .first()
-    )
-    if unit is None:
-        raise Http404(_("This account has no unit in the current edition."))
-    return unit
-
-
 # --- Entry and new account ------------------------------------------------------------------
 
 
 @require_http_methods(["GET", "POST"])
 def entry(request):
-    edition = _edition_or_404(request)
+    edition = edition_or_404(request)
     form = EntryForm(request.POST or None, initial=request.session.get(ENTRY_SESSION_KEY))
     if request.method == "POST" and form.is_valid():
         request.session[ENTRY_SESSION_KEY] = {
@@ -85,7 +65,7 @@ def entry(request):
 
 @require_http_methods(["GET", "POST"])
 def signup(request):
-    edition = _edition_or_404(request)
+    edition = edition_or_404(request)
     choices = request.session.get(ENTRY_SESSION_KEY)
     if not choices:
         return redirect("registration:entry")

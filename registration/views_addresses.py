@@ -12,10 +12,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import reference
+from .access import current_unit
 from .forms_addresses import AddressForm
 from .models import DeliveryAddress
 from .services import address_create, address_delete, address_set_default, address_update
-from .views import current_unit
 
 
 def _addresses_of(unit) -> list[DeliveryAddress]:

@@ -34,10 +34,10 @@ from ciie_portal.audit import audit_record, audit_record_bulk
 from ciie_portal.models import Edition
 from ciie_portal.windows import registration_window, registration_window_check
 
+from .access import current_unit
 from .forms_visitors import VisitorForm
 from .models import PersonType, Unit, Visitor
 from .services import visitor_save
-from .views import current_unit
 from .views_visitors import attach_errors
 
 JOIN_SALT = "unit-join"

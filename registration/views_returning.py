@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ciie_portal.context_processors import current_edition_for
 from ciie_portal.windows import registration_window
 
+from .access import edition_or_404
 from .models import Unit, Visitor
 from .returning import (
     FAILED_METHODS_SESSION_KEY,
@@ -31,7 +32,7 @@ from .returning import (
 )
 from .services import password_reset
 from .verification import CodeRefused, code_send
-from .views import _edition_or_404, client_ip
+from .views import client_ip
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
 
@@ -90,7 +91,7 @@ def _welcome_back(request, *, user, previous_unit, edition, new_password: str | 
 @require_http_methods(["GET", "POST"])
 def returning(request):
     """我是往届进博会观众: verify the earlier account by password, SMS code or email code."""
-    edition = _edition_or_404(request)
+    edition = edition_or_404(request)
     method = _method_of(request)
     sending_code = request.method == "POST" and "send_code" in request.POST
     form = ReturningForm(
@@ -182,7 +183,7 @@ def returning_code_json(request):
 @require_http_methods(["GET", "POST"])
 def returning_link(request, token: str):
     """一键注册: the personal link of an earlier unit; a new password comes first."""
-    edition = _edition_or_404(request)
+    edition = edition_or_404(request)
     try:
         previous_unit = one_click_unit(token, edition=edition)
     except OneClickRefused as refusal:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from ciie_portal import crypto
 from ciie_portal.windows import registration_window
 
+from .access import current_unit
 from .forms_visitors import VisitorFilterForm, VisitorForm
 from .models import PersonType, Unit, Visitor
 from .selectors import unit_progress, visitors_of_unit
@@ -23,7 +24,6 @@ from .services import (
     visitors_reuse_choose,
     visitors_submit,
 )
-from .views import current_unit
 
 
 def _visitor_of(request, pk, *, pending_too=False) -> Visitor:
