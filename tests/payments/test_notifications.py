@@ -7,13 +7,11 @@ from django.utils import timezone
 
 from ciie_portal.models import AuditEntry
 from credentials.models import CredentialOrder
-from credentials.services import order_cancel
+from credentials.orders.services import order_cancel
 from payments.models import Payment, PaymentNotification
 from payments.services import payment_create, payment_notification_handle
 from registration.models import Visitor
 from tests.payments.factories import open_for_payment, pending_order, signed_notification
-
-pytestmark = pytest.mark.urls("tests.payments.payments_urls")
 
 S = CredentialOrder.Status
 R = PaymentNotification.Result
@@ -124,7 +122,7 @@ def test_money_after_the_order_was_cancelled_is_flagged_not_accepted(payment, co
 
 
 def test_money_after_the_order_closed_is_flagged_not_accepted(payment):
-    from credentials.services import orders_expire
+    from credentials.orders.services import orders_expire
 
     orders_expire(now=payment.order.expires_at + timedelta(seconds=1))
     assert CredentialOrder.objects.get(pk=payment.order_id).status == S.CLOSED

@@ -7,12 +7,10 @@ from django.utils import timezone
 
 from ciie_portal.models import AuditEntry
 from credentials.models import CredentialOrder
-from credentials.services import order_cancel
+from credentials.orders.services import order_cancel
 from payments.models import Payment, PaymentNotification
 from registration.models import Visitor
 from tests.payments.factories import open_for_payment, pending_order
-
-pytestmark = pytest.mark.urls("tests.payments.payments_urls")
 
 S = CredentialOrder.Status
 
