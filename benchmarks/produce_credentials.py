@@ -185,7 +185,7 @@ def make_data(made: dict, *, token: str, n: int, photos: int) -> None:
 def _run_job_in_process(job_id: int, private_root: str) -> None:
     """A second worker on the same job (PostgreSQL only)."""
     setup_django(private_root, None)
-    from credentials.production import production_job_run
+    from credentials.production.services import production_job_run
 
     production_job_run(job_id=job_id)
 
@@ -194,7 +194,7 @@ def time_job(edition, *, chunk: int, processes: int, private_root: str):
     from django.db import connection, transaction
 
     from credentials.models import ProductionJob
-    from credentials.production import production_job_run, production_job_start
+    from credentials.production.services import production_job_run, production_job_start
 
     cpu = time.process_time()
     if processes == 1:
@@ -231,8 +231,8 @@ def time_bare_loop(edition, count: int) -> tuple[float, float, int]:
     """The floor: draw the same cards with reportlab and the same QR codes, nothing else."""
     from django.core.files.storage import default_storage
 
-    from credentials.cards import CardData, print_photo, qr_code, render_card
     from credentials.models import Credential
+    from credentials.production.cards import CardData, print_photo, qr_code, render_card
 
     rows = list(
         Credential.objects.filter(edition=edition)
@@ -313,8 +313,8 @@ def main() -> None:
         from django.core.management import call_command
         from django.db import connection
 
-        from credentials.cards import card_fonts
         from credentials.models import Credential, PrintBatch
+        from credentials.production.cards import card_fonts
 
         if var_dir:
             print("migrating a temporary SQLite database …", flush=True)

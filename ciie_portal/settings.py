@@ -99,7 +99,7 @@ if len(ID_INDEX_KEY) < 32:
     raise ImproperlyConfigured("ID_INDEX_KEY must be at least 32 characters.")
 # Credential QR codes are signed with Ed25519. The key is the 32-byte private key as 64 hex
 # characters (python -c 'import secrets; print(secrets.token_hex(32))'); the public key the gate
-# verifies with is derived from it (credentials.signing.public_key_hex, `manage.py
+# verifies with is derived from it (credentials.production.signing.public_key_hex, `manage.py
 # export_gate_bundle`). A new key makes every printed credential fail the gate check.
 CREDENTIAL_SIGNING_KEY = (
     env.str("CREDENTIAL_SIGNING_KEY", default="") or _fallback["CREDENTIAL_SIGNING_KEY"]

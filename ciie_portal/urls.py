@@ -2,8 +2,6 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from credentials import views_issuance
-
 from . import views
 
 admin.site.site_header = _("CIIE professional visitors — administration")
@@ -11,16 +9,17 @@ admin.site.site_title = _("CIIE portal administration")
 admin.site.index_title = _("Administration")
 
 urlpatterns = [
-    path("", include("delegations.urls_landing")),
+    path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The unit's orders and 注销 of a visitor (namespace ``credentials``).
     path("accounts/orders/", include("credentials.urls")),
     # 证件发放: the unit's credentials, parcels (查看物流) and pick-up by the delegation.
-    path("accounts/credentials/", views_issuance.issuance, name="credential_issuance"),
+    path("accounts/credentials/", include("credentials.issuance.urls")),
     path("accounts/", include("registration.urls")),
     path("staff/", include("delegations.urls")),
     # 入场核验: the gate's page and JSON endpoint (public key + revocation list).
-    path("gate/", include("credentials.views_gate")),
+    path("gate/", include("credentials.production.urls")),
     path("payments/", include("payments.urls")),
     path("invoices/", include("invoicing.urls")),
     path("admin/", admin.site.urls),

@@ -7,6 +7,10 @@ class CredentialsConfig(AppConfig):
     verbose_name = _("Credentials")
 
     def ready(self):
-        from .progress import register  # steps 7–8 of the registration dashboard
+        from delegations.admin import visitor_action_register
 
-        register()
+        from .review.admin import cancel_visitors
+
+        # 注销 by staff, from the visitor list (the delegations app's admin, which may not
+        # import this app).
+        visitor_action_register(cancel_visitors)

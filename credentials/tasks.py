@@ -1,22 +1,8 @@
-from celery import shared_task
+"""Celery finds an app's tasks in its ``tasks`` module: this one names the tasks of the
+sub-packages. Each task has an explicit ``name`` (``credentials.tasks.…``) that does not depend
+on the module it is defined in: beat schedules and queued messages refer to it."""
 
+from credentials.orders.tasks import orders_expire_task
+from credentials.production.tasks import credentials_revoke_stale_task, production_job_run_task
 
-@shared_task(
-    name="credentials.tasks.orders_expire",
-    acks_late=True,
-    soft_time_limit=50,
-    time_limit=60,
-)
-def orders_expire_task():
-    """Close unpaid orders whose payment window ended (run every minute by beat).
-
-    Safe to run twice or to overlap: a closed order is no longer pending, and rows another run
-    holds are skipped.
-    """
-    from .services import orders_expire
-
-    return orders_expire()
-
-
-# Credential production and revocation (Celery finds tasks through this module).
-from .tasks_production import *  # noqa: E402, F401, F403
+__all__ = ["credentials_revoke_stale_task", "orders_expire_task", "production_job_run_task"]

@@ -1,14 +1,11 @@
-from django.urls import path
+"""The unit's pages of this app at ``accounts/orders/`` (namespace ``credentials``): its orders
+and the 注销 of a visitor. The other pages have URLconfs of their own, included by the project:
+``credentials.issuance.urls`` (``accounts/credentials/``) and ``credentials.production.urls``
+(the gate, ``gate/``)."""
 
-from . import views, views_cancel
+from credentials.orders.urls import urlpatterns as order_patterns
+from credentials.review.urls import urlpatterns as review_patterns
 
 app_name = "credentials"
 
-urlpatterns = [
-    path("", views.order_list, name="orders"),
-    path("new/", views.order_create_view, name="order_new"),
-    # 注销: the unit cancels one of its visitors (from 已提交 onward).
-    path("visitors/<int:pk>/cancel/", views_cancel.visitor_cancel_view, name="visitor_cancel"),
-    path("<str:number>/", views.order_detail, name="order_detail"),
-    path("<str:number>/cancel/", views.order_cancel_view, name="order_cancel"),
-]
+urlpatterns = [*review_patterns, *order_patterns]

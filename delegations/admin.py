@@ -314,6 +314,17 @@ class UnitAdmin(DelegationScopedAdmin):
         )
 
 
+# The apps built on this one act on visitors too (credentials: 注销), but this app may not import
+# them: each registers its visitor-list actions here, from its AppConfig.ready().
+_visitor_actions_of_other_apps: list = []
+
+
+def visitor_action_register(action) -> None:
+    """Offer ``action`` (an ``@admin.action`` function) on the visitor list, after its own."""
+    if action not in _visitor_actions_of_other_apps:
+        _visitor_actions_of_other_apps.append(action)
+
+
 @admin.register(Visitor)
 class VisitorAdmin(DelegationScopedAdmin):
     delegation_field = "unit__delegation"
@@ -367,10 +378,15 @@ class VisitorAdmin(DelegationScopedAdmin):
     def has_add_permission(self, request):
         return False
 
-    actions = [
+    own_actions = [
         "label_vip", "label_staff", "label_visitor", "mark_paid_by_delegation",
         "undo_paid_by_delegation", "lock_submission", "export_csv",
     ]  # fmt: skip
+
+    @property
+    def actions(self):
+        """Its own, then those other apps registered (``visitor_action_register``)."""
+        return [*self.own_actions, *_visitor_actions_of_other_apps]
 
     @admin.action(description=_("Export the selected visitors (CSV)"), permissions=["view"])
     def export_csv(self, request, queryset):

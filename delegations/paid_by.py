@@ -2,8 +2,8 @@
 
 A secretary marks units or single visitors as paid for by their delegation: those visitors are
 never asked to pay, and the delegation settles one consolidated order for them
-(``credentials.services.delegation_order_create``). Marking a unit marks its visitors too, and
-visitors added to it later inherit the mark (``registration.services.visitor_save``).
+(``credentials.orders.delegation.delegation_order_create``). Marking a unit marks its visitors
+too, and visitors added to it later inherit the mark (``registration.services.visitor_save``).
 
 The mark is reversible until an order exists: a visitor with an order line that is open (the
 order is pending or paid) keeps it, and is named in the refusal. Cancelled and review-failed

@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 from ciie_portal.admin import ReadOnlyAdminMixin
 from credentials.models import CredentialOrder
 
+from . import admin_orders  # noqa: F401  (its part of a delegation's order page)
 from .forms import InvoiceRequestForm
 from .models import Invoice, InvoiceKind, InvoiceLine
 from .numerals import amount_in_words

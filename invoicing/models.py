@@ -12,11 +12,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from ciie_portal.records import GuardedModel, GuardedQuerySet, ImmutableRecord
 from ciie_portal.states import StateMachine
 
-
-class InvoiceImmutable(Exception):
-    """An attempt to edit or delete an invoice outside the state machine."""
+# An attempt to edit or delete an invoice outside the state machine (the portal's one guard).
+InvoiceImmutable = ImmutableRecord
 
 
 class InvoiceKind(models.TextChoices):
@@ -55,7 +55,10 @@ LIFECYCLE_FIELDS = frozenset(
 )
 
 
-class InvoiceQuerySet(models.QuerySet):
+class InvoiceQuerySet(GuardedQuerySet):
+    # Only the lifecycle fields may be updated (by the state machine); the rest is frozen.
+    mutable_fields = LIFECYCLE_FIELDS
+
     def ordinary(self):
         """Invoices proper, without the red-letter credit notes."""
         return self.filter(original__isnull=True)
@@ -70,20 +73,8 @@ class InvoiceQuerySet(models.QuerySet):
         """
         return self.ordinary().filter(status__in=Invoice.BLOCKING_STATES)
 
-    def update(self, **kwargs):
-        """Only the lifecycle fields may be updated (by the state machine); the rest is frozen."""
-        frozen = set(kwargs) - LIFECYCLE_FIELDS
-        if frozen:
-            raise InvoiceImmutable(f"Invoices are never edited (fields: {sorted(frozen)}).")
-        return super().update(**kwargs)
 
-    def delete(self):
-        raise InvoiceImmutable("Invoices are never deleted.")
-
-    delete.queryset_only = True
-
-
-class Invoice(models.Model):
+class Invoice(GuardedModel):
     """One invoice (发票) for a paid credential order, or a red-letter credit note (红字发票).
 
     A credit note has ``original`` set, negative amounts and its own number in the same sequence
@@ -250,15 +241,6 @@ class Invoice(models.Model):
     def __str__(self):
         return self.number or f"#{self.pk}"
 
-    def save(self, *args, **kwargs):
-        """Only inserts: a row, once written, changes only through the state machine."""
-        if self.pk is not None and not self._state.adding:
-            raise InvoiceImmutable("Invoices are never edited; use the invoicing services.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise InvoiceImmutable("Invoices are never deleted; a reversal is a new document.")
-
     @property
     def is_credit_note(self) -> bool:
         return self.original_id is not None
@@ -283,17 +265,7 @@ INVOICE_STATES = StateMachine(
 )
 
 
-class InvoiceLineQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise InvoiceImmutable("Invoice lines are never edited.")
-
-    def delete(self):
-        raise InvoiceImmutable("Invoice lines are never deleted.")
-
-    delete.queryset_only = True
-
-
-class InvoiceLine(models.Model):
+class InvoiceLine(GuardedModel):
     """One line of an invoice (证件注册费 …), frozen with the invoice."""
 
     invoice = models.ForeignKey(
@@ -307,7 +279,7 @@ class InvoiceLine(models.Model):
     amount_excl_tax = models.DecimalField(_("amount excl. tax"), max_digits=12, decimal_places=2)
     tax_amount = models.DecimalField(_("tax"), max_digits=12, decimal_places=2)
 
-    objects = InvoiceLineQuerySet.as_manager()
+    objects = GuardedQuerySet.as_manager()  # frozen with the invoice: nothing mutable
 
     class Meta:
         verbose_name = _("invoice line")
@@ -322,14 +294,6 @@ class InvoiceLine(models.Model):
 
     def __str__(self):
         return self.description
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
-            raise InvoiceImmutable("Invoice lines are never edited.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise InvoiceImmutable("Invoice lines are never deleted.")
 
 
 class InvoiceCounter(models.Model):

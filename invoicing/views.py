@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from credentials.models import CredentialOrder
-from credentials.selectors import order_of_unit
+from credentials.orders.selectors import order_of_unit
 from registration.access import current_unit
 
 from .forms import InvoiceProfileForm, InvoiceRequestForm, PaperReturnForm, ReversalForm

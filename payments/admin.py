@@ -213,4 +213,4 @@ class PaymentNotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
 
 
-from . import admin_refunds, admin_statements  # noqa: E402, F401  (their own modules)
+from . import admin_orders, admin_refunds, admin_statements  # noqa: E402, F401  (their own modules)

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,13 +22,11 @@ from ciie_portal.audit import audit_record
 from ciie_portal.notices.services import notice_send
 from credentials.models import CredentialOrder, OrderLine
 from delegations.models import Delegation
-from registration.models import Unit, Visitor
+from registration.models import Unit
 
 from .models import REFUND_STATES, Method, Payment, Refund, RefundLine, new_refund_number
 from .providers import RefundFailed, provider_for
 
-# Visitors whose fee may be refunded: the review failed, or they were cancelled (注销).
-REFUNDABLE_VISITOR_STATES = (Visitor.Status.REVIEW_FAILED, Visitor.Status.CANCELLED)
 ZERO = Decimal("0.00")
 Status = Refund.Status
 
@@ -41,18 +39,13 @@ def _payer(unit: Unit | None, delegation: Delegation | None) -> dict:
 
 
 def refundable_lines(unit: Unit | None = None, *, delegation: Delegation | None = None) -> QuerySet:
-    """The payer's order lines that can be refunded now: paid order, visitor failed or
-    cancelled, a fee, and no refund asked for or made already (a rejected one may be asked for
-    again). The payer is a unit, or a delegation for its consolidated orders."""
-    active = RefundLine.objects.filter(order_line=OuterRef("pk"), active=True)
+    """The payer's order lines that can be refunded now (the rule is
+    ``OrderLine.objects.refundable()``: paid order, visitor failed or cancelled, a fee, no
+    refund asked for or made already). The payer is a unit, or a delegation for its
+    consolidated orders."""
     return (
-        OrderLine.objects.filter(
-            **_payer(unit, delegation),
-            order__status=CredentialOrder.Status.PAID,
-            visitor__status__in=REFUNDABLE_VISITOR_STATES,
-            fee__gt=0,
-        )
-        .exclude(Exists(active))
+        OrderLine.objects.refundable()
+        .filter(**_payer(unit, delegation))
         .select_related("order", "visitor")
         .order_by("order__created_at", "order_id", "pk")
     )

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from credentials.selectors import order_of_unit
+from credentials.orders.selectors import order_of_unit
 from registration.access import current_unit
 
 from .forms import TransferRemittanceForm

@@ -331,7 +331,7 @@ def card_differences(visitor: Visitor) -> list[str]:
 
 def reuse_applies(visitor: Visitor) -> bool:
     """证件复用: THE rule for whether last edition's credential is reused (and the reuse fee
-    charged, ``credentials.services.credential_fee``).
+    charged, ``credentials.orders.fees.credential_fee``).
 
     True only when reuse was chosen (``reuse_eligible``), the previous visitor passed its review
     and had a label, no label upgrade asks for a new card (``needs_new_credential``), the label

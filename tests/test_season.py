@@ -40,7 +40,7 @@ from hypothesis.stateful import (
 )
 
 from ciie_portal.models import AuditEntry, Notice
-from credentials.issuance import parcels_pack
+from credentials.issuance.services import parcels_pack
 from credentials.models import (
     Credential,
     CredentialOrder,
@@ -49,27 +49,18 @@ from credentials.models import (
     PrintBatch,
     ReviewResult,
 )
-from credentials.production import (
+from credentials.orders.delegation import delegation_order_create
+from credentials.orders.fees import FREE_LABELS, credential_fee
+from credentials.orders.services import order_cancel, order_create, orders_expire
+from credentials.production.services import (
     credentials_revoke,
     print_batch_confirm_printed,
     production_job_run,
     production_job_start,
 )
-from credentials.review import (
-    RESULT_FAILED,
-    RESULT_PASSED,
-    review_batch_export,
-    review_results_import,
-    visitors_cancel,
-)
-from credentials.services import (
-    FREE_LABELS,
-    credential_fee,
-    delegation_order_create,
-    order_cancel,
-    order_create,
-    orders_expire,
-)
+from credentials.review.cancellation import visitors_cancel
+from credentials.review.services import review_batch_export, review_results_import
+from credentials.review.spreadsheet import RESULT_FAILED, RESULT_PASSED
 from delegations.models import Delegation
 from delegations.services import units_review, visitors_label, visitors_lock
 from invoicing.models import Invoice, InvoiceKind

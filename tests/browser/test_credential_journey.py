@@ -11,9 +11,13 @@ from django.core.files.storage import default_storage
 from playwright.sync_api import Page, expect
 
 from ciie_portal.roles import CREDENTIAL_OFFICE, GATE, roles_sync
-from credentials.gate import today_in_shanghai
 from credentials.models import Credential, ProductionJob
-from credentials.production import credentials_revoke, production_job_run, production_job_start
+from credentials.production.gate import today_in_shanghai
+from credentials.production.services import (
+    credentials_revoke,
+    production_job_run,
+    production_job_start,
+)
 from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.credentials.test_production import jpeg

@@ -4,50 +4,19 @@ list in the admin, within their delegation. Cancelled visitors of paid orders ar
 from datetime import date
 
 import pytest
-from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
-from django.urls import URLResolver, include, path
 from django.utils import translation
 
-import credentials.admin_review  # noqa: F401  (adds the cancel action to the visitor admin)
-import credentials.urls
 from ciie_portal.models import AuditEntry, Notice
 from ciie_portal.notices.services import render_notice
-from credentials import views_cancel
 from credentials.models import CredentialOrder
-from credentials.review import visitors_cancel
-from credentials.services import order_create, order_mark_paid
+from credentials.orders.services import order_create, order_mark_paid
+from credentials.review.cancellation import visitors_cancel
 from payments.refunds import refundable_lines
 from registration.models import Label, Visitor
 from tests.payments.factories import open_for_payment, pending_order
 from tests.registration.factories import VisitorFactory
-
-# The project's URLs plus the unit's cancel page (to be listed in credentials/urls.py), with
-# the admin built after the cancel action is added.
-from ciie_portal.urls import urlpatterns as _project  # noqa: E402  isort: skip
-
-_credentials = (
-    [
-        path(
-            "visitors/<int:pk>/cancel/",
-            views_cancel.visitor_cancel_view,
-            name="visitor_cancel",
-        ),
-        *credentials.urls.urlpatterns,
-    ],
-    "credentials",
-)
-urlpatterns = [
-    path("accounts/orders/", include(_credentials)),
-    path("admin/", admin.site.urls),
-    *(
-        p
-        for p in _project
-        if not (isinstance(p, URLResolver) and p.namespace in ("admin", "credentials"))
-    ),
-]
-pytestmark = pytest.mark.urls(__name__)
 
 V = Visitor.Status
 CHANGELIST = "/admin/registration/visitor/"

@@ -3,6 +3,7 @@ transfer; finance confirms it like a unit's transfer; the delegation's contacts 
 
 import io
 import re
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,13 +22,9 @@ from ciie_portal.models import AuditEntry, Notice
 from ciie_portal.notices.services import render_notice
 from ciie_portal.roles import SECRETARY
 from credentials.models import CredentialOrder, OrderLine
-from credentials.selectors import orders_of_unit
-from credentials.services import (
-    delegation_order_create,
-    order_cancel,
-    order_mark_paid,
-    orders_expire,
-)
+from credentials.orders.delegation import delegation_order_create
+from credentials.orders.selectors import orders_of_unit
+from credentials.orders.services import order_cancel, order_mark_paid, orders_expire
 from delegations.models import DelegationContact
 from payments.models import Method, Payment
 from payments.services import payment_create
@@ -42,12 +39,10 @@ from tests.credentials.factories import (
 )
 from tests.delegations.factories import DelegationFactory
 from tests.payments.factories import open_for_payment
-from tests.races import run_at_once
 from tests.registration.factories import ApprovedUnitFactory, UserFactory
 
 S = CredentialOrder.Status
 V = Visitor.Status
-URLS = "tests.credentials.delegation_order_urls"
 CHANGELIST = "/admin/credentials/credentialorder/"
 SETTLE = "/admin/credentials/credentialorder/settle/"
 
@@ -339,7 +334,6 @@ def test_without_a_contact_address_the_secretary_who_settled_is_emailed(
 # --- The secretary's side, in the admin -------------------------------------------------------
 
 
-@pytest.mark.urls(URLS)
 def test_the_secretary_settles_after_seeing_the_count_and_the_total(
     client, secretaries_settle, open_edition, guangdong, unit, gd_unit, group_secretary
 ):
@@ -375,7 +369,6 @@ def test_the_secretary_settles_after_seeing_the_count_and_the_total(
     assert CredentialOrder.objects.count() == 1
 
 
-@pytest.mark.urls(URLS)
 def test_the_settle_page_costs_the_same_queries_for_few_or_many_visitors(
     client, secretaries_settle, open_edition, unit, gd_unit, group_secretary
 ):
@@ -391,7 +384,6 @@ def test_the_settle_page_costs_the_same_queries_for_few_or_many_visitors(
     assert len(many) == len(few)
 
 
-@pytest.mark.urls(URLS)
 def test_finance_and_organisers_see_every_delegation_order_but_do_not_settle(
     client, secretaries_settle, open_edition, guangdong, unit, group_secretary, finance, organiser
 ):
@@ -406,7 +398,6 @@ def test_finance_and_organisers_see_every_delegation_order_but_do_not_settle(
         assert client.get(f"{CHANGELIST}{order.pk}/change/").status_code == 200
 
 
-@pytest.mark.urls(URLS)
 def test_another_delegations_secretary_sees_nothing_of_the_order(
     client, secretaries_settle, open_edition, guangdong, unit, group_secretary, other_secretary
 ):
@@ -428,7 +419,6 @@ def test_another_delegations_secretary_sees_nothing_of_the_order(
     assert Payment.objects.count() == 1
 
 
-@pytest.mark.urls(URLS)
 def test_a_sub_delegations_secretary_does_not_see_the_trade_delegations_order(
     client, secretaries_settle, open_edition, guangdong, unit, group_secretary, secretary
 ):
@@ -439,7 +429,6 @@ def test_a_sub_delegations_secretary_does_not_see_the_trade_delegations_order(
     assert client.get(transfer_page(order)).status_code == 404
 
 
-@pytest.mark.urls(URLS)
 def test_the_remittance_is_confirmed_by_finance_and_the_delegation_is_emailed(
     client,
     secretaries_settle,
@@ -498,7 +487,6 @@ def test_the_remittance_is_confirmed_by_finance_and_the_delegation_is_emailed(
     assert 'id="transfer-done"' in page and 'id="transfer-form"' not in page
 
 
-@pytest.mark.urls(URLS)
 def test_a_remittance_after_the_transfer_deadline_is_refused(
     client, secretaries_settle, open_edition, guangdong, unit, group_secretary
 ):
@@ -518,14 +506,23 @@ def test_a_remittance_after_the_transfer_deadline_is_refused(
 
 def _race(attempts):
     """Run each callable in its own thread and connection, all starting together."""
+    barrier = threading.Barrier(len(attempts))
     outcomes = []
-    for outcome in run_at_once(*attempts):
-        if outcome.ok:
-            outcomes.append(("ok", outcome.value))
-        elif isinstance(outcome.error, ValidationError):
-            outcomes.append(("refused", outcome.error))
-        else:
-            raise outcome.error
+
+    def run(attempt):
+        try:
+            barrier.wait()
+            outcomes.append(("ok", attempt()))
+        except ValidationError as error:
+            outcomes.append(("refused", error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return outcomes
 
 

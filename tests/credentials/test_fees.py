@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from credentials.services import line_fee
+from credentials.orders.fees import line_fee
 from registration.models import Label
 from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.credentials.factories import payable_visitor, reusing_visitor

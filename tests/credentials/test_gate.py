@@ -11,16 +11,19 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 
-from credentials.gate import check, today_in_shanghai
 from credentials.models import Credential
-from credentials.production import credentials_revoke, production_job_run, production_job_start
-from credentials.signing import load_public_key, public_key, sign_payload
+from credentials.production.gate import check, today_in_shanghai
+from credentials.production.services import (
+    credentials_revoke,
+    production_job_run,
+    production_job_start,
+)
+from credentials.production.signing import load_public_key, public_key, sign_payload
 from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.credentials.test_production import jpeg
 from tests.registration.factories import UserFactory, VisitorFactory
 
-GATE_URLS = "tests.credentials.gate_urls"
 FIRST, LAST = date(2027, 11, 6), date(2027, 11, 10)
 
 
@@ -160,7 +163,6 @@ def credentials(edition, unit):
     return result
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_the_gate_is_for_gate_staff_only(client, db, unit):
     assert client.get("/gate/")["Location"].startswith("/admin/login/?next=/gate/")
     client.force_login(UserFactory(is_staff=True))
@@ -170,7 +172,6 @@ def test_the_gate_is_for_gate_staff_only(client, db, unit):
     assert client.post("/gate/check/", {"payload": "x"}).status_code == 403
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_the_page_answers_in_big_green_or_red(client, gate_staff, credentials):
     client.force_login(gate_staff)
     page = client.get("/gate/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
@@ -189,7 +190,6 @@ def test_the_page_answers_in_big_green_or_red(client, gate_staff, credentials):
     assert "Revoked" in refused
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_the_json_endpoint_gives_the_verdict_and_the_reason(client, gate_staff, credentials):
     client.force_login(gate_staff)
 
@@ -244,7 +244,6 @@ def test_the_json_endpoint_gives_the_verdict_and_the_reason(client, gate_staff, 
     assert as_text["valid"] is True
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_a_revocation_reaches_the_gate_at_once(client, gate_staff, credentials):
     client.force_login(gate_staff)
     code = credentials["today"].qr_payload
@@ -257,7 +256,6 @@ def test_a_revocation_reaches_the_gate_at_once(client, gate_staff, credentials):
     assert client.post("/gate/check/", {"payload": code}).json()["reason"] == "revoked"
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_a_check_costs_a_fixed_number_of_queries(
     client, gate_staff, credentials, django_assert_max_num_queries
 ):

@@ -10,8 +10,6 @@ from credentials.models import CredentialOrder
 from registration.models import Label, Visitor
 from tests.credentials.factories import order_with_lines, payable_visitor, reusing_visitor
 
-pytestmark = pytest.mark.urls("tests.credentials.credentials_urls")
-
 S = CredentialOrder.Status
 
 
@@ -98,11 +96,11 @@ def test_submitting_when_another_request_ordered_first_names_the_visitor(
 ):
     visitor = payable_visitor(unit, name="孙并发")
     # The page was read before the other request made its order.
-    from credentials import views
+    from credentials.orders import views
 
     stale = views.payable_visitors(unit)
     monkeypatch.setattr(views, "payable_visitors", lambda unit: stale)
-    from credentials.services import order_create
+    from credentials.orders.services import order_create
 
     first = order_create(unit=unit, visitor_ids=[visitor.pk], actor=None)
     response = signed_in.post("/accounts/orders/new/", {"visitors": [visitor.pk]})

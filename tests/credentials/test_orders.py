@@ -8,9 +8,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ciie_portal.models import AuditEntry, Notice
-from credentials.models import CredentialOrder, OrderLine, new_order_number
-from credentials.selectors import visitor_has_open_order
-from credentials.services import order_cancel, order_create, order_mark_paid, orders_expire
+from credentials.models import CredentialOrder, OrderLine
+from credentials.orders.models import new_order_number
+from credentials.orders.selectors import visitor_has_open_order
+from credentials.orders.services import order_cancel, order_create, order_mark_paid, orders_expire
 from credentials.tasks import orders_expire_task
 from registration.models import Label, Visitor
 from tests.ciie_portal.factories import SHANGHAI
@@ -90,7 +91,9 @@ def test_order_numbers_are_unique_in_the_database(unit):
 def test_it_draws_another_number_when_one_is_taken(unit, contact, monkeypatch):
     CredentialOrderFactory(unit=unit, number="V20200512230313594063001")
     draws = iter(["V20200512230313594063001", "V20200512230313594063002"])
-    monkeypatch.setattr("credentials.services.new_order_number", lambda now=None: next(draws))
+    monkeypatch.setattr(
+        "credentials.orders.services.new_order_number", lambda now=None: next(draws)
+    )
     order = order_create(unit=unit, visitor_ids=ids(payable_visitor(unit)), actor=contact)
     assert order.number == "V20200512230313594063002"
 
@@ -249,7 +252,7 @@ def test_it_closes_orders_at_a_given_time(unit, contact, edition):
 
 
 def test_it_closes_many_orders_in_batches(unit, monkeypatch):
-    monkeypatch.setattr("credentials.services.EXPIRE_BATCH", 3)
+    monkeypatch.setattr("credentials.orders.services.EXPIRE_BATCH", 3)
     past = timezone.now() - timedelta(minutes=1)
     orders = [order_with_lines(unit, expires_at=past) for _ in range(7)]
     assert orders_expire() == 7

@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import io
+import threading
 from datetime import timedelta
 
 import pytest
@@ -10,22 +11,20 @@ from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.db.models import Count
 from django.utils import translation
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
 from ciie_portal.models import AuditEntry
+from ciie_portal.records import ImmutableRecord
 from ciie_portal.states import IllegalTransition
-from credentials.gate import check
-from credentials.models import (
-    Credential,
-    ImmutableRecord,
-    NameScript,
-    PrintBatch,
-    ProductionJob,
-)
-from credentials.production import (
+from credentials.models import Credential, PrintBatch, ProductionJob
+from credentials.production.gate import check
+from credentials.production.models import NameScript
+from credentials.production.selectors import revoked_numbers
+from credentials.production.services import (
     credentials_revoke_changed,
     print_batch_cancel,
     print_batch_confirm_printed,
@@ -34,16 +33,13 @@ from credentials.production import (
     production_job_run,
     production_job_start,
     production_job_stop,
-    revoked_numbers,
 )
-from credentials.signing import public_key
+from credentials.production.signing import public_key
 from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.conftest import on_postgres
-from tests.races import run_at_once
 from tests.registration.factories import ApprovedUnitFactory, UserFactory, VisitorFactory
 
-GATE_URLS = "tests.credentials.gate_urls"
 Job = ProductionJob.Status
 
 
@@ -269,7 +265,6 @@ def test_the_celery_task_runs_the_job_after_commit(
 # --- Revocation ------------------------------------------------------------------------------
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_a_label_upgrade_revokes_the_credential_and_the_next_run_makes_a_new_one(
     client, edition, unit, photo, organiser
 ):
@@ -346,7 +341,7 @@ def test_a_run_revokes_credentials_whose_card_data_changed(edition, unit, photo)
 
 
 def test_the_periodic_check_revokes_changed_cards_of_the_current_edition(edition, unit, photo):
-    from credentials.tasks_production import credentials_revoke_stale_task
+    from credentials.production.tasks import credentials_revoke_stale_task
 
     visitor = reviewed(unit, photo)
     produce(edition)
@@ -428,7 +423,7 @@ def test_a_failed_chunk_leaves_no_credential_and_no_file(
     def broken(*args, **kwargs):
         raise RuntimeError("printer driver crashed")
 
-    monkeypatch.setattr("credentials.production.render_sheets", broken)
+    monkeypatch.setattr("credentials.production.services.render_sheets", broken)
     assert production_job_run(job_id=job.pk) == "failed"
     job.refresh_from_db()
     assert job.status == Job.FAILED
@@ -469,7 +464,6 @@ def production_permissions():
     return Permission.objects.filter(content_type__app_label="credentials", codename__in=codenames)
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_the_credential_office_starts_a_job_and_watches_its_progress(
     client, edition, unit, photo, credential_office, django_capture_on_commit_callbacks
 ):
@@ -518,7 +512,6 @@ def test_the_credential_office_starts_a_job_and_watches_its_progress(
     assert job.status == Job.QUEUED
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_a_running_job_shows_a_live_progress_bar_and_can_be_stopped(
     client, edition, unit, photo, credential_office
 ):
@@ -539,7 +532,6 @@ def test_a_running_job_shows_a_live_progress_bar_and_can_be_stopped(
     assert production_job_run(job_id=job.pk) == "stopped"
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_starting_needs_the_permission(client, edition, secretary):
     client.force_login(secretary)
     assert client.get("/admin/credentials/productionjob/add/").status_code == 403
@@ -551,7 +543,6 @@ def test_starting_needs_the_permission(client, edition, secretary):
     assert not ProductionJob.objects.exists()
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_print_batches_are_downloaded_confirmed_and_cancelled_in_the_admin(
     client, edition, unit, photo, credential_office
 ):
@@ -598,7 +589,6 @@ def test_print_batches_are_downloaded_confirmed_and_cancelled_in_the_admin(
     assert client.get(f"/admin/credentials/printbatch/{first.pk}/delete/").status_code == 403
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_a_credential_is_revoked_by_hand_with_a_reason_and_its_card_opened(
     client, edition, unit, photo, credential_office
 ):
@@ -625,7 +615,6 @@ def test_a_credential_is_revoked_by_hand_with_a_reason_and_its_card_opened(
     ).exists()
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_another_delegations_secretary_sees_none_of_its_credentials_or_jobs(
     client, edition, unit, other_unit, guangdong, photo, secretary, other_secretary
 ):
@@ -660,7 +649,6 @@ def test_another_delegations_secretary_sees_none_of_its_credentials_or_jobs(
     assert active(theirs).number not in listing
 
 
-@pytest.mark.urls(GATE_URLS)
 def test_the_credential_list_costs_the_same_queries_for_many_credentials(
     client, edition, unit, photo, organiser, django_assert_max_num_queries
 ):
@@ -689,9 +677,23 @@ def test_two_jobs_over_the_same_selection_at_once_give_each_visitor_one_credenti
     visitors = [reviewed(unit, photo) for _ in range(48)]
     # Made directly: production_job_start would run each at once (tasks run in-process here).
     jobs = [ProductionJob.objects.create(edition=edition, chunk_size=4) for _ in range(2)]
-    races = run_at_once(*(lambda job=job: production_job_run(job_id=job.pk) for job in jobs))
-    outcomes = [race.value for race in races if race.ok]
-    errors = [race.error for race in races if not race.ok]
+    barrier = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def run(job):
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(production_job_run(job_id=job.pk))
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
 
     assert not errors
     assert outcomes == ["done", "done"]

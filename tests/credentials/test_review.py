@@ -6,40 +6,24 @@ import io
 from datetime import date
 
 import pytest
-from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import URLResolver, path
 from django.utils import translation
 from openpyxl import load_workbook
 
-import credentials.admin_review  # noqa: F401  (registers the review admin)
 from ciie_portal.models import AuditEntry, Notice
 from ciie_portal.notices.services import render_notice
 from ciie_portal.roles import SECURITY_REVIEWER
 from credentials.models import ReviewBatch, ReviewResult
-from credentials.review import (
-    COLUMNS,
-    review_batch_export,
-    review_results_import,
-)
-from credentials.services import order_mark_paid
+from credentials.orders.services import order_mark_paid
+from credentials.review.services import review_batch_export, review_results_import
+from credentials.review.spreadsheet import COLUMNS
 from payments.refunds import refundable_lines
 from registration.models import Label, Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.payments.factories import open_for_payment, pending_order
 from tests.registration.factories import ApprovedUnitFactory, UserFactory, VisitorFactory
-
-# The project's URLs with the admin built after the review admin is registered (until
-# credentials/admin.py imports it).
-from ciie_portal.urls import urlpatterns as _project  # noqa: E402  isort: skip
-
-urlpatterns = [
-    path("admin/", admin.site.urls),
-    *(p for p in _project if not (isinstance(p, URLResolver) and p.namespace == "admin")),
-]
-pytestmark = pytest.mark.urls(__name__)
 
 V = Visitor.Status
 EXPORT = "/admin/credentials/reviewbatch/export/"
@@ -506,7 +490,7 @@ def test_an_id_number_that_does_not_match_the_reference_is_refused(reviewer, uni
 def test_a_visitor_cancelled_between_preview_and_apply_is_not_recorded(
     client, reviewer, unit, edition
 ):
-    from credentials.review import visitors_cancel
+    from credentials.review.cancellation import visitors_cancel
 
     visitor = awaiting(unit)
     exported(reviewer, edition)

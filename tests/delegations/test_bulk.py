@@ -18,6 +18,8 @@ from tests.registration.factories import (
     make_resident_id,
 )
 
+pytestmark = pytest.mark.urls("tests.delegations.bulk_urls")
+
 TEMPLATE_URL = "/staff/bulk/template.xlsx"
 UPLOAD_URL = "/staff/bulk/"
 TITLES = list(COLUMNS.values())

@@ -11,7 +11,8 @@ from django.utils import translation
 from openpyxl import load_workbook
 
 from ciie_portal.models import AuditEntry, Notice
-from credentials.services import delegation_order_create, order_cancel
+from credentials.orders.delegation import delegation_order_create
+from credentials.orders.services import order_cancel
 from delegations.bulk import NOTES_SHEET, bulk_register, template_workbook
 from delegations.paid_by import (
     paid_by_preview,

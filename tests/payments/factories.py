@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from credentials.models import CredentialOrder
-from credentials.services import order_create
+from credentials.orders.services import order_create
 from payments.providers import SIGNATURE_HEADER, provider_for, sandbox_sign
 from tests.credentials.factories import payable_visitor
 
@@ -43,7 +43,7 @@ def paid_delegation_order(edition, guangdong, unit, group_secretary, finance):
     from django.contrib.auth.models import Group, Permission
 
     from ciie_portal.roles import SECRETARY
-    from credentials.services import delegation_order_create
+    from credentials.orders.delegation import delegation_order_create
     from payments.models import Method, Payment, TransferRemittance
     from payments.services import transfer_confirm
     from registration.models import VISITOR_STATES, Visitor

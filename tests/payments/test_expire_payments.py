@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from ciie_portal.models import AuditEntry
 from credentials.models import CredentialOrder
-from credentials.services import order_cancel
+from credentials.orders.services import order_cancel
 from payments.models import Method, Payment, PaymentNotification
 from payments.services import payment_create, payment_notification_handle, payments_expire
 from tests.payments.factories import open_for_payment, pending_order, signed_notification

@@ -14,14 +14,12 @@ from django.utils import timezone
 
 from ciie_portal.models import Notice
 from credentials.models import CredentialOrder
-from credentials.production import producible
-from credentials.review import (
-    RESULT_PASSED,
-    pending_review_visitors,
-    review_batch_export,
-    review_results_import,
-)
-from credentials.services import delegation_order_create, order_create, orders_expire
+from credentials.orders.delegation import delegation_order_create
+from credentials.orders.services import order_create, orders_expire
+from credentials.production.selectors import producible
+from credentials.review.selectors import pending_review_visitors
+from credentials.review.services import review_batch_export, review_results_import
+from credentials.review.spreadsheet import RESULT_PASSED
 from delegations.services import visitors_label, visitors_lock
 from payments.models import Payment, PaymentNotification
 from payments.services import (

@@ -357,7 +357,7 @@ def test_an_order_with_a_transfer_awaiting_finance_is_not_closed_by_expiry(unit,
     from django.utils import timezone
 
     from credentials.models import CredentialOrder
-    from credentials.services import orders_expire
+    from credentials.orders.services import orders_expire
 
     open_for_payment(unit.edition)
     payment = submitted(unit, contact)

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from ciie_portal.models import AuditEntry, Edition
-from credentials.services import order_create
+from credentials.orders.services import order_create
 from registration.models import Unit, Visitor
 from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.registration.factories import VisitorFactory

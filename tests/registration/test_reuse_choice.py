@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from ciie_portal.models import AuditEntry
-from credentials.services import credential_fee
+from credentials.orders.fees import credential_fee
 from registration.models import Label, Unit, Visitor
 from registration.returning import unit_bring_forward
 from registration.services import (

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from credentials.services import orders_expire
+from credentials.orders.services import orders_expire
 
 
 class Command(BaseCommand):

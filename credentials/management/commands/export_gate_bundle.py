@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from ciie_portal.models import Edition
-from credentials.models import Credential
-from credentials.signing import PREFIX, public_key_hex, public_key_pem
+from credentials.production.models import Credential
+from credentials.production.signing import PREFIX, public_key_hex, public_key_pem
 
 
 class Command(BaseCommand):

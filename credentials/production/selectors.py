@@ -1,0 +1,81 @@
+"""Which visitors a production selection holds and which of them can be produced, and the
+gate's revocation list (cached)."""
+
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef, QuerySet
+
+from delegations.gates import of_approved_units
+from delegations.models import Delegation
+from registration.models import Visitor
+
+from .models import (
+    LATIN_NAME_PATTERN,
+    Credential,
+    NameScript,
+)
+
+# Gate checks read the revocation list from the cache; a revocation clears it in this process
+# at once, other processes see it at the latest this many seconds later.
+REVOCATION_CACHE_SECONDS = 10
+
+
+def selection_visitors(
+    *, edition_id: int, delegation: Delegation | None = None, label: str = "", script: str = ""
+) -> QuerySet:
+    """The visitors of a selection, in any state (revocation looks at all of them)."""
+    visitors = Visitor.objects.filter(edition_id=edition_id)
+    if delegation is not None:
+        visitors = visitors.filter(unit__delegation__in=Delegation.objects.subtree_of(delegation))
+    if label:
+        visitors = visitors.filter(label=label)
+    if script == NameScript.LATIN:
+        visitors = visitors.filter(name__regex=LATIN_NAME_PATTERN)
+    elif script == NameScript.NON_LATIN:
+        visitors = visitors.exclude(name__regex=LATIN_NAME_PATTERN)
+    return visitors
+
+
+def producible(visitors: QuerySet) -> QuerySet:
+    """Those of ``visitors`` of approved units who passed review and hold no active
+    credential (the review decision gates production too: ``delegations.gates``)."""
+    return (
+        of_approved_units(visitors)
+        .filter(status=Visitor.Status.REVIEW_PASSED, entry_period__isnull=False)
+        .exclude(label="")
+        .filter(
+            ~Exists(
+                Credential.objects.filter(
+                    visitor_id=OuterRef("pk"), status=Credential.Status.ACTIVE
+                )
+            )
+        )
+    )
+
+
+def producible_count(
+    *, edition_id: int, delegation: Delegation | None = None, label: str = "", script: str = ""
+) -> int:
+    return producible(
+        selection_visitors(edition_id=edition_id, delegation=delegation, label=label, script=script)
+    ).count()
+
+
+# --- Revocation -----------------------------------------------------------------------------
+
+
+def revoked_numbers_cache_key(edition_id: int) -> str:
+    return f"credentials:revoked:{edition_id}"
+
+
+def revoked_numbers(edition_id: int) -> frozenset[str]:
+    """The numbers of the edition's revoked credentials (the gate's revocation list)."""
+    key = revoked_numbers_cache_key(edition_id)
+    numbers = cache.get(key)
+    if numbers is None:
+        numbers = frozenset(
+            Credential.objects.filter(
+                edition_id=edition_id, status=Credential.Status.REVOKED
+            ).values_list("number", flat=True)
+        )
+        cache.set(key, numbers, REVOCATION_CACHE_SECONDS)
+    return numbers

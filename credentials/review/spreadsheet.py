@@ -1,0 +1,270 @@
+"""The review file (人员信息审核): its columns, the export workbook, and reading the results back.
+
+The export is the one place the visitors' ID numbers leave the database in clear; the file
+itself is not kept (``models.ReviewBatch``).
+"""
+
+from __future__ import annotations
+
+import io
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from ciie_portal.spreadsheets import cell_text, fold
+from delegations.bulk import LABELS
+from registration.models import Visitor
+
+from .models import ReviewBatch, ReviewResult
+
+V = Visitor.Status
+Outcome = ReviewResult.Outcome
+
+# --- The file format -----------------------------------------------------------------------------
+
+#: Column key → the column's title in row 1 of the export. The reviewer fills in the last two.
+COLUMNS = {
+    "batch": "批次号",
+    "reference": "人员编号",
+    "name": "姓名",
+    "person_type": "人员类型",
+    "id_type": "证件类型",
+    "id_number": "证件号码",
+    "nationality": "国籍/地区",
+    "sex": "性别",
+    "birth_date": "出生日期",
+    "unit": "单位名称",
+    "delegation": "所属交易团",
+    "result": "审核结果",
+    "reason": "不通过原因",
+}
+#: English titles are understood too (an overseas reviewer's copy of the file).
+COLUMN_ALIASES = {
+    "batch": "batch",
+    "reference": "reference",
+    "name": "name",
+    "id_number": "ID number",
+    "result": "result",
+    "reason": "reason",
+}
+#: The columns a result file must have.
+REQUIRED_COLUMNS = ("reference", "id_number", "result")
+#: The columns of the delegations' read-only list (no result to fill in).
+LIST_COLUMNS = [key for key in COLUMNS if key not in ("batch", "result", "reason")]
+
+RESULT_PASSED = "通过"
+RESULT_FAILED = "不通过"
+#: What the result column may say, compared without spaces and case.
+RESULT_VALUES = {
+    "通过": Outcome.PASSED,
+    "审核通过": Outcome.PASSED,
+    "passed": Outcome.PASSED,
+    "pass": Outcome.PASSED,
+    "不通过": Outcome.FAILED,
+    "审核不通过": Outcome.FAILED,
+    "failed": Outcome.FAILED,
+    "fail": Outcome.FAILED,
+}
+
+SHEET_TITLE = "人员信息审核"
+NOTES_SHEET = "说明"
+MAX_EXPORT = 20000
+MAX_IMPORT_ROWS = 20000
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+RESULT_OUTCOMES = {fold(text): outcome for text, outcome in RESULT_VALUES.items()}
+_HEADERS = {
+    **{fold(title): column for column, title in COLUMNS.items()},
+    **{fold(title): column for column, title in COLUMN_ALIASES.items()},
+}
+# The Chinese labels of the spreadsheet, as the bulk registration file writes them.
+_CHINESE = {column: {value: label for label, value in LABELS[column].items()} for column in LABELS}
+
+
+class ReviewFileError(ValidationError):
+    """The file as a whole cannot be read: nothing was imported."""
+
+
+# --- Export --------------------------------------------------------------------------------------
+
+
+def _country_names(codes: set[str]) -> dict[str, str]:
+    with translation.override("zh-hans"):
+        from django_countries import countries
+
+        return {code: str(countries.name(code)) for code in codes if code}
+
+
+def _cells(visitor: Visitor, *, batch_code: str, countries: dict) -> dict:
+    nationality = str(visitor.nationality or "")
+    if not nationality and visitor.person_type == "mainland":
+        nationality = "CN"
+    unit = visitor.unit
+    return {
+        "batch": batch_code,
+        "reference": visitor.reference,
+        "name": visitor.name,
+        "person_type": _CHINESE["person_type"].get(visitor.person_type, visitor.person_type),
+        "id_type": _CHINESE["id_type"].get(visitor.id_type, visitor.id_type),
+        "id_number": visitor.id_number,  # decrypted: this file is what the check needs
+        "nationality": countries.get(nationality, "中国" if nationality == "CN" else nationality),
+        "sex": _CHINESE["sex"].get(visitor.sex, ""),
+        "birth_date": visitor.birth_date.isoformat() if visitor.birth_date else "",
+        "unit": unit.name,
+        "delegation": unit.delegation.name if unit.delegation_id else "",
+        "result": "",
+        "reason": "",
+    }
+
+
+def review_workbook(visitors: list[Visitor], *, batch: ReviewBatch | None = None) -> bytes:
+    """The spreadsheet of ``visitors``: with a batch, the reviewer's file (result and reason
+    columns to fill in, a drop-down for the result); without, a delegation's read-only list."""
+    columns = list(COLUMNS) if batch is not None else LIST_COLUMNS
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(SHEET_TITLE)
+    widths = {"name": 14, "id_number": 22, "unit": 32, "delegation": 18, "reason": 30}
+    for index, column in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = widths.get(column, 12)
+    sheet.freeze_panes = "A2"
+    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    to_fill = PatternFill("solid", fgColor="FFF2CC")
+    header = []
+    for column in columns:
+        cell = WriteOnlyCell(sheet, value=COLUMNS[column])
+        cell.font, cell.fill = bold, to_fill if column in ("result", "reason") else fill
+        header.append(cell)
+    sheet.append(header)
+    countries = _country_names({str(v.nationality) for v in visitors} | {"CN"})
+    code = batch.code if batch is not None else ""
+    for visitor in visitors:
+        values = _cells(visitor, batch_code=code, countries=countries)
+        row = []
+        for column in columns:
+            cell = WriteOnlyCell(sheet, value=values[column])
+            if column in ("reference", "id_number"):
+                cell.number_format = "@"  # Excel must keep every character
+            row.append(cell)
+        sheet.append(row)
+    if batch is not None and visitors:
+        result_letter = get_column_letter(columns.index("result") + 1)
+        choice = DataValidation(
+            type="list", formula1=f'"{RESULT_PASSED},{RESULT_FAILED}"', allow_blank=True
+        )
+        choice.add(f"{result_letter}2:{result_letter}{len(visitors) + 1}")
+        sheet.data_validations.dataValidation.append(choice)
+    _notes(workbook, batch=batch, count=len(visitors))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _notes(workbook, *, batch, count: int) -> None:
+    notes = workbook.create_sheet(NOTES_SHEET)
+    notes.column_dimensions["A"].width = 100
+    wrap = Alignment(wrap_text=True, vertical="top")
+    if batch is not None:
+        lines = [
+            _("Review batch %(code)s: %(count)d visitor(s), exported %(when)s by %(user)s.")
+            % {
+                "code": batch.code,
+                "count": count,
+                "when": timezone.localtime(batch.exported_at).strftime("%Y-%m-%d %H:%M"),
+                "user": batch.exported_by.get_username(),
+            },
+            _(
+                "Write the result of each visitor in the column “审核结果”: 通过 (passed) or "
+                "不通过 (failed). A failed visitor needs a reason in “不通过原因”; the unit "
+                "sees it."
+            ),
+            _(
+                "Leave the result empty for visitors not yet checked: those rows are skipped "
+                "and can be imported later."
+            ),
+            _(
+                "Do not change the columns “人员编号” and “证件号码”: each row is matched to its "
+                "visitor by both. A row that matches no visitor, names two different visitors "
+                "or appears twice is reported and changes nothing."
+            ),
+            _(
+                "The file holds ID numbers in clear: keep it safe and delete it once the "
+                "results are imported."
+            ),
+        ]
+    else:
+        lines = [
+            _("Visitors awaiting review: %(count)d. This list is for reading only.")
+            % {"count": count},
+            _("The file holds ID numbers in clear: keep it safe and delete it after use."),
+        ]
+    for line in lines:
+        cell = WriteOnlyCell(notes, value=line)
+        cell.alignment = wrap
+        notes.append([cell])
+
+
+# --- Import: reading -----------------------------------------------------------------------------
+
+
+def review_file_read(rows_file) -> list[dict]:
+    """The rows of the result file's first sheet (not 说明): column key → text, plus ``row``
+    (the spreadsheet's row number). Empty rows are skipped."""
+    try:
+        workbook = load_workbook(rows_file, read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds for a file it cannot read
+        raise ReviewFileError(
+            _("The file is not an Excel workbook (.xlsx): upload the exported file."),
+            code="not_xlsx",
+        ) from None
+    try:
+        sheet = next((s for s in workbook.worksheets if s.title != NOTES_SHEET), None)
+        if sheet is None:
+            raise ReviewFileError(_("The workbook has no sheet of visitors."), code="no_sheet")
+        if hasattr(sheet, "reset_dimensions"):
+            sheet.reset_dimensions()
+        lines = sheet.iter_rows(values_only=True)
+        position = {}
+        for index, title in enumerate(next(lines, ())):
+            column = _HEADERS.get(fold(cell_text(title)))
+            if column and column not in position:
+                position[column] = index
+        missing = [COLUMNS[key] for key in REQUIRED_COLUMNS if key not in position]
+        if missing:
+            raise ReviewFileError(
+                _("The first row must hold the column titles of the export; missing: %(columns)s.")
+                % {"columns": "、".join(missing)},
+                code="columns",
+            )
+        rows = []
+        for number, cells in enumerate(lines, start=2):
+            row = {
+                key: cell_text(cells[index]) if index < len(cells) else ""
+                for key, index in position.items()
+            }
+            if not any(row.values()):
+                continue
+            if len(rows) >= MAX_IMPORT_ROWS:
+                raise ReviewFileError(
+                    _("A file may hold at most %(max)d rows: split it into several files.")
+                    % {"max": MAX_IMPORT_ROWS},
+                    code="too_many_rows",
+                )
+            row["row"] = number
+            rows.append(row)
+        return rows
+    except ReviewFileError:
+        raise
+    except Exception:  # a damaged sheet inside a readable archive
+        raise ReviewFileError(
+            _("The workbook could not be read. Save it again as .xlsx and retry."),
+            code="unreadable",
+        ) from None
+    finally:
+        workbook.close()
