@@ -9,7 +9,7 @@ admin.site.site_title = _("CIIE portal administration")
 admin.site.index_title = _("Administration")
 
 urlpatterns = [
-    path("", views.landing, name="landing"),
+    path("", include("delegations.urls_landing")),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     # The unit's orders and 注销 of a visitor (namespace ``credentials``).

@@ -9,8 +9,10 @@ class CredentialsConfig(AppConfig):
     def ready(self):
         from delegations.admin import visitor_action_register
 
+        from .progress import register  # steps 7–8 of the registration dashboard
         from .review.admin import cancel_visitors
 
+        register()
         # 注销 by staff, from the visitor list (the delegations app's admin, which may not
         # import this app).
         visitor_action_register(cancel_visitors)

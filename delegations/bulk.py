@@ -6,9 +6,10 @@ already saved (已保存) visitor of its unit, each row in its own transaction; 
 for every refused row, which columns were wrong and why.
 
 With the information check on, a row is validated exactly as the web form validates it
-(``VisitorForm``). With it off, only what the database needs is checked: the unit (found, in
-the secretary's subtree), the person type, the ID document (``visitor_save`` still checks the
-number's format and that it is unique in the edition) and the name.
+(``registration.forms_visitors.visitor_values_clean``). With it off, only what the database
+needs is checked: the unit (found, in the secretary's subtree), the person type, the ID
+document (``visitor_save`` still checks the number's format and that it is unique in the
+edition) and the name.
 
 The column titles and the Chinese labels of the choices are the file format: they live in
 ``COLUMNS`` and ``LABELS`` below and nowhere else.
@@ -16,7 +17,6 @@ The column titles and the Chinese labels of the choices are the file format: the
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -29,14 +29,19 @@ from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django_countries import countries
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 
 from ciie_portal.crypto import normalize_id
-from ciie_portal.spreadsheets import cell_text, fold
-from registration.forms_visitors import VisitorForm
+from ciie_portal.spreadsheets import (
+    NOTES_SHEET,
+    RowReport,
+    SpreadsheetError,
+    cell_text,
+    fold,
+    read_sheet,
+    sheet_workbook,
+)
+from registration.forms_visitors import visitor_values_clean
 from registration.models import (
     ID_TYPES_BY_PERSON,
     IdType,
@@ -135,7 +140,6 @@ PERSON_COLUMNS = {
 }
 PERSON_ONLY_COLUMNS = {"surname_en", "given_name_en", "permit_name", "nationality"}
 
-NOTES_SHEET = "说明"
 MAX_ROWS = 2000
 EXAMPLE_BIRTH = date(1985, 3, 15)
 _EXAMPLE_ID_BODY = "44010619850315001"
@@ -180,18 +184,11 @@ def _country_names() -> dict[str, str]:
 
 
 @dataclass
-class RefusedRow:
-    number: int  # the spreadsheet's row number (row 1 holds the titles)
-    name: str
-    reasons: list[tuple[str, str]]  # (column title, message)
-
-
-@dataclass
 class BulkReport:
     check: bool
     saved_rows: list[int] = field(default_factory=list)
     visitor_ids: list[int] = field(default_factory=list)
-    refused: list[RefusedRow] = field(default_factory=list)
+    refused: list[RowReport] = field(default_factory=list)  # labelled with the visitor's name
 
     @property
     def saved_count(self) -> int:
@@ -206,8 +203,8 @@ class BulkReport:
         return self.saved_count + self.refused_count
 
 
-class BulkFileError(ValidationError):
-    """The file as a whole cannot be read: nothing was imported."""
+#: The file as a whole cannot be read: nothing was imported.
+BulkFileError = SpreadsheetError
 
 
 # --- Reading -----------------------------------------------------------------------------------
@@ -219,67 +216,35 @@ def read_rows(rows_file) -> list[dict]:
     ``birth_date`` keeps the cell's value (a date cell stays a date); ``row`` is the
     spreadsheet's row number. Empty rows are skipped.
     """
-    try:
-        workbook = load_workbook(rows_file, read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a file it cannot read
-        raise BulkFileError(
-            _(
+    sheet_rows = read_sheet(
+        rows_file,
+        columns=COLUMNS,
+        required=REQUIRED_COLUMNS,
+        max_rows=MAX_ROWS,
+        skip_sheets=(NOTES_SHEET,),
+        messages={
+            "not_xlsx": _(
                 "The file is not an Excel workbook (.xlsx). Fill in the template and upload it "
                 "as an .xlsx file."
             ),
-            code="not_xlsx",
-        ) from None
-    try:
-        return _rows_of(workbook)
-    except BulkFileError:
-        raise
-    except Exception:  # a damaged sheet inside a readable archive
-        raise BulkFileError(
-            _("The workbook could not be read. Save it again as .xlsx and retry."),
-            code="unreadable",
-        ) from None
-    finally:
-        workbook.close()
-
-
-def _rows_of(workbook) -> list[dict]:
-    sheet = next((s for s in workbook.worksheets if s.title != NOTES_SHEET), None)
-    if sheet is None:
-        raise BulkFileError(_("The workbook has no sheet of visitors."), code="no_sheet")
-    if hasattr(sheet, "reset_dimensions"):
-        # Some programs write wrong sheet dimensions; read every row there is.
-        sheet.reset_dimensions()
-    lines = sheet.iter_rows(values_only=True)
-    header = [fold(cell_text(cell)) for cell in next(lines, ())]
-    position = {
-        key: header.index(fold(title)) for key, title in COLUMNS.items() if fold(title) in header
-    }
-    missing = [COLUMNS[key] for key in REQUIRED_COLUMNS if key not in position]
-    if missing:
-        raise BulkFileError(
-            _("The first row must hold the column titles of the template; missing: %(columns)s.")
-            % {"columns": "、".join(missing)},
-            code="columns",
-        )
+            "columns": _(
+                "The first row must hold the column titles of the template; missing: %(columns)s."
+            ),
+            "too_many_rows": _(
+                "A file may hold at most %(max)d visitors: split it into several files."
+            ),
+        },
+    )
     rows = []
-    for number, cells in enumerate(lines, start=2):
-        raw = {key: cells[index] if index < len(cells) else None for key, index in position.items()}
-        row = {key: cell_text(value) for key, value in raw.items()}
-        if not any(row.values()):
-            continue
-        if len(rows) >= MAX_ROWS:
-            raise BulkFileError(
-                _("A file may hold at most %(max)d visitors: split it into several files.")
-                % {"max": MAX_ROWS},
-                code="too_many_rows",
-            )
-        row["birth_date"] = raw.get("birth_date")
+    for sheet_row in sheet_rows:
+        row = dict(sheet_row.values)
+        row["birth_date"] = sheet_row.cells.get("birth_date")
         # An ID number typed as a figure: Excel keeps 15 digits and loses the rest.
-        number_cell = raw.get("id_number")
+        number_cell = sheet_row.cells.get("id_number")
         row["id_number_was_figure"] = isinstance(number_cell, int | float) and not isinstance(
             number_cell, bool
         )
-        row["row"] = number
+        row["row"] = sheet_row.number
         rows.append(row)
     return rows
 
@@ -366,6 +331,12 @@ class _Reasons(list):
                 self.add(None, message)
 
 
+#: The visitor's fields taken as the row writes them, and those ``_parse`` turned into values.
+_TEXT_FIELDS = ("name", "surname_en", "given_name_en", "permit_name", "position", "mobile", "email")
+_PARSED_FIELDS = ("sex", "birth_date", "nationality", "id_type", "id_number", "job_category")
+_PARSED_FIELDS += ("entry_period", "pickup", "address")
+
+
 class _Importer:
     def __init__(self, *, user, edition, check: bool):
         self.user, self.edition, self.check = user, edition, check
@@ -415,7 +386,7 @@ class _Importer:
             name = row.get("name") or " ".join(
                 part for part in (row.get("surname_en"), row.get("given_name_en")) if part
             )
-            report.refused.append(RefusedRow(number=row["row"], name=name, reasons=reasons))
+            report.refused.append(RowReport(number=row["row"], label=name, reasons=list(reasons)))
         else:
             report.saved_rows.append(row["row"])
             report.visitor_ids.append(visitor.pk)
@@ -525,38 +496,21 @@ class _Importer:
     def _save_checked(self, row: dict, values: dict, reasons) -> Visitor | None:
         """Every row validated as the web form validates it (photos come later)."""
         unit, person_type = values["unit"], values["person_type"]
-        birth, period, address = values["birth_date"], values["entry_period"], values["address"]
-        data = {
-            "name": row.get("name", ""),
-            "surname_en": row.get("surname_en", ""),
-            "given_name_en": row.get("given_name_en", ""),
-            "permit_name": row.get("permit_name", ""),
-            "sex": values["sex"],
-            "birth_date": birth.isoformat() if birth else "",
-            "nationality": values["nationality"],
-            "id_type": values["id_type"],
-            "id_number": values["id_number"],
-            "job_category": values["job_category"],
-            "position": row.get("position", ""),
-            "mobile": row.get("mobile", ""),
-            "email": row.get("email", ""),
-            "entry_period": period.pk if period else "",
-            "pickup": values["pickup"],
-            "address": address.pk if address else "",
-        }
-        form = VisitorForm(
-            data,
+        cleaned, errors = visitor_values_clean(
             unit=unit,
             person_type=person_type,
-            instance=Visitor(unit=unit, edition=unit.edition, person_type=person_type),
+            values={
+                **{name: row.get(name, "") for name in _TEXT_FIELDS},
+                **{name: values[name] for name in _PARSED_FIELDS},
+            },
         )
-        if not form.is_valid():
-            for name, messages in form.errors.items():
-                for message in messages:
-                    reasons.add(_form_field_column(name), message)
+        if errors:
+            for name, refusals in errors.items():
+                for error in refusals:
+                    for message in error.messages:
+                        reasons.add(_form_field_column(name), message)
             return None
-        cleaned = form.cleaned_data
-        skip = ("photo", "id_number", "id_type", "pledge")
+        skip = ("id_number", "id_type")
         with transaction.atomic():
             visitor = visitor_save(
                 unit=unit,
@@ -750,34 +704,10 @@ def _column_notes(edition) -> dict[str, tuple[str, str]]:
 
 def template_workbook(edition) -> bytes:
     """The 批量注册 template: titles, one example row and a 说明 sheet explaining each column."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = _("Visitors")
-    bold = Font(bold=True)
-    fill = PatternFill("solid", fgColor="DDEBF7")
-    sheet.append(list(COLUMNS.values()))
     example = dict(EXAMPLE)
     first_period = edition.entry_periods.first() if edition else None
     if first_period is not None:
         example["entry_period"] = first_period.name
-    sheet.append([example.get(key, "") for key in COLUMNS])
-    keys = list(COLUMNS)
-    for index, key in enumerate(keys, start=1):
-        letter = get_column_letter(index)
-        title = sheet.cell(row=1, column=index)
-        title.font, title.fill = bold, fill
-        if key in REQUIRED_COLUMNS:
-            title.font = Font(bold=True, color="C00000")
-        sheet.column_dimensions[letter].width = max(12, len(COLUMNS[key]) * 2 + 4)
-        if key in TEXT_COLUMNS:
-            sheet.column_dimensions[letter].number_format = "@"
-            sheet.cell(row=2, column=index).number_format = "@"
-        if key == "birth_date":
-            sheet.cell(row=2, column=index).number_format = "yyyy-mm-dd"
-    sheet.column_dimensions[get_column_letter(keys.index("id_number") + 1)].width = 22
-    sheet.freeze_panes = "A2"
-
-    notes = workbook.create_sheet(NOTES_SHEET)
     general = [
         _("Row 1 holds the column titles: do not change them. Row 2 is an example: delete it."),
         _("One visitor per row. Columns in red are required."),
@@ -790,23 +720,22 @@ def template_workbook(edition) -> bytes:
             "submitted afterwards. Refused rows are listed with their reasons."
         ),
     ]
-    for line in general:
-        notes.append([line])
-    notes.append([])
+    notes = [[line] for line in general] + [[]]
     notes.append([_("Column"), _("What to enter"), _("Allowed values")])
-    header_row = notes.max_row
-    for cell in notes[header_row]:
-        cell.font, cell.fill = bold, fill
-    for key, (explanation, allowed) in _column_notes(edition).items():
-        notes.append([COLUMNS[key], explanation, allowed])
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for line in notes.iter_rows(min_row=header_row + 1):
-        for cell in line:
-            cell.alignment = wrap
-    notes.column_dimensions["A"].width = 22
-    notes.column_dimensions["B"].width = 70
-    notes.column_dimensions["C"].width = 60
-
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    notes_header = len(notes)
+    notes += [
+        [COLUMNS[key], explanation, allowed]
+        for key, (explanation, allowed) in _column_notes(edition).items()
+    ]
+    return sheet_workbook(
+        title=_("Visitors"),
+        titles=list(COLUMNS.values()),
+        rows=[[example.get(key, "") for key in COLUMNS]],
+        required=[COLUMNS[key] for key in REQUIRED_COLUMNS],
+        text_columns=[COLUMNS[key] for key in TEXT_COLUMNS],
+        widths={COLUMNS["id_number"]: 22},
+        formats={(2, COLUMNS["birth_date"]): "yyyy-mm-dd"},
+        notes=notes,
+        notes_header=notes_header,
+        notes_widths=(22, 70, 60),
+    )

@@ -14,6 +14,7 @@ from ciie_portal.notices.services import notice_send
 from registration.models import Unit
 
 from .models import Delegation, GroupMail
+from .selectors import in_subtree, is_organiser
 
 EVENT = "group_mail"
 
@@ -26,7 +27,7 @@ def notice_key_prefix(mail: GroupMail | int) -> str:
 
 def may_mail(user, delegation: Delegation) -> bool:
     """Organisers write to any delegation; a secretary to their node or one of its children."""
-    if user.is_superuser or user.has_perm("registration.view_all_units"):
+    if is_organiser(user):
         return True
     secretary = getattr(user, "secretary", None)
     if secretary is None or not user.has_perm("registration.change_unit"):
@@ -62,9 +63,7 @@ def group_mail_send(
             created_by=user,
         )
         units = (
-            Unit.objects.filter(
-                edition=edition, delegation__in=Delegation.objects.subtree_of(delegation)
-            )
+            in_subtree(Unit.objects.filter(edition=edition), delegation)
             .exclude(contact_email="")
             .order_by("pk")
             .only("pk", "name", "contact_email")

@@ -28,17 +28,25 @@ def delegation_subtree_ids(delegation: Delegation) -> list[int]:
     return list(Delegation.objects.subtree_of(delegation).values_list("pk", flat=True))
 
 
+def is_organiser(user) -> bool:
+    """Organisers (and superusers) work on every delegation."""
+    return user.is_superuser or user.has_perm("registration.view_all_units")
+
+
+def in_subtree(queryset, delegation: Delegation, *, delegation_field: str = "delegation"):
+    """Rows of ``queryset`` that belong to ``delegation`` or one of its sub-delegations."""
+    return queryset.filter(**{f"{delegation_field}__in": Delegation.objects.subtree_of(delegation)})
+
+
 def scope_to_user(queryset, user, *, delegation_field: str = "delegation"):
-    """Rows of ``queryset`` that ``user`` may see.
+    """Rows of ``queryset`` that ``user`` may see: THE staff scoping of every app.
 
     Organisers (and superusers) see everything; a secretary sees their delegation and its
     sub-delegations; every other user sees nothing.
     """
-    if user.is_superuser or user.has_perm("registration.view_all_units"):
+    if is_organiser(user):
         return queryset
     secretary = getattr(user, "secretary", None)
     if secretary is None:
         return queryset.none()
-    return queryset.filter(
-        **{f"{delegation_field}__in": Delegation.objects.subtree_of(secretary.delegation)}
-    )
+    return in_subtree(queryset, secretary.delegation, delegation_field=delegation_field)

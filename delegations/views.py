@@ -1,11 +1,26 @@
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import FileResponse, Http404
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from ciie_portal.context_processors import current_edition_for
+from ciie_portal.models import EntryPeriod
 from registration.models import Unit, Visitor
 
-from .selectors import scope_to_user
+from .selectors import delegation_directory, scope_to_user
+
+
+@require_GET
+def landing(request):
+    """The public home page: the edition, its fees and deadlines, and the delegations'
+    contacts (交易团联系方式) — here rather than in ciie_portal because it lists delegations."""
+    edition = current_edition_for(request)
+    periods = list(EntryPeriod.objects.filter(edition=edition)) if edition else []
+    return render(
+        request,
+        "delegations/landing.html",
+        {"edition": edition, "periods": periods, "directory": delegation_directory()},
+    )
 
 
 @staff_member_required

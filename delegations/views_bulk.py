@@ -6,31 +6,21 @@ from functools import wraps
 
 from django import forms
 from django.apps import apps
-from django.contrib import admin
-from django.contrib.admin.helpers import AdminForm
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse
-from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 
+from ciie_portal.admin_uploads import XLSX, SpreadsheetUploadForm, UploadReportView
 from registration.access import edition_or_404
 from registration.models import Visitor
 
 from .bulk import bulk_register, template_workbook
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-
-class BulkRegisterForm(forms.Form):
-    file = forms.FileField(
-        label=gettext_lazy("Spreadsheet"),
-        help_text=gettext_lazy("The filled-in template as an .xlsx workbook, at most 5 MB."),
-        widget=forms.FileInput(attrs={"accept": ".xlsx," + XLSX}),
-    )
+class BulkRegisterForm(SpreadsheetUploadForm):
     check = forms.BooleanField(
         label=gettext_lazy("Check the information"),
         required=False,
@@ -42,18 +32,11 @@ class BulkRegisterForm(forms.Form):
         ),
     )
 
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if not upload.name.lower().endswith(".xlsx"):
-            raise ValidationError(
-                _("Upload an Excel workbook (.xlsx); .xls and .csv files cannot be read."),
-                code="extension",
-            )
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise ValidationError(
-                _("The file is larger than 5 MB: split it into several files."), code="size"
-            )
-        return upload
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = gettext_lazy(
+            "The filled-in template as an .xlsx workbook, at most 5 MB."
+        )
 
 
 def bulk_staff_only(view):
@@ -82,37 +65,38 @@ def bulk_template(request):
     )
 
 
-@bulk_staff_only
-@require_http_methods(["GET", "POST"])
-def bulk_register_view(request):
-    """批量注册: upload the spreadsheet; every refused row is reported with its reasons."""
-    edition = edition_or_404(request)
-    form = BulkRegisterForm(request.POST or None, request.FILES or None)
-    report = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            report = bulk_register(
-                rows_file=form.cleaned_data["file"],
-                user=request.user,
-                edition=edition,
-                check=form.cleaned_data["check"],
-            )
-        except ValidationError as error:
-            form.add_error("file", error)
-        else:
-            # Ready for the next file, with the same choice of check.
-            form = BulkRegisterForm(initial={"check": report.check})
-    return render(
-        request,
-        "admin/delegations/bulk_register.html",
-        {
-            **admin.site.each_context(request),
-            "title": _("Bulk registration"),
-            "adminform": AdminForm(form, [(None, {"fields": ["file", "check"]})], {}),
-            "media": form.media,
-            "report": report,
-            "edition": edition,
+class BulkRegisterView(UploadReportView):
+    """批量注册: upload the spreadsheet; every refused row is reported with its reasons. No
+    preview: the rows that pass are saved as the file is read."""
+
+    template_name = "admin/delegations/bulk_register.html"
+    form_class = BulkRegisterForm
+    form_id = "bulk_register_form"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method.lower() in self.http_method_names:  # else 405 before 404
+            self.edition = edition_or_404(request)
+        self.title = _("Bulk registration")
+        return super().dispatch(request, *args, **kwargs)
+
+    def read(self, form):
+        return bulk_register(
+            rows_file=form.cleaned_data["file"],
+            user=self.request.user,
+            edition=self.edition,
+            check=form.cleaned_data["check"],
+        )
+
+    def form_after(self, report):
+        # Ready for the next file, with the same choice of check.
+        return BulkRegisterForm(initial={"check": report.check})
+
+    def extra_context(self):
+        return {
+            "edition": self.edition,
             "registration_app": apps.get_app_config("registration"),
             "visitor_opts": Visitor._meta,
-        },
-    )
+        }
+
+
+bulk_register_view = bulk_staff_only(BulkRegisterView.as_view())

@@ -24,10 +24,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ciie_portal.context_processors import current_edition_for
 from registration.models import Label, Unit, Visitor
-from registration.selectors import credential_counts
+from registration.progress import credential_counts
 
 from .mailing import group_mail_delivery_counts, group_mail_send
 from .models import Delegation, GroupMail, Secretary
+from .selectors import in_subtree, is_organiser
 from .services import quota_limits, quota_usage, trade_delegation_of
 
 CHART_DAYS = 30
@@ -52,20 +53,14 @@ class Scope:
     def units(self, edition):
         units = Unit.objects.filter(edition=edition)
         if self.node is not None:
-            units = units.filter(delegation__in=Delegation.objects.subtree_of(self.node))
+            units = in_subtree(units, self.node)
         return units
 
     def visitors(self, edition):
         visitors = Visitor.objects.filter(edition=edition)
         if self.node is not None:
-            visitors = visitors.filter(
-                unit__delegation__in=Delegation.objects.subtree_of(self.node)
-            )
+            visitors = in_subtree(visitors, self.node, delegation_field="unit__delegation")
         return visitors
-
-
-def is_organiser(user) -> bool:
-    return user.is_superuser or user.has_perm("registration.view_all_units")
 
 
 def scope_for(request, *, groups_only: bool) -> Scope:

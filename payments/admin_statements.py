@@ -22,13 +22,9 @@ from django.utils.translation import ngettext
 from ciie_portal.admin import ReadOnlyAdminMixin
 
 from .models import BankStatement, StatementEntry
+from .statement_files import FIELDS, MAX_FILE_BYTES, columns_check, order_numbers_in, parse_amount
 from .statements import (
-    FIELDS,
-    MAX_FILE_BYTES,
-    columns_check,
     entries_match,
-    order_numbers_in,
-    parse_amount,
     statement_entry_ignore,
     statement_entry_match,
     statement_import,

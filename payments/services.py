@@ -12,16 +12,20 @@ from django.utils.translation import gettext as _
 
 from ciie_portal.audit import audit_record
 from credentials.models import CredentialOrder
-from credentials.orders.services import order_mark_paid, order_payer_refusal
+from credentials.orders.services import order_payer_refusal
 
+from .acceptance import (
+    method_deadline,
+    money_refusal,
+    payment_accept,
+    payment_flag,
+    payment_record,
+    remittance_refusal,
+)
 from .models import PAYMENT_STATES, Method, Payment, PaymentNotification, TransferRemittance
 from .providers import InvalidNotification, Notification, provider_named
 
 Result = PaymentNotification.Result
-
-
-def method_deadline(order: CredentialOrder, method: str) -> datetime:
-    return order.edition.payment_deadline(method)
 
 
 # A demo account: production sets PAYMENT_TRANSFER_ACCOUNT to the organiser's real account.
@@ -82,15 +86,8 @@ def payment_create(
                     "deadline": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M"),
                 }
             )
-        payment = Payment.objects.create(
-            order=locked, method=method, amount=locked.total, created_by=actor, created_at=now
-        )
-        audit_record(
-            actor=actor,
-            obj=payment,
-            action="payment.created",
-            to_state=payment.status,
-            data={"order": locked.number, "method": method, "amount": str(payment.amount)},
+        payment = payment_record(
+            order=locked, method=method, actor=actor, now=now, data={"amount": str(locked.total)}
         )
     return payment
 
@@ -105,39 +102,20 @@ def _body_as_json(body: bytes):
 def _refusal(payment: Payment, notice: Notification) -> str:
     """Why money for ``payment`` cannot be accepted, or "" if it can. The rows are locked."""
     order = payment.order
-    reasons = []
+    mismatch = ""
     if notice.order_number != order.number:
-        reasons.append(
-            _("The gateway names order %(theirs)s, the payment is for %(ours)s.")
-            % {"theirs": notice.order_number, "ours": order.number}
-        )
-    if notice.amount != payment.amount or notice.amount != order.total:
-        reasons.append(
-            _("%(received)s CNY received, %(due)s CNY due.")
-            % {"received": notice.amount, "due": order.total}
-        )
-    if payment.status == Payment.Status.CONFIRMED:
-        reasons.append(_("This payment was already confirmed: paid twice."))
-    elif payment.status != Payment.Status.CREATED:
-        reasons.append(
-            _("Money arrived for a payment marked “%(status)s”.")
-            % {"status": payment.get_status_display()}
-        )
-    if order.status == CredentialOrder.Status.PAID and payment.status != Payment.Status.CONFIRMED:
-        reasons.append(_("The order was already paid by another payment."))
-    elif order.status in (CredentialOrder.Status.CANCELLED, CredentialOrder.Status.CLOSED):
-        reasons.append(
-            _("Paid after the order was %(status)s.") % {"status": order.get_status_display()}
-        )
-    payer_refusal = order_payer_refusal(order)
-    if payer_refusal:
-        reasons.append(payer_refusal)
-    deadline = method_deadline(order, payment.method)
-    if notice.paid_at > deadline:
-        reasons.append(_("Paid after the deadline for this payment method."))
-    if notice.paid_at > order.expires_at:
-        reasons.append(_("Paid after the order's payment window ended."))
-    return " ".join(reasons)
+        mismatch = _("The gateway names order %(theirs)s, the payment is for %(ours)s.") % {
+            "theirs": notice.order_number,
+            "ours": order.number,
+        }
+    refusal = money_refusal(
+        order=order,
+        amount=notice.amount,
+        method=payment.method,
+        paid_on_or_at=notice.paid_at,
+        payment=payment,
+    )
+    return " ".join(filter(None, [mismatch, refusal]))
 
 
 def payment_notification_handle(*, provider: str, body: bytes, headers) -> PaymentNotification:
@@ -202,38 +180,25 @@ def payment_notification_handle(*, provider: str, body: bytes, headers) -> Payme
 
         refusal = _refusal(payment, notice)
         if refusal:
-            _flag(payment, notice, refusal, actor=actor)
+            payment_flag(
+                payment=payment,
+                reason=refusal,
+                received_amount=notice.amount,
+                actor=actor,
+                provider_reference=notice.transaction_id,
+                data={"transaction": notice.transaction_id, "amount": str(notice.amount)},
+            )
             return _finish(record, Result.FLAGGED, actor=actor, detail=refusal)
 
-        PAYMENT_STATES.move(
-            payment,
-            Payment.Status.CONFIRMED,
+        payment_accept(
+            payment=payment,
+            received_amount=notice.amount,
             actor=actor,
             confirmed_at=timezone.now(),
+            paid_at=notice.paid_at,
             provider_reference=notice.transaction_id,
-            received_amount=notice.amount,
         )
-        order_mark_paid(order=payment.order, actor=actor, paid_at=notice.paid_at)
         return _finish(record, Result.CONFIRMED, actor=actor)
-
-
-def _flag(payment: Payment, notice: Notification, reason: str, *, actor) -> None:
-    reason = f"{payment.flag_reason}\n{reason}".strip() if payment.flag_reason else reason
-    values = {"flagged": True, "flag_reason": reason, "received_amount": notice.amount}
-    if payment.provider_reference is None:
-        values["provider_reference"] = notice.transaction_id
-    Payment.objects.filter(pk=payment.pk).update(**values)
-    for name, value in values.items():
-        setattr(payment, name, value)
-    audit_record(
-        actor=actor,
-        obj=payment,
-        action="payment.flagged",
-        from_state=payment.status,
-        to_state=payment.status,
-        reason=reason,
-        data={"transaction": notice.transaction_id, "amount": str(notice.amount)},
-    )
 
 
 def _finish(record: PaymentNotification, result: str, *, actor, detail: str = ""):
@@ -306,28 +271,6 @@ def _transfer_locked(payment_id: int) -> Payment | None:
     )
 
 
-def _transfer_refusal(payment: Payment, remittance: TransferRemittance) -> str:
-    """Why finance cannot confirm ``payment``, or "" if it can. The rows are locked."""
-    order = payment.order
-    reasons = []
-    if remittance.amount != order.total or payment.amount != order.total:
-        reasons.append(
-            _("%(received)s CNY remitted, %(due)s CNY due.")
-            % {"received": remittance.amount, "due": order.total}
-        )
-    if order.status == CredentialOrder.Status.PAID:
-        reasons.append(_("The order was already paid by another payment."))
-    elif order.status in (CredentialOrder.Status.CANCELLED, CredentialOrder.Status.CLOSED):
-        reasons.append(
-            _("The order was %(status)s before the transfer was confirmed.")
-            % {"status": order.get_status_display()}
-        )
-    payer_refusal = order_payer_refusal(order)
-    if payer_refusal:
-        reasons.append(payer_refusal)
-    return " ".join(reasons)
-
-
 def transfer_confirm(*, payment_id: int, actor, now: datetime | None = None) -> str:
     """Finance saw the money arrive: confirm the transfer and mark the order paid, under the
     same row locks as a gateway's notification. Returns "confirmed", "flagged" (the amount or
@@ -339,30 +282,24 @@ def transfer_confirm(*, payment_id: int, actor, now: datetime | None = None) -> 
         if payment is None or payment.status != Payment.Status.CREATED:
             return "skipped"
         remittance = TransferRemittance.objects.get(payment=payment)
-        refusal = _transfer_refusal(payment, remittance)
+        refusal = remittance_refusal(payment, remittance)
         if refusal:
-            reason = f"{payment.flag_reason}\n{refusal}".strip() if payment.flag_reason else refusal
-            values = {"flagged": True, "flag_reason": reason, "received_amount": remittance.amount}
-            Payment.objects.filter(pk=payment.pk).update(**values)
-            audit_record(
-                actor=actor,
-                obj=payment,
-                action="payment.flagged",
-                from_state=payment.status,
-                to_state=payment.status,
+            payment_flag(
+                payment=payment,
                 reason=refusal,
+                received_amount=remittance.amount,
+                actor=actor,
                 data={"amount_remitted": str(remittance.amount), "due": str(payment.order.total)},
             )
             return "flagged"
-        PAYMENT_STATES.move(
-            payment,
-            Payment.Status.CONFIRMED,
-            actor=actor,
-            reason=_("Bank transfer confirmed by finance."),
-            confirmed_at=now,
+        payment_accept(
+            payment=payment,
             received_amount=remittance.amount,
+            actor=actor,
+            confirmed_at=now,
+            paid_at=now,
+            reason=_("Bank transfer confirmed by finance."),
         )
-        order_mark_paid(order=payment.order, actor=actor, paid_at=now)
     return "confirmed"
 
 

@@ -1,5 +1,8 @@
 """银行流水: finance imports the bank's statement file and transfers are matched to orders.
 
+Reading the file (encodings, columns, values, checksums) is ``payments.statement_files``; whether
+money may be accepted for an order is ``payments.acceptance``, as for every other payment.
+
 The flow is upload → column mapping → import → matching:
 
 - ``statement_upload`` keeps the file (private), reads its header row and guesses which column
@@ -17,17 +20,9 @@ The flow is upload → column mapping → import → matching:
 
 from __future__ import annotations
 
-import codecs
-import csv
 import hashlib
-import io
-import json
 import re
-import unicodedata
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from dataclasses import asdict, dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -35,30 +30,40 @@ from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from ciie_portal.audit import audit_record, audit_record_bulk
 from ciie_portal.states import StateMachine, TransitionError
 from credentials.models import CredentialOrder
-from credentials.orders.services import order_mark_paid, order_payer_refusal
 
-from .models import (
-    PAYMENT_STATES,
-    BankStatement,
-    Method,
-    Payment,
-    StatementEntry,
-    TransferRemittance,
+from .acceptance import (
+    AMOUNT,
+    DEADLINE,
+    ORDER,
+    PAYER,
+    PAYMENT,
+    WINDOW,
+    money_refusals,
+    payment_accept,
+    payment_flag,
+    payment_record,
+    remittance_refusal,
 )
-from .services import _transfer_locked, _transfer_refusal, method_deadline, transfer_confirm
-
-MAX_FILE_BYTES = 10 * 1024 * 1024
-#: Rows looked at for the delimiter and the header row (banks put the account and the period
-#: above the column titles).
-PREAMBLE_ROWS = 30
-#: At most this many unreadable values are listed when a file is refused.
-MAX_ERRORS = 30
-MAX_AMOUNT = Decimal("9999999999.99")
+from .models import BankStatement, Method, Payment, StatementEntry, TransferRemittance
+from .services import _transfer_locked, transfer_confirm
+from .statement_files import (
+    FIELDS_BY_KEY,
+    MAX_FILE_BYTES,
+    REQUIRED,
+    Table,
+    columns_check,
+    columns_guess_from_headers,
+    header_key,
+    order_numbers_in,
+    rows_parse,
+    rows_refusal,
+    same_payer,
+    table_read,
+)
 
 _S = BankStatement.Status
 STATEMENT_STATES = StateMachine(
@@ -81,216 +86,7 @@ ENTRY_STATES = StateMachine(
 )
 
 
-# --- The fields of the mapping, and the header names that name them -----------------------------
-
-
-@dataclass(frozen=True)
-class Field:
-    key: str
-    label: str
-    required: bool
-    #: Header names, most specific first (compared normalised: no spaces, no unit in brackets).
-    aliases: tuple[str, ...]
-    help: str = ""
-
-
-FIELDS = (
-    Field(
-        "date",
-        gettext_lazy("Date"),
-        True,
-        (
-            "交易日期",
-            "记账日期",
-            "入账日期",
-            "到账日期",
-            "交易时间",
-            "记账时间",
-            "日期",
-            "transactiondate",
-            "bookingdate",
-            "postingdate",
-            "valuedate",
-            "date",
-        ),
-    ),
-    Field(
-        "amount",
-        gettext_lazy("Amount received"),
-        True,
-        (
-            "贷方金额",
-            "贷方发生额",
-            "收入金额",
-            "来账金额",
-            "收入",
-            "贷方",
-            "交易金额",
-            "发生额",
-            "金额",
-            "creditamount",
-            "credit",
-            "deposit",
-            "deposits",
-            "amount",
-        ),
-        gettext_lazy("The credit column; a negative amount is money going out and is skipped."),
-    ),
-    Field(
-        "payer_name",
-        gettext_lazy("Payer"),
-        True,
-        (
-            "对方户名",
-            "付款人名称",
-            "付款人户名",
-            "付款方户名",
-            "付款人",
-            "付款单位",
-            "对方账户名称",
-            "对方账户名",
-            "对方名称",
-            "对方单位",
-            "汇款人",
-            "payername",
-            "payer",
-            "counterpartyname",
-            "counterparty",
-            "remitter",
-        ),
-    ),
-    Field(
-        "reference",
-        gettext_lazy("Remittance reference"),
-        True,
-        (
-            "附言",
-            "交易附言",
-            "汇款附言",
-            "用途",
-            "备注",
-            "摘要",
-            "reference",
-            "remittanceinformation",
-            "remarks",
-            "remark",
-            "memo",
-            "purpose",
-            "narrative",
-            "description",
-            "details",
-        ),
-        gettext_lazy("Where the payer wrote the order number (附言, 用途, 摘要)."),
-    ),
-    Field(
-        "payer_account",
-        gettext_lazy("Payer account"),
-        False,
-        (
-            "对方账号",
-            "付款账号",
-            "付款人账号",
-            "付款方账号",
-            "对方账户",
-            "对方账户账号",
-            "payeraccount",
-            "counterpartyaccount",
-            "fromaccount",
-        ),
-    ),
-    Field(
-        "bank_reference",
-        gettext_lazy("Bank transaction number"),
-        False,
-        (
-            "交易流水号",
-            "流水号",
-            "银行流水号",
-            "业务流水号",
-            "交易参考号",
-            "凭证号",
-            "凭证号码",
-            "transactionid",
-            "transactionnumber",
-            "transactionreference",
-            "bankreference",
-            "referencenumber",
-            "serialnumber",
-        ),
-    ),
-    Field(
-        "direction",
-        gettext_lazy("Debit or credit"),
-        False,
-        (
-            "借贷标志",
-            "借贷方向",
-            "借贷",
-            "收支标志",
-            "收支方向",
-            "收支",
-            "交易方向",
-            "方向",
-            "debit/credit",
-            "dr/cr",
-            "d/c",
-            "direction",
-        ),
-        gettext_lazy("A column saying 借/贷 (D/C): outgoing rows are skipped."),
-    ),
-    Field(
-        "debit_amount",
-        gettext_lazy("Amount paid out"),
-        False,
-        (
-            "借方金额",
-            "借方发生额",
-            "支出金额",
-            "往账金额",
-            "支出",
-            "借方",
-            "debitamount",
-            "debit",
-            "withdrawal",
-            "withdrawals",
-        ),
-        gettext_lazy("The debit column: rows with money going out are skipped."),
-    ),
-)
-FIELDS_BY_KEY = {f.key: f for f in FIELDS}
-REQUIRED = tuple(f.key for f in FIELDS if f.required)
-
-
-def _header_normal(text: str) -> str:
-    """交易金额（元） → 交易金额; "Booking Date" → bookingdate."""
-    text = unicodedata.normalize("NFKC", text or "").strip().lower()
-    text = re.sub(r"\((元|rmb|cny|人民币)\)$", "", text)
-    return re.sub(r"[\s_:\-.*]", "", text)
-
-
-def columns_guess_from_headers(headers: list[str]) -> dict[str, int]:
-    """The column of each field whose header names it; each column serves one field."""
-    normal = [_header_normal(h) for h in headers]
-    used: set[int] = set()
-    guess: dict[str, int] = {}
-    # The columns money goes out by claim their headers first: 借方金额 is never the amount.
-    order = sorted(FIELDS, key=lambda f: f.key not in ("debit_amount", "direction"))
-    for spec in order:
-        for alias in spec.aliases:
-            index = next(
-                (i for i, name in enumerate(normal) if name == alias and i not in used), None
-            )
-            if index is not None:
-                guess[spec.key] = index
-                used.add(index)
-                break
-    return guess
-
-
-def header_key(headers: list[str]) -> str:
-    """The same bank's files share their header row: the key the last mapping is kept under."""
-    payload = json.dumps([_header_normal(h) for h in headers], ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
+# --- The mapping last used for the same header row ----------------------------------------------
 
 
 def columns_guess(headers: list[str]) -> tuple[dict[str, int], str]:
@@ -311,320 +107,6 @@ def columns_guess(headers: list[str]) -> tuple[dict[str, int], str]:
         if all(key in columns for key in REQUIRED):
             return columns, "remembered"
     return columns_guess_from_headers(headers), "headers"
-
-
-# --- Reading the file ---------------------------------------------------------------------------
-
-
-@dataclass
-class Table:
-    encoding: str
-    delimiter: str
-    rows: list[list[str]]  # every row of the file, blank ones included (row n is rows[n - 1])
-    header_row: int  # index in ``rows``
-
-    @property
-    def headers(self) -> list[str]:
-        names = [cell.strip() for cell in self.rows[self.header_row]]
-        return [name or _("Column %(n)d") % {"n": i + 1} for i, name in enumerate(names)]
-
-    def data_rows(self):
-        """(row number as a spreadsheet shows it, cells) of every non-blank row under the header."""
-        width = len(self.rows[self.header_row])
-        for index in range(self.header_row + 1, len(self.rows)):
-            cells = [cell.strip() for cell in self.rows[index]]
-            if not any(cells):
-                continue
-            yield index + 1, cells + [""] * (width - len(cells))
-
-
-def _decode(data: bytes) -> tuple[str, str]:
-    if data[:4] == b"PK\x03\x04" or data[:8] == bytes.fromhex("D0CF11E0A1B11AE1"):
-        raise ValidationError(
-            _("This is an Excel workbook, not a CSV file: save it as CSV (comma separated)."),
-            code="excel",
-        )
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ("utf-16",)  # Excel's "Unicode text"
-    else:
-        # Chinese banks export GBK; GB18030 is the superset that also reads the rare characters.
-        candidates = ("utf-8-sig", "gb18030")
-    for encoding in candidates:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if "\x00" not in text:
-            return text, "utf-8" if encoding == "utf-8-sig" else encoding
-    raise ValidationError(
-        _("The file cannot be read as text in UTF-8 or GBK: export the statement as CSV."),
-        code="encoding",
-    )
-
-
-def _sniff_delimiter(text: str) -> str:
-    """The delimiter that gives most lines the same number (more than one) of columns."""
-    lines = [line for line in text.splitlines() if line.strip()][:PREAMBLE_ROWS]
-    best, best_score = None, (0, 0)
-    for delimiter in (",", ";", "\t"):
-        widths = Counter(len(row) for row in csv.reader(lines, delimiter=delimiter))
-        widths.pop(1, None)
-        widths.pop(0, None)
-        if not widths:
-            continue
-        width, lines_of_that_width = widths.most_common(1)[0]
-        score = (lines_of_that_width, width)
-        if score > best_score:
-            best, best_score = delimiter, score
-    if best is None:
-        raise ValidationError(
-            _("No columns found: the values must be separated by commas, semicolons or tabs."),
-            code="delimiter",
-        )
-    return best
-
-
-def _find_header(rows: list[list[str]]) -> int:
-    """The row of column titles: the first naming two known fields, else the first full row."""
-    known = {alias for spec in FIELDS for alias in spec.aliases}
-    for index, row in enumerate(rows[:PREAMBLE_ROWS]):
-        if sum(_header_normal(cell) in known for cell in row) >= 2:
-            return index
-    widths = Counter(len(row) for row in rows if len(row) > 1)
-    if widths:
-        width = widths.most_common(1)[0][0]
-        for index, row in enumerate(rows[:PREAMBLE_ROWS]):
-            if len(row) == width and sum(bool(cell.strip()) for cell in row) >= 2:
-                return index
-    raise ValidationError(_("No row of column titles found in the file."), code="header")
-
-
-def table_read(data: bytes, *, encoding: str = "", delimiter: str = "", header_row=None) -> Table:
-    """Read a statement file; the encoding, delimiter and header row are found unless given."""
-    if encoding:
-        text = data.decode("utf-8-sig" if encoding == "utf-8" else encoding)
-    else:
-        text, encoding = _decode(data)
-    delimiter = delimiter or _sniff_delimiter(text)
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as error:
-        raise ValidationError(
-            _("The file is not a readable CSV file: %(error)s") % {"error": error}, code="csv"
-        ) from error
-    if header_row is None:
-        header_row = _find_header(rows)
-    return Table(encoding=encoding, delimiter=delimiter, rows=rows, header_row=header_row)
-
-
-# --- Values -------------------------------------------------------------------------------------
-
-_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
-_DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}")
-_PLAIN = re.compile(r"\d+(\.\d+)?|\.\d+")
-
-
-def parse_amount(text: str) -> Decimal | None:
-    """ "1,200.00", "¥200.00", "200", "-50", "(50.00)" → Decimal; "" → None; else ValueError."""
-    value = unicodedata.normalize("NFKC", text or "").strip()
-    value = re.sub(r"(?i)^(¥|rmb|cny)|(元|rmb|cny)$", "", value).strip()
-    value = value.replace(" ", "").replace("\u00a0", "")
-    if not value:
-        return None
-    negative = False
-    if value.startswith("(") and value.endswith(")"):
-        negative, value = True, value[1:-1]
-    if value and value[0] in "+-":
-        negative, value = value[0] == "-", value[1:]
-    value = value.removeprefix("¥")
-    if _THOUSANDS.fullmatch(value):
-        value = value.replace(",", "")
-    elif _DECIMAL_COMMA.fullmatch(value):
-        value = value.replace(",", ".")
-    if not _PLAIN.fullmatch(value):
-        raise ValueError(text)
-    try:
-        amount = Decimal(value)
-    except InvalidOperation as error:  # pragma: no cover - the pattern above rules it out
-        raise ValueError(text) from error
-    if amount != amount.quantize(Decimal("0.01")) or amount > MAX_AMOUNT:
-        raise ValueError(text)
-    amount = amount.quantize(Decimal("0.01"))
-    return -amount if negative else amount
-
-
-_DATE_SEPARATED = re.compile(
-    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:$|[\sT])"
-)
-_DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})(?:$|[\sT]|\d{6}$)")
-
-
-def parse_date(text: str) -> date:
-    """2026-11-02, 2026/11/2, 2026.11.02, 2026年11月2日, 20261102 (a time may follow)."""
-    value = unicodedata.normalize("NFKC", text or "").strip()
-    found = _DATE_SEPARATED.match(value) or _DATE_COMPACT.match(value)
-    if not found:
-        raise ValueError(text)
-    return date(*(int(part) for part in found.groups()))
-
-
-_INCOMING = {"贷", "贷方", "c", "cr", "credit", "收", "收入", "来账", "入", "入账", "+"}
-_OUTGOING = {"借", "借方", "d", "dr", "debit", "支", "支出", "往账", "出", "出账", "-"}
-
-
-def parse_direction(text: str) -> bool:
-    """True for money coming in (贷/C/收入), False for going out (借/D/支出); else ValueError."""
-    value = unicodedata.normalize("NFKC", text or "").strip().lower()
-    if value in _INCOMING:
-        return True
-    if value in _OUTGOING:
-        return False
-    raise ValueError(text)
-
-
-def _tidy(value: str) -> str:
-    return re.sub(r"\s+", " ", value or "").strip()
-
-
-def _text(value: str) -> str:
-    """Full-width and half-width alike (ＡＢＣ１２３ → ABC123, （）→ ()), spaces tidied."""
-    return _tidy(unicodedata.normalize("NFKC", value or ""))
-
-
-def payer_normal(name: str) -> str:
-    """Payer names compare without spaces, full-width and half-width alike (（）and () too)."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or "")).casefold()
-
-
-def same_payer(a: str, b: str) -> bool:
-    return bool(payer_normal(a)) and payer_normal(a) == payer_normal(b)
-
-
-ORDER_NUMBER = re.compile(r"V\d{23}(?!\d)", re.IGNORECASE)
-
-
-def order_numbers_in(reference: str) -> set[str]:
-    return {found.upper() for found in ORDER_NUMBER.findall(_text(reference))}
-
-
-# --- Rows → entries ----------------------------------------------------------------------------
-
-
-@dataclass
-class Parsed:
-    entries: list[StatementEntry] = field(default_factory=list)
-    rows: int = 0  # data rows read (blank and total lines not counted)
-    outgoing: int = 0  # debits and other rows without money coming in: skipped
-    errors: list[str] = field(default_factory=list)
-
-
-_TOTALS = re.compile(r"^(合计|总计|小计|本页合计|本期合计|累计|total|sum)", re.IGNORECASE)
-
-
-def _checksum(values: list[str]) -> str:
-    return hashlib.sha256("\x1f".join(values).encode()).hexdigest()
-
-
-def rows_parse(table: Table, columns: dict[str, int]) -> Parsed:
-    """Every data row → an unsaved entry with its checksum, or the reason it cannot be read."""
-    headers = table.headers
-    parsed = Parsed()
-    occurrences: Counter = Counter()
-
-    def cell(cells, key):
-        index = columns.get(key)
-        return cells[index] if index is not None and index < len(cells) else ""
-
-    def error(number, key, value, message):
-        parsed.errors.append(
-            _("Row %(row)d, column “%(column)s”: %(message)s")
-            % {"row": number, "column": headers[columns[key]], "message": message % {"v": value}}
-        )
-
-    for number, cells in table.data_rows():
-        first = next((c for c in cells if c), "")
-        if not cell(cells, "date") and _TOTALS.match(first):
-            continue  # the bank's total line at the end
-        parsed.rows += 1
-        failed = len(parsed.errors)
-        try:
-            booked_on = parse_date(cell(cells, "date"))
-        except ValueError:
-            booked_on = None
-            error(number, "date", cell(cells, "date"), _("“%(v)s” is not a date (2026-11-02)."))
-        incoming = True
-        if "direction" in columns:
-            try:
-                incoming = parse_direction(cell(cells, "direction"))
-            except ValueError:
-                error(
-                    number,
-                    "direction",
-                    cell(cells, "direction"),
-                    _("“%(v)s” is neither debit (借/D) nor credit (贷/C)."),
-                )
-        amount = debit = None
-        try:
-            amount = parse_amount(cell(cells, "amount"))
-        except ValueError:
-            error(number, "amount", cell(cells, "amount"), _("“%(v)s” is not an amount."))
-        if "debit_amount" in columns:
-            try:
-                debit = parse_amount(cell(cells, "debit_amount"))
-            except ValueError:
-                error(
-                    number,
-                    "debit_amount",
-                    cell(cells, "debit_amount"),
-                    _("“%(v)s” is not an amount."),
-                )
-        if len(parsed.errors) > failed:
-            continue
-        if not incoming or (amount is not None and amount < 0) or (not amount and debit):
-            parsed.outgoing += 1
-            continue
-        if amount is None:
-            error(number, "amount", "", _("the amount is empty."))
-            continue
-        if amount == 0:
-            parsed.outgoing += 1
-            continue
-        # Kept as the bank wrote them (spaces tidied); compared and summed up normalised.
-        entry = StatementEntry(
-            booked_on=booked_on,
-            amount=amount,
-            payer_name=_tidy(cell(cells, "payer_name"))[:200],
-            payer_account=re.sub(r"\s+", "", cell(cells, "payer_account"))[:60],
-            reference=_tidy(cell(cells, "reference"))[:200],
-            bank_reference=_tidy(cell(cells, "bank_reference"))[:64],
-            raw={"row": number, **dict(zip(headers, cells, strict=False))},
-        )
-        values = [
-            entry.booked_on.isoformat(),
-            str(entry.amount),
-            _text(entry.payer_name),
-            _text(entry.payer_account),
-            _text(entry.reference),
-            _text(entry.bank_reference),
-        ]
-        if not values[-1]:
-            # Two identical transfers in one file are two transfers: the occurrence tells them
-            # apart, and the same file imported again gives the same checksums.
-            occurrences[tuple(values)] += 1
-            values.append(f"#{occurrences[tuple(values)]}")
-        entry.checksum = _checksum(values)
-        parsed.entries.append(entry)
-    return parsed
-
-
-def _refusal_message(errors: list[str]) -> ValidationError:
-    shown = errors[:MAX_ERRORS]
-    if len(errors) > MAX_ERRORS:
-        shown.append(_("… and %(n)d more.") % {"n": len(errors) - MAX_ERRORS})
-    return ValidationError(
-        [_("Nothing was imported: correct these values and upload the file again."), *shown],
-        code="rows",
-    )
 
 
 # --- Upload and import --------------------------------------------------------------------------
@@ -681,32 +163,6 @@ def statement_table(statement: BankStatement) -> Table:
     )
 
 
-def columns_check(columns: dict, headers: list[str]) -> dict[str, int]:
-    """The mapping finance chose: every required field, each column once, all in the file."""
-    chosen = {}
-    for key, index in columns.items():
-        if key not in FIELDS_BY_KEY or index in (None, ""):
-            continue
-        index = int(index)
-        if not 0 <= index < len(headers):
-            raise ValidationError(_("Choose columns of the file."), code="column")
-        chosen[key] = index
-    missing = [str(FIELDS_BY_KEY[key].label) for key in REQUIRED if key not in chosen]
-    if missing:
-        raise ValidationError(
-            _("Choose the column of: %(fields)s.") % {"fields": ", ".join(missing)},
-            code="required",
-        )
-    twice = [headers[i] for i, n in Counter(chosen.values()).items() if n > 1]
-    if twice:
-        raise ValidationError(
-            _("Each column can serve one field only: “%(column)s” is chosen twice.")
-            % {"column": twice[0]},
-            code="twice",
-        )
-    return chosen
-
-
 @dataclass
 class ImportReport:
     statement: BankStatement
@@ -732,23 +188,22 @@ def statement_import(*, statement_id: int, columns: dict, actor) -> ImportReport
     chosen = columns_check(columns, table.headers)
     parsed = rows_parse(table, chosen)
     if parsed.errors:
-        raise _refusal_message(parsed.errors)
+        raise rows_refusal(parsed.errors)
 
     now = timezone.now()
     with transaction.atomic():
         locked = BankStatement.objects.select_for_update().get(pk=statement_id)
         if locked.status != _S.UPLOADED:
             raise ValidationError(_("This statement was already imported."), code="imported")
-        for entry in parsed.entries:
-            entry.statement = locked
+        entries = [StatementEntry(statement=locked, **asdict(row)) for row in parsed.credits]
         # The unique checksum decides what is new, also against an import running at the same
         # time: the rows that went in are the ones that now belong to this statement.
-        StatementEntry.objects.bulk_create(parsed.entries, batch_size=500, ignore_conflicts=True)
+        StatementEntry.objects.bulk_create(entries, batch_size=500, ignore_conflicts=True)
         new_entries = list(StatementEntry.objects.filter(statement=locked).order_by("pk"))
         counts = {
             "rows_total": parsed.rows,
             "rows_new": len(new_entries),
-            "rows_repeated": len(parsed.entries) - len(new_entries),
+            "rows_repeated": len(parsed.credits) - len(new_entries),
             "rows_matched": 0,
         }
         STATEMENT_STATES.move(
@@ -768,7 +223,7 @@ def statement_import(*, statement_id: int, columns: dict, actor) -> ImportReport
         statement=locked,
         rows=parsed.rows,
         new=len(new_entries),
-        repeated=len(parsed.entries) - len(new_entries),
+        repeated=len(parsed.credits) - len(new_entries),
         outgoing=parsed.outgoing,
         matching=matching,
     )
@@ -820,52 +275,47 @@ def _link(entry, payment, *, actor, now, note: str, reason: str = "") -> None:
     )
 
 
+def _payment_record(entry, order, *, actor, now) -> Payment:
+    return payment_record(
+        order=order,
+        method=Method.TRANSFER,
+        actor=actor,
+        now=now,
+        data={"statement_entry": entry.pk},
+    )
+
+
 def _flagged_payment(entry, order, reason: str, *, actor, now) -> Payment:
     """Money for ``order`` that cannot be accepted: recorded on a payment of its own, failed
     and flagged with the amount received and the reason, so finance sees it. It is "failed",
     not "started", so that nobody can confirm it as a transfer awaiting confirmation."""
-    payment = Payment.objects.create(
-        order=order,
-        method=Method.TRANSFER,
-        amount=order.total,
-        created_by=_user(actor),
-        created_at=now,
-    )
-    audit_record(
-        actor=actor,
-        obj=payment,
-        action="payment.created",
-        to_state=payment.status,
-        data={"order": order.number, "method": Method.TRANSFER, "statement_entry": entry.pk},
-    )
-    PAYMENT_STATES.move(
-        payment,
-        Payment.Status.FAILED,
-        actor=actor,
+    payment = _payment_record(entry, order, actor=actor, now=now)
+    payment_flag(
+        payment=payment,
         reason=reason,
-        flagged=True,
-        flag_reason=reason,
         received_amount=entry.amount,
-    )
-    audit_record(
         actor=actor,
-        obj=payment,
-        action="payment.flagged",
-        from_state=payment.status,
-        to_state=payment.status,
-        reason=reason,
+        fail=True,
         data={"statement_entry": entry.pk, "amount": str(entry.amount), "due": str(order.total)},
     )
     return payment
 
 
-def _late(entry: StatementEntry, order: CredentialOrder) -> str:
-    reasons = []
-    if entry.booked_on > timezone.localdate(method_deadline(order, Method.TRANSFER)):
-        reasons.append(_("Paid after the deadline for this payment method."))
-    if entry.booked_on > timezone.localdate(order.expires_at):
-        reasons.append(_("Paid after the order's payment window ended."))
-    return " ".join(reasons)
+#: A bank row reports its first concern only: the amount, else the order's state, else lateness
+#: and then who pays (``acceptance.money_refusals`` checks them all, in its own order).
+_CONCERNS = ((AMOUNT,), (PAYMENT,), (ORDER,), (DEADLINE, WINDOW, PAYER))
+
+
+def _refusal(entry: StatementEntry, order: CredentialOrder) -> str:
+    """Why ``entry``'s money cannot be accepted for ``order`` (locked), or "" if it can."""
+    refusals = money_refusals(
+        order=order, amount=entry.amount, method=Method.TRANSFER, paid_on_or_at=entry.booked_on
+    )
+    for kinds in _CONCERNS:
+        texts = [refusal.text for kind in kinds for refusal in refusals if refusal.kind == kind]
+        if texts:
+            return " ".join(texts)
+    return ""
 
 
 def _settle(entry, order, *, actor, now, check_payer: bool, reason: str = "") -> str:
@@ -885,7 +335,7 @@ def _settle(entry, order, *, actor, now, check_payer: bool, reason: str = "") ->
                 % {"payer": entry.payer_name, "remitter": remittance.payer_name},
             )
         payment = _transfer_locked(awaiting.pk)
-        refusal = _transfer_refusal(payment, remittance)
+        refusal = remittance_refusal(payment, remittance)
         if refusal and payment.flagged and refusal in payment.flag_reason:
             return _queue(entry, refusal)  # flagged on an earlier run: once is enough
         result = transfer_confirm(payment_id=payment.pk, actor=actor, now=now)
@@ -939,42 +389,23 @@ def _settle(entry, order, *, actor, now, check_payer: bool, reason: str = "") ->
                 reason=reason,
             )
             return "linked"
-        refusal = _("The order was already paid by another payment.")
-    elif order.status in (CredentialOrder.Status.CANCELLED, CredentialOrder.Status.CLOSED):
-        refusal = _("The order was %(status)s before the transfer was confirmed.") % {
-            "status": order.get_status_display()
-        }
-    else:
-        refusal = " ".join(filter(None, [_late(entry, order), order_payer_refusal(order)]))
+
+    refusal = _refusal(entry, order)
     if refusal:
         payment = _flagged_payment(entry, order, refusal, actor=actor, now=now)
         _link(entry, payment, actor=actor, now=now, note=refusal, reason=reason)
         return "flagged"
 
     # Pending, in time, and no remittance: the bank's row is the evidence.
-    payment = Payment.objects.create(
-        order=order,
-        method=Method.TRANSFER,
-        amount=order.total,
-        created_by=_user(actor),
-        created_at=now,
-    )
-    audit_record(
-        actor=actor,
-        obj=payment,
-        action="payment.created",
-        to_state=payment.status,
-        data={"order": order.number, "method": Method.TRANSFER, "statement_entry": entry.pk},
-    )
-    PAYMENT_STATES.move(
-        payment,
-        Payment.Status.CONFIRMED,
-        actor=actor,
-        reason=_("Bank transfer found in the bank statement."),
-        confirmed_at=now,
+    payment = _payment_record(entry, order, actor=actor, now=now)
+    payment_accept(
+        payment=payment,
         received_amount=entry.amount,
+        actor=actor,
+        confirmed_at=now,
+        paid_at=now,
+        reason=_("Bank transfer found in the bank statement."),
     )
-    order_mark_paid(order=order, actor=actor, paid_at=now)
     _link(
         entry,
         payment,
@@ -1122,10 +553,7 @@ def statement_entry_match(*, entry_id: int, order_number: str, actor, reason: st
         if order is None:
             raise ValidationError(_("No order %(number)s.") % {"number": number}, code="order")
         if entry.amount != order.total:
-            refusal = _("%(received)s CNY received, %(due)s CNY due.") % {
-                "received": entry.amount,
-                "due": order.total,
-            }
+            refusal = _refusal(entry, order)  # the amount, reported first
             payment = _flagged_payment(entry, order, f"{refusal} {reason}", actor=actor, now=now)
             _link(entry, payment, actor=actor, now=now, note=refusal, reason=reason)
             outcome = "flagged"

@@ -1,21 +1,14 @@
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from ciie_portal.crypto import normalize_id
 
-from .models import ID_TYPES_BY_PERSON, IdType, PersonType, Pickup, Visitor
+from .models import ID_TYPES_BY_PERSON, IdType, PersonType, Pickup, Unit, Visitor
 from .photos import clean_visitor_photo
-from .validators import resident_id_birth_date, resident_id_sex, validate_id_number
+from .visitor_checks import FieldErrors, visitor_values_check
 
-# Documents whose number carries the holder's birth date and sex (GB 11643).
-NUMBER_WITH_BIRTH_DATE = {
-    IdType.RESIDENT_ID,
-    IdType.HMT_RESIDENCE_PERMIT,
-    IdType.FOREIGNER_PR_CARD,
-}
 HMT_REGIONS = ["HK", "MO", "TW"]
 
 
@@ -102,38 +95,51 @@ class VisitorForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        id_type, number = data.get("id_type"), data.get("id_number")
-        if id_type and number:
-            try:
-                validate_id_number(id_type, number)
-            except ValidationError as error:
-                self.add_error("id_number", error)
-            else:
-                self._check_number_agrees(id_type, number, data)
-        if self.person_type == PersonType.FOREIGN and data.get("surname_en"):
-            data["surname_en"] = data["surname_en"].strip().upper()
-            if not data.get("name"):
-                data["name"] = f"{data['surname_en']} {data.get('given_name_en', '').strip()}"
-        if data.get("pickup") == Pickup.COURIER and not data.get("address"):
-            self.add_error(
-                "address",
-                _("Choose the delivery address (add one under delivery addresses first)."),
-            )
-        if self.submitting and not (data.get("photo") or self.instance.photo):
-            self.add_error("photo", _("A photo is needed to submit this visitor."))
+        errors = visitor_values_check(
+            person_type=self.person_type,
+            values=data,
+            submitting=self.submitting,
+            has_photo=bool(data.get("photo") or self.instance.photo),
+        )
+        for name, refusals in errors.items():
+            for error in refusals:
+                self.add_error(name, error)
         return data
 
-    def _check_number_agrees(self, id_type, number, data):
-        """A mainland ID card (and the permits numbered like it) names birth date and sex."""
-        if id_type not in NUMBER_WITH_BIRTH_DATE:
-            return
-        born, sex = data.get("birth_date"), data.get("sex")
-        if born and born != resident_id_birth_date(number):
-            self.add_error("birth_date", _("The date of birth does not agree with the ID number."))
-        if sex and sex != resident_id_sex(number):
-            self.add_error("sex", _("The sex does not agree with the ID number."))
-        if born and born > timezone.localdate():
-            self.add_error("birth_date", _("The date of birth is in the future."))
+
+#: Fields that come with a visitor's values rather than with the web form's page.
+NOT_FROM_VALUES = ("photo", "pledge")
+
+
+def visitor_values_clean(*, unit: Unit, person_type: str, values: dict) -> tuple[dict, FieldErrors]:
+    """A visitor's values (Python values: dates, codes, model instances) validated as the
+    visitor form validates what is typed in it, photo aside: the fields this person type
+    has, each cleaned by the form's own field, then ``visitor_values_check``.
+
+    Returns ``(cleaned, errors)``: the cleaned values of the fields that passed, and the
+    refusals by field in the form's order (nothing is refused when ``errors`` is empty).
+    """
+    form = VisitorForm(
+        unit=unit,
+        person_type=person_type,
+        instance=Visitor(unit=unit, edition=unit.edition, person_type=person_type),
+    )
+    cleaned, errors = {}, {}
+    form.cleaned_data = cleaned  # what the form's clean_<field> methods read
+    for name, field in form.fields.items():
+        if name in NOT_FROM_VALUES:
+            continue
+        try:
+            cleaned[name] = field.clean(values.get(name))
+            if hasattr(form, f"clean_{name}"):
+                cleaned[name] = getattr(form, f"clean_{name}")()
+        except ValidationError as error:
+            cleaned.pop(name, None)
+            errors[name] = [error]
+    for name, refusals in visitor_values_check(person_type=person_type, values=cleaned).items():
+        errors.setdefault(name, []).extend(refusals)
+        cleaned.pop(name, None)
+    return cleaned, errors
 
 
 class VisitorFilterForm(forms.Form):

@@ -3,6 +3,7 @@ from django.db.models import Count, Q
 from ciie_portal.models import SideEvent
 
 from .models import Unit, Visitor
+from .progress import credential_counts
 
 S = Visitor.Status
 
@@ -14,24 +15,6 @@ def visitors_of_unit(unit: Unit):
         # ``previous``: whether 证件复用 can be offered (``services.reuse_possible``).
         .select_related("entry_period", "address", "previous")
         .order_by("person_type", "created_at", "pk")
-    )
-
-
-# The credentials app's states, read through its reverse relations (it builds on this app).
-SHIPPED_PARCEL_STATES = ("shipped", "delivered")
-HANDED_OVER = "handed_over"
-
-
-def credential_counts(visitors) -> dict:
-    """Steps 7 and 8 for ``visitors`` (a unit's, a delegation's): how many have an active
-    credential (produced), and how many of those reached their holder (in a shipped parcel, or
-    on a pick-up list handed over). One query."""
-    issued = Q(credentials__parcel_item__parcel__status__in=SHIPPED_PARCEL_STATES) | Q(
-        credentials__pickup_item__pickup_list__status=HANDED_OVER
-    )
-    return visitors.filter(credentials__status="active").aggregate(
-        produced=Count("pk", distinct=True),
-        issued=Count("pk", distinct=True, filter=issued),
     )
 
 

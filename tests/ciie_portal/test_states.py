@@ -1,12 +1,12 @@
-import threading
+from functools import partial
 
 import pytest
-from django.db import connection
 
 from ciie_portal.models import AuditEntry
 from ciie_portal.states import IllegalTransition, StaleState
 from registration.models import UNIT_STATES, VISITOR_STATES, Unit, Visitor
 from tests.conftest import on_postgres
+from tests.races import run_at_once
 from tests.registration.factories import UnitFactory, VisitorFactory
 
 S = Visitor.Status
@@ -120,28 +120,19 @@ def test_move_many_keeps_constant_queries(db, django_assert_max_num_queries):
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_moves_of_one_visitor_let_one_win():
     visitor = VisitorFactory(status=S.PENDING_PAYMENT)
-    barrier = threading.Barrier(2)
-    outcomes = []
-
-    def attempt(target):
-        copy = Visitor.objects.get(pk=visitor.pk)
-        barrier.wait()
-        try:
-            VISITOR_STATES.move(copy, target, actor=None)
-            outcomes.append(("ok", target))
-        except StaleState:
-            outcomes.append(("stale", target))
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=attempt, args=(target,))
-        for target in (S.PENDING_REVIEW, S.CANCELLED)
+    targets = (S.PENDING_REVIEW, S.CANCELLED)
+    # Each attempt holds its own copy, read before either moves it.
+    copies = [Visitor.objects.get(pk=visitor.pk) for _ in targets]
+    races = run_at_once(
+        *(
+            partial(VISITOR_STATES.move, copy, target, actor=None)
+            for copy, target in zip(copies, targets, strict=True)
+        )
+    )
+    assert not [race.error for race in races if not isinstance(race.error, StaleState | None)]
+    outcomes = [
+        ("ok" if race.ok else "stale", target) for race, target in zip(races, targets, strict=True)
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
     winners = [target for result, target in outcomes if result == "ok"]
     assert len(winners) == 1
     visitor.refresh_from_db()

@@ -1,8 +1,5 @@
-import threading
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from ciie_portal.models import AuditEntry, Notice
 from credentials.models import CredentialOrder, OrderLine
@@ -11,6 +8,7 @@ from registration.models import Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.credentials.factories import payable_visitor
+from tests.races import run_at_once
 from tests.registration.factories import ApprovedUnitFactory
 
 
@@ -25,23 +23,14 @@ def race_unit():
 
 def _race(attempts):
     """Run each callable in its own thread and connection, all starting together."""
-    barrier = threading.Barrier(len(attempts))
     outcomes = []
-
-    def run(attempt):
-        try:
-            barrier.wait()
-            outcomes.append(("ok", attempt()))
-        except ValidationError as error:
-            outcomes.append(("refused", error))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    for outcome in run_at_once(*attempts):
+        if outcome.ok:
+            outcomes.append(("ok", outcome.value))
+        elif isinstance(outcome.error, ValidationError):
+            outcomes.append(("refused", outcome.error))
+        else:
+            raise outcome.error
     return outcomes
 
 

@@ -3,7 +3,6 @@ transfer; finance confirms it like a unit's transfer; the delegation's contacts 
 
 import io
 import re
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -39,6 +38,7 @@ from tests.credentials.factories import (
 )
 from tests.delegations.factories import DelegationFactory
 from tests.payments.factories import open_for_payment
+from tests.races import run_at_once
 from tests.registration.factories import ApprovedUnitFactory, UserFactory
 
 S = CredentialOrder.Status
@@ -506,23 +506,14 @@ def test_a_remittance_after_the_transfer_deadline_is_refused(
 
 def _race(attempts):
     """Run each callable in its own thread and connection, all starting together."""
-    barrier = threading.Barrier(len(attempts))
     outcomes = []
-
-    def run(attempt):
-        try:
-            barrier.wait()
-            outcomes.append(("ok", attempt()))
-        except ValidationError as error:
-            outcomes.append(("refused", error))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    for outcome in run_at_once(*attempts):
+        if outcome.ok:
+            outcomes.append(("ok", outcome.value))
+        elif isinstance(outcome.error, ValidationError):
+            outcomes.append(("refused", outcome.error))
+        else:
+            raise outcome.error
     return outcomes
 
 

@@ -5,7 +5,6 @@ secretary confirms collected; the unit follows it all on its issuance page."""
 import io
 import itertools
 import json
-import threading
 from datetime import date
 
 import pytest
@@ -30,6 +29,7 @@ from credentials.models import Credential, Parcel, ParcelItem, PickupList, Print
 from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
+from tests.races import run_at_once
 from tests.registration.factories import (
     ApprovedUnitFactory,
     DeliveryAddressFactory,
@@ -769,23 +769,9 @@ def test_two_packing_runs_at_once_pack_each_credential_once():
     for _ in range(3):
         unit = ApprovedUnitFactory(edition=edition)
         credentials += _couriered(unit, DeliveryAddressFactory(unit=unit), batch, 12)
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(parcels_pack(edition=edition, actor=office))
-        except Exception as error:  # noqa: BLE001  (reported by the assertion below)
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    races = run_at_once(*[lambda: parcels_pack(edition=edition, actor=office)] * 2)
+    results = [race.value for race in races if race.ok]
+    errors = [race.error for race in races if not race.ok]
 
     assert errors == []
     assert sum(r.credentials for r in results) == len(credentials) == 36

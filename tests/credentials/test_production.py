@@ -3,7 +3,6 @@
 import csv
 import hashlib
 import io
-import threading
 from datetime import timedelta
 
 import pytest
@@ -11,7 +10,6 @@ from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
 from django.db.models import Count
 from django.utils import translation
 from PIL import Image, ImageDraw
@@ -38,6 +36,7 @@ from credentials.production.signing import public_key
 from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.conftest import on_postgres
+from tests.races import run_at_once
 from tests.registration.factories import ApprovedUnitFactory, UserFactory, VisitorFactory
 
 Job = ProductionJob.Status
@@ -677,23 +676,9 @@ def test_two_jobs_over_the_same_selection_at_once_give_each_visitor_one_credenti
     visitors = [reviewed(unit, photo) for _ in range(48)]
     # Made directly: production_job_start would run each at once (tasks run in-process here).
     jobs = [ProductionJob.objects.create(edition=edition, chunk_size=4) for _ in range(2)]
-    barrier = threading.Barrier(2)
-    outcomes, errors = [], []
-
-    def run(job):
-        try:
-            barrier.wait(timeout=10)
-            outcomes.append(production_job_run(job_id=job.pk))
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    races = run_at_once(*(lambda job=job: production_job_run(job_id=job.pk) for job in jobs))
+    outcomes = [race.value for race in races if race.ok]
+    errors = [race.error for race in races if not race.ok]
 
     assert not errors
     assert outcomes == ["done", "done"]

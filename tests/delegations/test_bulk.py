@@ -18,8 +18,6 @@ from tests.registration.factories import (
     make_resident_id,
 )
 
-pytestmark = pytest.mark.urls("tests.delegations.bulk_urls")
-
 TEMPLATE_URL = "/staff/bulk/template.xlsx"
 UPLOAD_URL = "/staff/bulk/"
 TITLES = list(COLUMNS.values())

@@ -12,8 +12,6 @@ from delegations.models import Delegation, GroupMail
 from registration.models import Unit
 from tests.registration.factories import UnitFactory
 
-pytestmark = pytest.mark.urls("tests.delegations.overview_urls")
-
 PAGE = "/staff/mail/"
 
 

@@ -11,10 +11,8 @@ from registration.models import Label, PersonType, Pickup, Unit, Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.registration.factories import UnitFactory, VisitorFactory
 
-pytestmark = pytest.mark.urls("tests.delegations.overview_urls")
-
-VISITORS = "/filters-admin/registration/visitor/"
-UNITS = "/filters-admin/registration/unit/"
+VISITORS = "/admin/registration/visitor/"
+UNITS = "/admin/registration/unit/"
 OVERVIEW = "/staff/overview/"
 V = Visitor.Status
 

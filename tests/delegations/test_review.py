@@ -1,14 +1,14 @@
-import threading
+from functools import partial
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 
 from ciie_portal.models import AuditEntry, Notice
 from delegations.models import DelegationQuota
 from delegations.services import visitors_label, visitors_lock
 from registration.models import Label, Unit, Visitor
 from tests.conftest import on_postgres
+from tests.races import run_at_once
 from tests.registration.factories import UnitFactory, VisitorFactory
 
 S = Visitor.Status
@@ -220,26 +220,13 @@ def test_two_secretaries_labelling_at_once_never_pass_the_quota(django_db_setup)
     DelegationQuota.objects.create(edition=edition, delegation=group, vip_limit=1)
     unit = UnitFactory(edition=edition, delegation=group, status=Unit.Status.APPROVED)
     first, second = VisitorFactory.create_batch(2, unit=unit, status=S.SUBMITTED)
-    barrier = threading.Barrier(2)
-    outcomes = []
 
     def label(visitor):
-        barrier.wait()
-        try:
-            visitors_label(
-                visitors=Visitor.objects.filter(pk=visitor.pk), label=Label.VIP, actor=None
-            )
-            outcomes.append("ok")
-        except ValidationError:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+        visitors_label(visitors=Visitor.objects.filter(pk=visitor.pk), label=Label.VIP, actor=None)
 
-    threads = [threading.Thread(target=label, args=(v,)) for v in (first, second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    races = run_at_once(partial(label, first), partial(label, second))
+    assert not [race.error for race in races if not isinstance(race.error, ValidationError | None)]
+    outcomes = ["ok" if race.ok else "refused" for race in races]
     assert sorted(outcomes) == ["ok", "refused"]
     assert Visitor.objects.filter(unit=unit, label=Label.VIP).count() == 1
     assert Delegation.objects.filter(pk=group.pk).exists()

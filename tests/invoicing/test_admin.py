@@ -11,8 +11,6 @@ from invoicing.services import invoice_reverse, invoice_ship
 from tests.invoicing.factories import issued_invoice, paid_order, requested_invoice
 from tests.registration.factories import UserFactory
 
-pytestmark = pytest.mark.urls("tests.invoicing.invoicing_urls")
-
 CHANGELIST = "/admin/invoicing/invoice/"
 S = Invoice.Status
 

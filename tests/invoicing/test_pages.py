@@ -15,8 +15,6 @@ from payments.models import Method
 from tests.credentials.factories import order_with_lines
 from tests.invoicing.factories import BUYER, issued_invoice, paid_order, requested_invoice
 
-pytestmark = pytest.mark.urls("tests.invoicing.invoicing_urls")
-
 S = Invoice.Status
 
 

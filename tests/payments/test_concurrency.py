@@ -1,7 +1,4 @@
-import threading
-
 import pytest
-from django.db import connection
 
 from ciie_portal.models import AuditEntry, Notice
 from credentials.models import CredentialOrder
@@ -11,6 +8,7 @@ from registration.models import Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.payments.factories import open_for_payment, pending_order, signed_notification
+from tests.races import run_at_once
 from tests.registration.factories import ApprovedUnitFactory
 
 
@@ -24,25 +22,11 @@ def test_the_same_notification_twice_at_once_confirms_one_payment_once():
     payment = payment_create(order=order, method="b2b", actor=unit.account)
     provider, body, headers = signed_notification(payment)
 
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def handle():
-        try:
-            barrier.wait()
-            results.append(
-                payment_notification_handle(provider=provider, body=body, headers=headers)
-            )
-        except Exception as error:  # noqa: BLE001 - the test reports any failure below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=handle) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    races = run_at_once(
+        *[lambda: payment_notification_handle(provider=provider, body=body, headers=headers)] * 2
+    )
+    results = [race.value for race in races if race.ok]
+    errors = [race.error for race in races if not race.ok]
 
     assert errors == []
     assert len(results) == 2

@@ -13,8 +13,6 @@ from payments.services import payment_create, payment_notification_handle
 from registration.models import Visitor
 from tests.payments.factories import open_for_payment, pending_order, signed_notification
 
-pytestmark = pytest.mark.urls("tests.payments.payments_urls")
-
 S = CredentialOrder.Status
 R = PaymentNotification.Result
 

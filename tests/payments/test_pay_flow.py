@@ -12,8 +12,6 @@ from payments.models import Payment, PaymentNotification
 from registration.models import Visitor
 from tests.payments.factories import open_for_payment, pending_order
 
-pytestmark = pytest.mark.urls("tests.payments.payments_urls")
-
 S = CredentialOrder.Status
 
 

@@ -1,12 +1,11 @@
 """退款: the unit asks, finance approves or rejects, the gateway or finance pays it back."""
 
-import threading
 from decimal import Decimal
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.utils import translation
 
@@ -38,6 +37,7 @@ from tests.payments.factories import (
     pending_order,
     signed_notification,
 )
+from tests.races import run_at_once
 from tests.registration.factories import ApprovedUnitFactory, UserFactory
 
 R = Refund.Status
@@ -494,24 +494,14 @@ def test_two_requests_for_the_same_line_at_once_make_one_refund():
     order = paid_by_qr(unit, visitors=1)
     line = order.lines.get()
     fail_review(line)
-    barrier = threading.Barrier(2)
-    outcomes = []
-
-    def ask():
-        try:
-            barrier.wait()
-            refunds_request(unit=unit, line_ids=[line.pk], actor=contact)
-            outcomes.append("ok")
-        except ValidationError:
-            outcomes.append("refused")
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=ask) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    races = run_at_once(
+        *[lambda: refunds_request(unit=unit, line_ids=[line.pk], actor=contact)] * 2
+    )
+    outcomes = [
+        "ok" if race.ok else "refused"
+        for race in races
+        if race.ok or isinstance(race.error, ValidationError)
+    ]
     assert sorted(outcomes) == ["ok", "refused"]
     assert Refund.objects.count() == 1
     assert connection.vendor == "postgresql"
@@ -531,21 +521,8 @@ def test_two_finance_approvals_at_once_refund_once(monkeypatch):
         return original(self, payment, refund)
 
     monkeypatch.setattr(SandboxQrProvider, "refund", counting)
-    barrier = threading.Barrier(2)
-    results = []
-
-    def approve():
-        try:
-            barrier.wait()
-            results.append(refund_approve(refund_id=refund.pk, actor=finance))
-        finally:
-            close_old_connections()
-
-    threads = [threading.Thread(target=approve) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    races = run_at_once(*[lambda: refund_approve(refund_id=refund.pk, actor=finance)] * 2)
+    results = [race.value for race in races if race.ok]
     assert sorted(results) == [False, True]
     refund.refresh_from_db()
     assert refund.status == R.REFUNDED

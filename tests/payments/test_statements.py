@@ -2,7 +2,6 @@
 
 import csv
 import io
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,7 +9,6 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.test import Client
 from django.utils import timezone, translation
 
@@ -30,6 +28,7 @@ from registration.models import Visitor
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.payments.factories import open_for_payment, pending_order
+from tests.races import run_at_once
 from tests.registration.factories import ApprovedUnitFactory
 
 S = CredentialOrder.Status
@@ -667,23 +666,9 @@ def test_two_matching_runs_at_once_confirm_each_order_once(settings, tmp_path):
     )
     ids = list(StatementEntry.objects.values_list("pk", flat=True))
 
-    barrier = threading.Barrier(2)
-    reports, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            reports.append(entries_match(entry_ids=ids, actor=clerk))
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    races = run_at_once(*[lambda: entries_match(entry_ids=ids, actor=clerk)] * 2)
+    reports = [race.value for race in races if race.ok]
+    errors = [race.error for race in races if not race.ok]
 
     assert errors == []
     assert sum(r.confirmed for r in reports) == 6

@@ -15,8 +15,6 @@ from registration.models import DeliveryAddress
 from registration.services import address_update
 from tests.registration.factories import DeliveryAddressFactory, UnitFactory
 
-pytestmark = pytest.mark.urls("tests.registration.address_urls")
-
 LIST = "/accounts/addresses/"
 ADD = "/accounts/addresses/add/"
 

@@ -1,12 +1,11 @@
 """Delivery addresses: at most five per unit, exactly one default, every change audited."""
 
-import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.utils import timezone, translation
 
 from ciie_portal.models import AuditEntry
@@ -14,6 +13,7 @@ from registration.models import DeliveryAddress
 from registration.services import address_create, address_delete, address_set_default
 from tests.ciie_portal.factories import EditionFactory
 from tests.conftest import on_postgres
+from tests.races import run_at_once
 from tests.registration.factories import DeliveryAddressFactory, UnitFactory
 
 
@@ -181,26 +181,15 @@ def test_two_tabs_adding_the_fifth_address_at_once_make_five():
     actor = unit.account
     for n in range(1, 5):
         DeliveryAddressFactory(unit=unit, is_default=n == 1, recipient=f"收件人{n}")
-    barrier = threading.Barrier(2)
-    created, refused, errors = [], [], []
 
     def tab(n):
-        try:
-            barrier.wait(timeout=10)
-            with translation.override("en"):
-                created.append(add(unit, actor, n))
-        except ValidationError as error:
-            refused.append(error)
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-        finally:
-            connection.close()
+        with translation.override("en"):
+            return add(unit, actor, n)
 
-    threads = [threading.Thread(target=tab, args=(n,)) for n in (5, 6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = run_at_once(*(partial(tab, n) for n in (5, 6)), timeout=30)
+    created = [outcome.value for outcome in outcomes if outcome.ok]
+    refused = [o.error for o in outcomes if isinstance(o.error, ValidationError)]
+    errors = [o.error for o in outcomes if o.error and not isinstance(o.error, ValidationError)]
 
     assert errors == []
     assert len(created) == 1

@@ -25,8 +25,6 @@ from tests.registration.factories import (
     make_resident_id,
 )
 
-pytestmark = pytest.mark.urls("tests.registration.join_urls")
-
 INVITE = "/accounts/join/"
 QR = "/accounts/join/qr.png"
 APPROVE = "/accounts/join/approve/"

@@ -313,7 +313,8 @@ def test_fixed_lists_have_lazy_english_labels():
 # JSON look-ups
 # ---------------------------------------------------------------------------------------------
 
-reference_urls = pytest.mark.urls("tests.registration.reference_urls")
+DIVISIONS = "/accounts/reference/divisions/"
+INDUSTRIES = "/accounts/reference/industries/"
 
 
 def _assert_public_for_a_day(response):
@@ -321,9 +322,8 @@ def _assert_public_for_a_day(response):
     assert {"public", "max-age=86400"} <= directives
 
 
-@reference_urls
 def test_division_children_as_json(db, client):
-    response = client.get("/test-reference/divisions/440100/")
+    response = client.get(DIVISIONS + "440100/")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
     _assert_public_for_a_day(response)
@@ -331,23 +331,21 @@ def test_division_children_as_json(db, client):
     assert {"code": "440106", "name": "天河区"} in children
     assert all(set(child) == {"code", "name"} for child in children)
 
-    zones = client.get("/test-reference/divisions/320500/").json()["children"]
+    zones = client.get(DIVISIONS + "320500/").json()["children"]
     assert "320576" not in {child["code"] for child in zones}  # 苏州工业园区 is hidden
 
-    assert client.get("/test-reference/divisions/441900/").json() == {"children": []}
-    assert client.get("/test-reference/divisions/810000/").json() == {"children": []}
+    assert client.get(DIVISIONS + "441900/").json() == {"children": []}
+    assert client.get(DIVISIONS + "810000/").json() == {"children": []}
 
 
-@reference_urls
 def test_an_unknown_division_is_404_and_only_get_is_allowed(db, client):
-    assert client.get("/test-reference/divisions/999999/").status_code == 404
-    assert client.get("/test-reference/divisions/abc/").status_code == 404
-    assert client.post("/test-reference/divisions/440000/").status_code == 405
+    assert client.get(DIVISIONS + "999999/").status_code == 404
+    assert client.get(DIVISIONS + "abc/").status_code == 404
+    assert client.post(DIVISIONS + "440000/").status_code == 405
 
 
-@reference_urls
 def test_industry_search_as_json(db, client):
-    response = client.get("/test-reference/industries/", {"q": "软件"})
+    response = client.get(INDUSTRIES, {"q": "软件"})
     assert response.status_code == 200
     _assert_public_for_a_day(response)
     results = response.json()["results"]
@@ -355,9 +353,9 @@ def test_industry_search_as_json(db, client):
     assert {"code": "6513", "label": "6513 应用软件开发"} in results
     assert all(set(item) == {"code", "label"} for item in results)
 
-    by_code = client.get("/test-reference/industries/", {"q": "65"}).json()["results"]
+    by_code = client.get(INDUSTRIES, {"q": "65"}).json()["results"]
     assert by_code and all(item["code"].startswith("65") for item in by_code)
 
-    assert client.get("/test-reference/industries/", {"q": ""}).json() == {"results": []}
-    assert client.get("/test-reference/industries/").json() == {"results": []}
-    assert client.post("/test-reference/industries/", {"q": "65"}).status_code == 405
+    assert client.get(INDUSTRIES, {"q": ""}).json() == {"results": []}
+    assert client.get(INDUSTRIES).json() == {"results": []}
+    assert client.post(INDUSTRIES, {"q": "65"}).status_code == 405

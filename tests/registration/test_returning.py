@@ -34,8 +34,6 @@ from tests.registration.factories import (
     make_uscc,
 )
 
-pytestmark = pytest.mark.urls("tests.registration.returning_urls")
-
 URL = "/accounts/register/returning/"
 NEW_PASSWORD = "Fresh-Lantern-72"
 OLD_USCC = make_uscc(9001)

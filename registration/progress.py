@@ -1,0 +1,34 @@
+"""Steps 7 and 8 of the progress chart (证件制作, 证件发放) are counted by the app that makes
+and issues credentials, which builds on this one: registration cannot ask it, so that app
+registers a provider here (from its ``AppConfig.ready()``) and the dashboard and the
+delegation overview call ``credential_counts``.
+
+A provider takes a queryset of visitors (a unit's, a delegation's) and returns
+``{"produced": n, "issued": n}``: how many of them have a valid credential, and how many of
+those reached their holder. With no provider (an installation without credentials) both are 0.
+"""
+
+from collections.abc import Callable
+
+Counts = dict[str, int]
+Provider = Callable[..., Counts]
+
+EMPTY: Counts = {"produced": 0, "issued": 0}
+
+_providers: list[Provider] = []
+
+
+def register_credential_progress(provider: Provider) -> Provider:
+    """Register ``provider`` (once, however often ``ready()`` runs); usable as a decorator."""
+    if provider not in _providers:
+        _providers.append(provider)
+    return provider
+
+
+def credential_counts(visitors) -> Counts:
+    """Steps 7 and 8 for ``visitors``: the registered providers' counts, added up."""
+    counts = dict(EMPTY)
+    for provider in _providers:
+        for key, value in provider(visitors).items():
+            counts[key] = counts.get(key, 0) + value
+    return counts
