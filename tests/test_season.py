@@ -121,7 +121,7 @@ STATEMENT_HEADERS = ["交易日期", "交易流水号", "对方户名", "对方�
 
 def fee_by_the_rule(visitor: Visitor, edition) -> Decimal:
     """The credential fee as SPEC §4–§5 state it, written out here independently of
-    ``credentials.services.credential_fee``: the entry days' fee; 0 for VIP and staff; the
+    ``credentials.orders.fees.credential_fee``: the entry days' fee; 0 for VIP and staff; the
     edition's reuse percentage only for a visitor who chose 证件复用, held last edition's
     credential, passed its review, and whose card — name, unit name, delegation, label, photo,
     entry days (month and day) — is unchanged."""
