@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ciie_portal.admin import ReadOnlyAdminMixin
+from ciie_portal.admin_uploads import UploadReportView
 from ciie_portal.context_processors import current_edition_for
 from credentials.production.models import Credential
 from delegations.models import Delegation
@@ -29,7 +30,6 @@ from registration.models import Pickup
 from .models import Parcel, ParcelItem, PickupItem, PickupList
 from .selectors import issuable_credentials, pickup_list_rows
 from .services import (
-    TrackingFileError,
     parcel_ship,
     parcels_import_tracking,
     parcels_mark_delivered,
@@ -277,7 +277,7 @@ class ParcelAdmin(_IssuanceAdmin):
             path("pack/", view(self.pack_view), name="credentials_parcel_pack"),
             path(
                 "import-tracking/",
-                view(self.import_view),
+                view(TrackingImportView.as_view(admin_site=self.admin_site)),
                 name="credentials_parcel_import_tracking",
             ),
             *super().get_urls(),
@@ -402,38 +402,6 @@ class ParcelAdmin(_IssuanceAdmin):
         response["Content-Disposition"] = f'attachment; filename="parcels-{stamp}.xlsx"'
         return response
 
-    # --- 导入快递单号 (the spreadsheet) ----------------------------------------------------
-
-    def import_view(self, request):
-        if not self.has_issue_permission(request):
-            raise PermissionDenied
-        edition = self._edition_or_message(request)
-        if edition is None:
-            return redirect("admin:credentials_parcel_changelist")
-        form = TrackingImportForm(request.POST or None, request.FILES or None)
-        report = None
-        if request.method == "POST" and form.is_valid():
-            try:
-                report = parcels_import_tracking(
-                    rows_file=form.cleaned_data["file"], edition=edition, actor=request.user
-                )
-            except TrackingFileError as error:
-                form.add_error("file", error)
-            else:
-                form = TrackingImportForm()
-        return TemplateResponse(
-            request,
-            "admin/credentials/issuance_import.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": _("Import tracking numbers"),
-                "opts": self.model._meta,
-                "adminform": AdminForm(form, [(None, {"fields": ["file"]})], {}),
-                "media": self.media + form.media,
-                "report": report,
-            },
-        )
-
 
 class TrackingImportForm(forms.Form):
     file = forms.FileField(
@@ -444,6 +412,33 @@ class TrackingImportForm(forms.Form):
         ),
         widget=forms.FileInput(attrs={"accept": ".xlsx"}),
     )
+
+
+class TrackingImportView(UploadReportView):
+    """导入快递单号: upload the filled-in parcel export; every row is shipped or reported. No
+    preview: the rows that pass are shipped as the file is read."""
+
+    template_name = "admin/credentials/issuance_import.html"
+    form_class = TrackingImportForm
+    form_id = "tracking_import_form"
+    title = _("Import tracking numbers")
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm(ISSUE):
+            raise PermissionDenied
+        self.edition = current_edition_for(request)
+        if self.edition is None:
+            messages.error(request, _("No edition is current: an organiser marks one as current."))
+            return redirect("admin:credentials_parcel_changelist")
+        return super().dispatch(request, *args, **kwargs)
+
+    def read(self, form):
+        return parcels_import_tracking(
+            rows_file=form.cleaned_data["file"], edition=self.edition, actor=self.request.user
+        )
+
+    def extra_context(self):
+        return {"opts": Parcel._meta}
 
 
 class HandOverForm(forms.Form):

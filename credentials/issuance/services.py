@@ -16,7 +16,6 @@ shown as revoked; its replacement, once printed, is packed into a new parcel or 
 
 from __future__ import annotations
 
-import io
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,12 +26,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font, PatternFill
 
 from ciie_portal.audit import audit_record_bulk
 from ciie_portal.notices.services import notice_send
-from ciie_portal.spreadsheets import cell_text, fold
+from ciie_portal.spreadsheets import SpreadsheetError, fold, read_sheet, sheet_workbook
 from credentials.production.models import Credential
 from delegations.models import Delegation
 from registration.models import Pickup
@@ -330,8 +327,8 @@ TRACKING_ALIASES = {
 }
 
 
-class TrackingFileError(ValidationError):
-    """The file as a whole cannot be read: nothing was changed."""
+#: The file as a whole cannot be read: nothing was changed.
+TrackingFileError = SpreadsheetError
 
 
 @dataclass
@@ -355,69 +352,33 @@ class TrackingReport:
 
 
 def _read_tracking_rows(rows_file) -> list[TrackingRow]:
-    try:
-        workbook = load_workbook(rows_file, read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a file it cannot read
-        raise TrackingFileError(
-            _("The file is not an Excel workbook (.xlsx)."), code="not_xlsx"
-        ) from None
-    try:
-        sheet = workbook.worksheets[0]
-        if hasattr(sheet, "reset_dimensions"):
-            sheet.reset_dimensions()
-        lines = sheet.iter_rows(values_only=True)
-        header = [fold(cell_text(cell)) for cell in next(lines, ())]
-        position = {}
-        for column in TRACKING_REQUIRED:
-            titles = (TRACKING_COLUMNS[column], *TRACKING_ALIASES[column])
-            found = next((header.index(fold(t)) for t in titles if fold(t) in header), None)
-            if found is not None:
-                position[column] = found
-        missing = [TRACKING_COLUMNS[c] for c in TRACKING_REQUIRED if c not in position]
-        if missing:
-            raise TrackingFileError(
-                _("The first row must hold the column titles; missing: %(columns)s.")
-                % {"columns": "、".join(missing)},
-                code="columns",
-            )
-        rows = []
-        for number, cells in enumerate(lines, start=2):
-            raw = {c: cells[i] if i < len(cells) else None for c, i in position.items()}
-            values = {c: cell_text(v) for c, v in raw.items()}
-            if not any(values.values()):
-                continue
-            if len(rows) >= MAX_TRACKING_ROWS:
-                raise TrackingFileError(
-                    _("A file may hold at most %(max)d rows: split it into several files.")
-                    % {"max": MAX_TRACKING_ROWS},
-                    code="too_many_rows",
+    sheet_rows = read_sheet(
+        rows_file,
+        columns={c: (TRACKING_COLUMNS[c], *TRACKING_ALIASES[c]) for c in TRACKING_REQUIRED},
+        required=TRACKING_REQUIRED,
+        max_rows=MAX_TRACKING_ROWS,
+        messages={"not_xlsx": _("The file is not an Excel workbook (.xlsx).")},
+    )
+    rows = []
+    for sheet_row in sheet_rows:
+        values = sheet_row.values
+        row = TrackingRow(
+            number=sheet_row.number,
+            parcel=_clean_tracking(values["parcel"]),
+            courier=_clean(values["courier"]),
+            tracking_number=_clean_tracking(values["tracking_number"]),
+        )
+        figure = sheet_row.cells["tracking_number"]
+        if isinstance(figure, float) or (isinstance(figure, int) and len(str(figure)) > 15):
+            # Excel keeps 15 digits of a figure: the number may have lost some.
+            row.reasons.append(
+                _(
+                    "Excel stored the tracking number as a figure and may have lost "
+                    "digits: format the column as text and type it again."
                 )
-            row = TrackingRow(
-                number=number,
-                parcel=_clean_tracking(values["parcel"]),
-                courier=_clean(values["courier"]),
-                tracking_number=_clean_tracking(values["tracking_number"]),
             )
-            figure = raw["tracking_number"]
-            if isinstance(figure, float) or (isinstance(figure, int) and len(str(figure)) > 15):
-                # Excel keeps 15 digits of a figure: the number may have lost some.
-                row.reasons.append(
-                    _(
-                        "Excel stored the tracking number as a figure and may have lost "
-                        "digits: format the column as text and type it again."
-                    )
-                )
-            rows.append(row)
-        return rows
-    except TrackingFileError:
-        raise
-    except Exception:  # a damaged sheet inside a readable archive
-        raise TrackingFileError(
-            _("The workbook could not be read. Save it again as .xlsx and retry."),
-            code="unreadable",
-        ) from None
-    finally:
-        workbook.close()
+        rows.append(row)
+    return rows
 
 
 def parcels_import_tracking(*, rows_file, edition, actor) -> TrackingReport:
@@ -490,46 +451,36 @@ def parcels_import_tracking(*, rows_file, edition, actor) -> TrackingReport:
 def parcels_workbook(parcels: QuerySet) -> bytes:
     """The parcels as a spreadsheet for the courier (the import reads it back once the
     courier and tracking number columns are filled in)."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("Parcels"))
-    header_font, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
-    sheet.column_dimensions["A"].width = 14
-    sheet.column_dimensions["C"].width = 20
-    sheet.column_dimensions["F"].width = 50
-    sheet.column_dimensions["H"].width = 30
-    from openpyxl.cell import WriteOnlyCell
-
-    titles = []
-    for title in TRACKING_COLUMNS.values():
-        cell = WriteOnlyCell(sheet, value=title)
-        cell.font, cell.fill = header_font, fill
-        titles.append(cell)
-    sheet.append(titles)
+    titles = list(TRACKING_COLUMNS.values())
     rows = (
         parcels.select_related("unit").annotate(credential_count=Count("items")).order_by("number")
     )
-    for parcel in rows.iterator(chunk_size=2000):
-        values = [
-            parcel.number,
-            parcel.courier,
-            parcel.tracking_number,
-            parcel.recipient,
-            parcel.mobile,
-            parcel.address_text,
-            parcel.postcode,
-            parcel.unit.name,
-            parcel.credential_count,
-        ]
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.number_format = "@"  # keep long numbers as text
-            cells.append(cell)
-        sheet.append(cells)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return sheet_workbook(
+        title=_("Parcels"),
+        titles=titles,
+        rows=(
+            [
+                parcel.number,
+                parcel.courier,
+                parcel.tracking_number,
+                parcel.recipient,
+                parcel.mobile,
+                parcel.address_text,
+                parcel.postcode,
+                parcel.unit.name,
+                parcel.credential_count,
+            ]
+            for parcel in rows.iterator(chunk_size=2000)
+        ),
+        # Every column but the count holds text: Excel keeps long numbers as typed.
+        text_columns=[title for key, title in TRACKING_COLUMNS.items() if key != "count"],
+        widths={
+            TRACKING_COLUMNS["parcel"]: 14,
+            TRACKING_COLUMNS["tracking_number"]: 20,
+            TRACKING_COLUMNS["address"]: 50,
+            TRACKING_COLUMNS["unit"]: 30,
+        },
+    )
 
 
 # --- Delegation pick-up lists ------------------------------------------------------------------

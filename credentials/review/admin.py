@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from ciie_portal.admin import ReadOnlyAdminMixin
+from ciie_portal.admin_uploads import SpreadsheetUploadForm, UploadReportView
 from ciie_portal.audit import audit_record
 from ciie_portal.context_processors import current_edition_for
 from delegations.models import Delegation
@@ -41,7 +42,7 @@ from .services import (
     review_results_apply,
     review_results_import,
 )
-from .spreadsheet import MAX_EXPORT, XLSX, ReviewFileError
+from .spreadsheet import MAX_EXPORT, XLSX
 
 EXPORT = "credentials.add_reviewbatch"
 IMPORT = "credentials.add_reviewresult"
@@ -86,24 +87,84 @@ class ReviewExportForm(forms.Form):
     )
 
 
-class ReviewImportForm(forms.Form):
-    file = forms.FileField(
-        label=gettext_lazy("Result file"),
-        help_text=gettext_lazy(
-            "The exported batch with the columns “审核结果” and “不通过原因” filled in (.xlsx)."
-        ),
-        widget=forms.FileInput(attrs={"accept": ".xlsx," + XLSX}),
-    )
+class ReviewImportForm(SpreadsheetUploadForm):
+    max_bytes = MAX_UPLOAD_BYTES
+    extension_message = gettext_lazy("Upload an Excel workbook (.xlsx).")
+    size_message = gettext_lazy("The file is larger than 10 MB: split it into several files.")
 
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if not upload.name.lower().endswith(".xlsx"):
-            raise ValidationError(_("Upload an Excel workbook (.xlsx)."), code="extension")
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise ValidationError(
-                _("The file is larger than 10 MB: split it into several files."), code="size"
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].label = gettext_lazy("Result file")
+        self.fields["file"].help_text = gettext_lazy(
+            "The exported batch with the columns “审核结果” and “不通过原因” filled in (.xlsx)."
+        )
+
+
+class ReviewImportView(UploadReportView):
+    """导入: upload the results; preview what they would do; apply the good rows."""
+
+    template_name = "admin/credentials/review_import.html"
+    form_class = ReviewImportForm
+    form_id = "review_import_form"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.has_perm(IMPORT):
+            raise PermissionDenied
+        self.edition = current_edition_for(request)
+        if self.edition is None:
+            raise Http404(_("No edition is current."))
+        self.title = _("Import review results")
+        return super().dispatch(request, *args, **kwargs)
+
+    def read(self, form):
+        content = form.cleaned_data["file"].read()
+        self.source_sha256 = hashlib.sha256(content).hexdigest()
+        return review_results_import(
+            rows_file=io.BytesIO(content),
+            edition=self.edition,
+            actor=self.request.user,
+            dry_run=True,
+        )
+
+    def plan(self, report):
+        if not report.to_apply:
+            return ""
+        return review_plan_dump(
+            report, edition=self.edition, actor=self.request.user, source_sha256=self.source_sha256
+        )
+
+    def apply(self, plan):
+        try:
+            report, sha = review_plan_load(plan, edition=self.edition, actor=self.request.user)
+        except ValidationError as error:
+            # As a message above the page, which then offers the upload again.
+            messages.error(self.request, " ".join(error.messages))
+            return None
+        report = review_results_apply(
+            report=report, edition=self.edition, actor=self.request.user, source_sha256=sha
+        )
+        messages.success(
+            self.request,
+            _(
+                "%(passed)d passed and %(failed)d failed recorded; %(units)d unit(s) "
+                "told by SMS and email."
             )
-        return upload
+            % {
+                "passed": report.passed_count,
+                "failed": report.failed_count,
+                "units": report.units_told,
+            },
+        )
+        return report
+
+    def extra_context(self):
+        opts = ReviewBatch._meta
+        return {
+            "opts": opts,
+            "app_label": opts.app_label,
+            "credentials_app": apps.get_app_config("credentials"),
+            "edition": self.edition,
+        }
 
 
 @admin.register(ReviewBatch)
@@ -178,7 +239,11 @@ class ReviewBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("export/", view(self.export_view), name="credentials_reviewbatch_export"),
-            path("import/", view(self.import_view), name="credentials_reviewbatch_import"),
+            path(
+                "import/",
+                view(ReviewImportView.as_view(admin_site=self.admin_site)),
+                name="credentials_reviewbatch_import",
+            ),
             path(
                 "delegation-list/",
                 view(self.delegation_list_view),
@@ -262,72 +327,6 @@ class ReviewBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         batch = get_object_or_404(ReviewBatch.objects.select_related("exported_by"), pk=pk)
         audit_record(actor=request.user, obj=batch, action="review.batch_download")
         return _xlsx_response(review_batch_file(batch), batch.file_name or f"{batch.code}.xlsx")
-
-    def import_view(self, request):
-        """导入: upload the results; preview what they would do; apply the good rows."""
-        if not request.user.has_perm(IMPORT):
-            raise PermissionDenied
-        edition = self._edition(request)
-        report, plan = None, ""
-        form = ReviewImportForm()
-        if request.method == "POST" and "plan" in request.POST:
-            try:
-                report, sha = review_plan_load(
-                    request.POST["plan"], edition=edition, actor=request.user
-                )
-            except ValidationError as error:
-                self.message_user(request, " ".join(error.messages), messages.ERROR)
-            else:
-                report = review_results_apply(
-                    report=report, edition=edition, actor=request.user, source_sha256=sha
-                )
-                self.message_user(
-                    request,
-                    _(
-                        "%(passed)d passed and %(failed)d failed recorded; %(units)d unit(s) "
-                        "told by SMS and email."
-                    )
-                    % {
-                        "passed": report.passed_count,
-                        "failed": report.failed_count,
-                        "units": report.units_told,
-                    },
-                    messages.SUCCESS,
-                )
-        elif request.method == "POST":
-            form = ReviewImportForm(request.POST, request.FILES)
-            if form.is_valid():
-                upload = form.cleaned_data["file"]
-                try:
-                    content = upload.read()
-                    report = review_results_import(
-                        rows_file=io.BytesIO(content),
-                        edition=edition,
-                        actor=request.user,
-                        dry_run=True,
-                    )
-                except ReviewFileError as error:
-                    form.add_error("file", error)
-                else:
-                    if report.to_apply:
-                        plan = review_plan_dump(
-                            report,
-                            edition=edition,
-                            actor=request.user,
-                            source_sha256=hashlib.sha256(content).hexdigest(),
-                        )
-                    form = ReviewImportForm()
-        return self._page(
-            request,
-            "review_import.html",
-            _("Import review results"),
-            adminform=AdminForm(form, [(None, {"fields": ["file"]})], {}),
-            form=form,
-            media=self.media + form.media,
-            edition=edition,
-            report=report,
-            plan=plan,
-        )
 
     def delegation_list_view(self, request):
         """A secretary's read-only list of their delegation's visitors awaiting review."""

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import io
 
-from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from ciie_portal.spreadsheets import cell_text, fold
+from ciie_portal.spreadsheets import NOTES_SHEET, SpreadsheetError, fold, read_sheet
 from delegations.bulk import LABELS
 from registration.models import Visitor
 
@@ -73,23 +72,18 @@ RESULT_VALUES = {
 }
 
 SHEET_TITLE = "人员信息审核"
-NOTES_SHEET = "说明"
 MAX_EXPORT = 20000
 MAX_IMPORT_ROWS = 20000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 RESULT_OUTCOMES = {fold(text): outcome for text, outcome in RESULT_VALUES.items()}
-_HEADERS = {
-    **{fold(title): column for column, title in COLUMNS.items()},
-    **{fold(title): column for column, title in COLUMN_ALIASES.items()},
-}
 # The Chinese labels of the spreadsheet, as the bulk registration file writes them.
 _CHINESE = {column: {value: label for label, value in LABELS[column].items()} for column in LABELS}
 
 
-class ReviewFileError(ValidationError):
-    """The file as a whole cannot be read: nothing was imported."""
+#: The file as a whole cannot be read: nothing was imported.
+ReviewFileError = SpreadsheetError
 
 
 # --- Export --------------------------------------------------------------------------------------
@@ -216,55 +210,20 @@ def _notes(workbook, *, batch, count: int) -> None:
 def review_file_read(rows_file) -> list[dict]:
     """The rows of the result file's first sheet (not 说明): column key → text, plus ``row``
     (the spreadsheet's row number). Empty rows are skipped."""
-    try:
-        workbook = load_workbook(rows_file, read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a file it cannot read
-        raise ReviewFileError(
-            _("The file is not an Excel workbook (.xlsx): upload the exported file."),
-            code="not_xlsx",
-        ) from None
-    try:
-        sheet = next((s for s in workbook.worksheets if s.title != NOTES_SHEET), None)
-        if sheet is None:
-            raise ReviewFileError(_("The workbook has no sheet of visitors."), code="no_sheet")
-        if hasattr(sheet, "reset_dimensions"):
-            sheet.reset_dimensions()
-        lines = sheet.iter_rows(values_only=True)
-        position = {}
-        for index, title in enumerate(next(lines, ())):
-            column = _HEADERS.get(fold(cell_text(title)))
-            if column and column not in position:
-                position[column] = index
-        missing = [COLUMNS[key] for key in REQUIRED_COLUMNS if key not in position]
-        if missing:
-            raise ReviewFileError(
-                _("The first row must hold the column titles of the export; missing: %(columns)s.")
-                % {"columns": "、".join(missing)},
-                code="columns",
-            )
-        rows = []
-        for number, cells in enumerate(lines, start=2):
-            row = {
-                key: cell_text(cells[index]) if index < len(cells) else ""
-                for key, index in position.items()
-            }
-            if not any(row.values()):
-                continue
-            if len(rows) >= MAX_IMPORT_ROWS:
-                raise ReviewFileError(
-                    _("A file may hold at most %(max)d rows: split it into several files.")
-                    % {"max": MAX_IMPORT_ROWS},
-                    code="too_many_rows",
-                )
-            row["row"] = number
-            rows.append(row)
-        return rows
-    except ReviewFileError:
-        raise
-    except Exception:  # a damaged sheet inside a readable archive
-        raise ReviewFileError(
-            _("The workbook could not be read. Save it again as .xlsx and retry."),
-            code="unreadable",
-        ) from None
-    finally:
-        workbook.close()
+    sheet_rows = read_sheet(
+        rows_file,
+        columns={
+            key: (title, *([COLUMN_ALIASES[key]] if key in COLUMN_ALIASES else []))
+            for key, title in COLUMNS.items()
+        },
+        required=REQUIRED_COLUMNS,
+        max_rows=MAX_IMPORT_ROWS,
+        skip_sheets=(NOTES_SHEET,),
+        messages={
+            "not_xlsx": _("The file is not an Excel workbook (.xlsx): upload the exported file."),
+            "columns": _(
+                "The first row must hold the column titles of the export; missing: %(columns)s."
+            ),
+        },
+    )
+    return [{**row.values, "row": row.number} for row in sheet_rows]

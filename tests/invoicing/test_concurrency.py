@@ -1,9 +1,6 @@
 """Invoice numbers under concurrency (PostgreSQL): no gaps, no duplicates."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from ciie_portal.models import AuditEntry
 from invoicing.models import Invoice, InvoiceCounter, InvoiceKind
@@ -11,30 +8,10 @@ from invoicing.services import invoice_issue
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
 from tests.invoicing.factories import paid_order, requested_invoice
+from tests.races import run_at_once
 from tests.registration.factories import ApprovedUnitFactory
 
 THREADS = 8
-
-
-def _run_at_once(targets):
-    barrier = threading.Barrier(len(targets))
-    results, errors = [], []
-
-    def run(target):
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as error:  # noqa: BLE001 - the test reports any failure below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(target,)) for target in targets]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
 
 
 @pytest.fixture(autouse=True)
@@ -59,15 +36,15 @@ def test_invoices_issued_at_once_get_consecutive_unique_numbers(kind):
     # The first issue of a kind also makes its counter row: racing firsts must not collide.
     assert not InvoiceCounter.objects.exists()
 
-    results, errors = _run_at_once(
-        [
+    outcomes = run_at_once(
+        *[
             (lambda pk=invoice.pk: invoice_issue(invoice_id=pk, actor="system"))
             for invoice in invoices
         ]
     )
 
-    assert errors == []
-    assert len(results) == THREADS
+    assert [outcome.error for outcome in outcomes if not outcome.ok] == []
+    assert len([outcome.value for outcome in outcomes if outcome.ok]) == THREADS
     issued = Invoice.objects.filter(kind=kind, status=Invoice.Status.ISSUED)
     sequences = sorted(issued.values_list("edition_sequence", flat=True))
     assert sequences == list(range(1, THREADS + 1))  # no gap, no duplicate
@@ -83,12 +60,12 @@ def test_invoices_issued_at_once_get_consecutive_unique_numbers(kind):
 def test_the_same_invoice_issued_twice_at_once_gets_one_number():
     (invoice,) = _requests(InvoiceKind.ELECTRONIC, 1)
 
-    results, errors = _run_at_once(
-        [lambda: invoice_issue(invoice_id=invoice.pk, actor="system") for _ in range(4)]
+    outcomes = run_at_once(
+        *[lambda: invoice_issue(invoice_id=invoice.pk, actor="system") for _ in range(4)]
     )
 
-    assert errors == []
-    assert sum(result is not None for result in results) == 1
+    assert [outcome.error for outcome in outcomes if not outcome.ok] == []
+    assert sum(outcome.value is not None for outcome in outcomes if outcome.ok) == 1
     invoice.refresh_from_db()
     assert invoice.number == "080100000001"
     assert InvoiceCounter.objects.get().last_sequence == 1
