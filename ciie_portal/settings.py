@@ -273,20 +273,60 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 # --- Celery ---------------------------------------------------------------------------------
-# Without a broker, tasks run in-process (still only after the transaction commits: see
-# ciie_portal.tasks.enqueue).
+# Without a broker, tasks run in-process (still only after the transaction commits). Every task
+# the portal queues is first written to the outbox table in the same transaction as the change
+# (ciie_portal.outbox): publishing after commit never fails a request, and the relay publishes
+# whatever is left within seconds of the broker coming back.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged only once it has run, and given back to the queue when its worker
+# process dies: every task is safe to run twice.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_DEFAULT_QUEUE", default="ciie")
+# Long batch work (production) has its own queue, so that notices never wait behind it.
+CELERY_BATCH_QUEUE = env.str("CELERY_BATCH_QUEUE", default="ciie-batch")
+CELERY_TASK_ROUTES = {
+    "credentials.tasks.production_job_run": {"queue": CELERY_BATCH_QUEUE},
+    "credentials.tasks.credentials_revoke_stale": {"queue": CELERY_BATCH_QUEUE},
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # An unacknowledged message (its worker was killed) comes back after this long: longer than
+    # the longest task's hard time limit, or a task still running would be delivered twice.
+    # Notices do not wait for it: their sweep (below) sends them again within a minute.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900),
+    # A broker that does not answer fails a publish quickly; the outbox relay publishes later.
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 0.5,
+}
 CELERY_TIMEZONE = TIME_ZONE
+# The relay's cadence (seconds): outbox publishing, notice recovery and production take-over.
+OUTBOX_RELAY_SECONDS = env.float("OUTBOX_RELAY_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
+    "outbox-relay": {
+        "task": "ciie_portal.tasks.outbox_relay",
+        "schedule": timedelta(seconds=OUTBOX_RELAY_SECONDS),
+    },
+    "notices-recover": {
+        "task": "ciie_portal.tasks.notices_recover",
+        "schedule": timedelta(seconds=OUTBOX_RELAY_SECONDS * 2),
+    },
+    "production-jobs-take-over": {
+        "task": "credentials.tasks.production_jobs_take_over",
+        "schedule": timedelta(seconds=15),
+    },
     "credential-orders-expire": {
         "task": "credentials.tasks.orders_expire",
         "schedule": timedelta(minutes=1),
@@ -303,11 +343,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.payments_expire",
         "schedule": timedelta(minutes=5),
     },
-    "notices-requeue-stale": {
-        "task": "ciie_portal.tasks.notices_requeue_stale",
-        "schedule": timedelta(minutes=5),
-    },
 }
+# A production job's worker holds its lease this long and renews it after every print batch;
+# a job whose lease ran out (its worker died) is taken over by the beat task above.
+PRODUCTION_LEASE_SECONDS = env.int("PRODUCTION_LEASE_SECONDS", default=45)
+
+# --- Cache ----------------------------------------------------------------------------------
+# Shared by every web and worker process (the gate's revocation list must agree at once
+# everywhere): Redis in real mode — CACHE_URL, or database 1 of the Redis broker — and
+# per-process memory only in embedded mode.
+_CACHE_URL = env.str("CACHE_URL", default="")
+if not _CACHE_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    _CACHE_URL = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/1"
+if _CACHE_URL:
+    CACHES = {"default": env.cache_url_config(_CACHE_URL)}
+    CACHES["default"].setdefault("KEY_PREFIX", "ciie")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Payments ---------------------------------------------------------------------------------
 # Gateways behind one interface (payments.providers). The sandbox plays Alipay/WeChat/UnionPay and
@@ -344,6 +396,14 @@ NOTICE_MAX_ATTEMPTS = env.int("NOTICE_MAX_ATTEMPTS", default=5)
 # Seconds before retry n (1-based): 30, 60, 120, 240, ... capped.
 NOTICE_RETRY_BASE_SECONDS = env.int("NOTICE_RETRY_BASE_SECONDS", default=30)
 NOTICE_RETRY_MAX_SECONDS = env.int("NOTICE_RETRY_MAX_SECONDS", default=3600)
+# A worker sending a notice holds it this long (longer than any provider call may take: see
+# EMAIL_TIMEOUT); a notice still "sending" after that is resolved — asked of the provider or
+# the outbox — and sent again only when it is known not to have gone.
+NOTICE_LEASE_SECONDS = env.int("NOTICE_LEASE_SECONDS", default=30)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+# A queued notice whose message has not been taken this long, while its queue is short, lost
+# its message (a broker restarted without persistence, a killed worker's prefetch): sent again.
+NOTICE_OVERDUE_SECONDS = env.int("NOTICE_OVERDUE_SECONDS", default=30)
 
 LOGGING = {
     "version": 1,
