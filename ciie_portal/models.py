@@ -248,17 +248,65 @@ class Notice(models.Model):
     provider_message_id = models.CharField(_("provider message id"), max_length=100, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # When a delivery task was last queued for it: a queued notice whose task has not come for
+    # a while lost its message and is queued again (ciie_portal.notices.services).
+    dispatched_at = models.DateTimeField(_("task queued"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("sending since"), null=True, blank=True)
+    # The worker sending it and until when it may: after that the notice is resolved (did it
+    # go?) before anybody sends it again.
+    lease_owner = models.CharField(_("sent by worker"), max_length=100, blank=True)
+    lease_until = models.DateTimeField(_("worker holds it until"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("notice")
         verbose_name_plural = _("notices")
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(
+                fields=["lease_until"],
+                name="notice_sending_lease",
+                condition=Q(status="sending"),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.get_channel_display()} {self.template} → {self.recipient}"
+
+
+class OutboxMessage(models.Model):
+    """A task to queue, written in the same transaction as the change that asks for it.
+
+    After the commit it is published to the broker at once; if that fails (the broker is down),
+    the relay publishes it within seconds of the broker coming back. Tasks are safe to run
+    twice, so a message published twice (the "published" mark was lost) does no harm.
+    """
+
+    task = models.CharField(_("task"), max_length=200)
+    args = models.JSONField(_("arguments"), default=list, blank=True)
+    kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    publish_after = models.DateTimeField(_("publish after"))
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("failed publishing attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox messages")
+        ordering = ["-pk"]
+        indexes = [
+            models.Index(
+                fields=["publish_after"],
+                name="outbox_unpublished",
+                condition=Q(published_at__isnull=True),
+            ),
+            models.Index(fields=["published_at"], name="outbox_published"),
+        ]
+
+    def __str__(self):
+        return f"{self.task}{tuple(self.args)}"
 
 
 class SideEvent(models.Model):

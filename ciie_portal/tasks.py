@@ -1,27 +1,59 @@
+"""The shared tasks: notice delivery and recovery, the outbox relay.
+
+``enqueue_on_commit`` (the outbox, :mod:`ciie_portal.outbox`) is how every app queues a task.
+``RETRYING`` is the retry policy every task uses for passing faults — a database connection that
+was cut, a broker that did not answer: retried with exponential backoff and jitter.
+"""
+
 from celery import shared_task
-from django.db import transaction
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerError
+
+from .outbox import enqueue_many_on_commit, enqueue_on_commit
+
+__all__ = ["RETRYING", "TRANSIENT_ERRORS", "enqueue_many_on_commit", "enqueue_on_commit"]
+
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, BrokerError, ConnectionError)
+RETRYING = {
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 12,
+}
 
 
-def enqueue_on_commit(task, *args, **kwargs) -> None:
-    """Queue ``task`` only once the surrounding transaction commits (never after a rollback).
-
-    Outside a transaction it is queued at once. Pass ids, never model instances.
-    """
-    transaction.on_commit(lambda: task.apply_async(args=args, kwargs=kwargs))
-
-
-@shared_task(bind=True, max_retries=None, acks_late=True, name="ciie_portal.tasks.notice_deliver")
+@shared_task(
+    bind=True,
+    acks_late=True,
+    name="ciie_portal.tasks.notice_deliver",
+    soft_time_limit=600,
+    time_limit=660,
+    **RETRYING,
+)
 def notice_deliver_task(self, notice_id: int):
+    """Send one notice. A provider failure is retried later: by the notice sweep with a broker
+    (at the notice's ``next_attempt_at``), at once in-process without one."""
     from .notices.services import notice_deliver
 
     delay = notice_deliver(notice_id=notice_id)
-    if delay is not None:
-        raise self.retry(countdown=delay)
+    if delay is not None and self.app.conf.task_always_eager:
+        raise self.retry(countdown=delay, max_retries=None)
 
 
-@shared_task(name="ciie_portal.tasks.notices_requeue_stale")
-def notices_requeue_stale_task():
-    from .notices.services import notices_requeue_stale
+@shared_task(name="ciie_portal.tasks.outbox_relay", acks_late=True, time_limit=120, **RETRYING)
+def outbox_relay_task() -> int:
+    """Publish what the outbox still holds (beat, every few seconds)."""
+    from .outbox import outbox_relay
 
-    for notice_id in notices_requeue_stale():
-        enqueue_on_commit(notice_deliver_task, notice_id)
+    return outbox_relay()
+
+
+@shared_task(name="ciie_portal.tasks.notices_recover", acks_late=True, time_limit=120, **RETRYING)
+def notices_recover_task() -> int:
+    """Resolve notices whose worker died, queue due retries and notices whose message was
+    lost (beat, every few seconds)."""
+    from .notices.services import notices_recover
+
+    return len(notices_recover())
+

@@ -1,23 +1,29 @@
+import hashlib
 import logging
+import os
+import socket
+import time
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
-from django.core.mail.message import make_msgid
 from django.core.mail.utils import DNS_NAME
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from ..models import Notice
-from .backends import get_sms_backend
+from ..outbox import queue_length
+from .backends import NOT_SENT, UNKNOWN, email_lookup, get_sms_backend
 
 logger = logging.getLogger(__name__)
 
-# A notice stuck in "sending" this long belonged to a worker that died: send it again.
-STALE_CLAIM = timedelta(minutes=15)
+# Lost messages are looked for only while the notice queue is shorter than this.
+LOST_MESSAGE_QUEUE_LENGTH = 100
 
 
 def notice_send(
@@ -37,6 +43,7 @@ def notice_send(
     """
     from ..tasks import enqueue_on_commit, notice_deliver_task
 
+    now = timezone.now()
     defaults = {
         "event": event,
         "channel": channel,
@@ -44,7 +51,8 @@ def notice_send(
         "template": template,
         "params": params or {},
         "language": language or translation.get_language() or settings.LANGUAGE_CODE,
-        "next_attempt_at": timezone.now(),
+        "next_attempt_at": now,
+        "dispatched_at": now,
     }
     try:
         with transaction.atomic():
@@ -71,6 +79,13 @@ def render_notice(notice: Notice) -> dict:
         }
 
 
+def notice_message_id(notice: Notice) -> str:
+    """The email's Message-ID, the same for every attempt of one notice: a mail system that
+    received it once drops a second copy with the same id."""
+    digest = hashlib.sha256(notice.key.encode()).hexdigest()[:24]
+    return f"<notice.{digest}@{DNS_NAME}>"
+
+
 def _transmit(notice: Notice) -> str:
     rendered = render_notice(notice)
     if notice.channel == Notice.Channel.SMS:
@@ -79,8 +94,9 @@ def _transmit(notice: Notice) -> str:
             template=notice.template,
             params=notice.params,
             text=rendered["text"],
+            out_id=notice.key,
         )
-    message_id = make_msgid(domain=DNS_NAME)
+    message_id = notice_message_id(notice)
     message = EmailMultiAlternatives(
         subject=rendered["subject"],
         body=rendered["text"],
@@ -100,87 +116,218 @@ def retry_delay(attempts: int) -> int:
     )
 
 
+def worker_identity() -> str:
+    """Who holds a lease: host, process and a random part (a restarted process is another)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
+
+
+def _until_it_lands(write, *, what: str, patience: float | None = None):
+    """Run the database write ``write()`` until it succeeds: a connection cut or a database
+    restarting must not lose what a provider has already accepted. Waits 0.2 s, 0.4 s, … 5 s
+    between tries, for ``patience`` seconds (default: the notice task's time limit)."""
+    deadline = time.monotonic() + (patience if patience is not None else 540)
+    pause = 0.2
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError) as error:
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("Could not record %s yet (%s): trying again", what, error)
+            if not connection.in_atomic_block:
+                connection.close()  # the next query opens a fresh connection
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
 def notice_deliver(*, notice_id: int) -> int | None:
     """Try to send one notice. Returns seconds until the next try, or None when done.
 
-    Safe to run twice: only the run that moves the notice from queued to sending sends it.
-    The provider call happens outside any transaction.
+    Safe to run twice and side by side: only the run that moves the notice from queued to
+    sending (taking a lease of ``NOTICE_LEASE_SECONDS``) sends it. A notice found sending
+    whose lease ran out — its worker died — is resolved first (see :func:`notice_resolve`).
+    The provider call happens outside any transaction; recording its result is retried until
+    it lands, so a provider's acceptance is never forgotten.
     """
+    owner = worker_identity()
     now = timezone.now()
     claimed = Notice.objects.filter(pk=notice_id, status=Notice.Status.QUEUED).update(
-        status=Notice.Status.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        status=Notice.Status.SENDING,
+        claimed_at=now,
+        lease_owner=owner,
+        lease_until=now + timedelta(seconds=settings.NOTICE_LEASE_SECONDS),
+        attempts=F("attempts") + 1,
     )
     if not claimed:
-        # Already sent, given up, or another worker is sending it right now.
+        # Already sent, given up, or being sent right now — or its sender died: then find out
+        # whether it went before anything else happens.
+        expired = Notice.objects.filter(
+            pk=notice_id, status=Notice.Status.SENDING, lease_until__lt=now
+        ).first()
+        if expired is not None and notice_resolve(expired, now=now) == "queued":
+            return notice_deliver(notice_id=notice_id)
         return None
     notice = Notice.objects.get(pk=notice_id)
     try:
         message_id = _transmit(notice)
     except Exception as exc:  # any provider failure is retried, then recorded
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        # A configuration error (no provider template for this notice) will not heal by
-        # itself: give up at once instead of retrying for an hour.
-        permanent = isinstance(exc, ImproperlyConfigured)
-        if permanent or notice.attempts >= settings.NOTICE_MAX_ATTEMPTS:
-            logger.error(
-                "Notice %s failed for good after %s attempts: %s",
-                notice.key,
-                notice.attempts,
-                error,
-            )
-            Notice.objects.filter(pk=notice_id).update(
-                status=Notice.Status.FAILED, last_error=error, next_attempt_at=None
-            )
-            return None
-        delay = retry_delay(notice.attempts)
-        logger.warning(
-            "Notice %s failed (attempt %s), retry in %ss: %s",
-            notice.key,
-            notice.attempts,
-            delay,
-            error,
-        )
-        Notice.objects.filter(pk=notice_id).update(
-            status=Notice.Status.QUEUED,
-            last_error=error,
-            next_attempt_at=timezone.now() + timedelta(seconds=delay),
-        )
-        return delay
-    Notice.objects.filter(pk=notice_id).update(
-        status=Notice.Status.SENT,
-        sent_at=timezone.now(),
-        provider_message_id=(message_id or "")[:100],
-        next_attempt_at=None,
+        return _record_failure(notice, exc)
+    _until_it_lands(
+        lambda: Notice.objects.filter(pk=notice_id).update(
+            status=Notice.Status.SENT,
+            sent_at=timezone.now(),
+            provider_message_id=(message_id or "")[:100],
+            next_attempt_at=None,
+            lease_owner="",
+            lease_until=None,
+        ),
+        what=f"notice {notice.key} as sent",
     )
     return None
 
 
-# A queued notice whose next attempt is this late lost its message (broker restarted, ...).
-OVERDUE = timedelta(minutes=5)
+def _record_failure(notice: Notice, exc: Exception) -> int | None:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    # A configuration error (no provider template for this notice) will not heal by
+    # itself: give up at once instead of retrying for an hour.
+    permanent = isinstance(exc, ImproperlyConfigured)
+    unsent = Notice.objects.filter(pk=notice.pk, status=Notice.Status.SENDING)
+    if permanent or notice.attempts >= settings.NOTICE_MAX_ATTEMPTS:
+        logger.error(
+            "Notice %s failed for good after %s attempts: %s", notice.key, notice.attempts, error
+        )
+        _until_it_lands(
+            lambda: unsent.update(
+                status=Notice.Status.FAILED,
+                last_error=error,
+                next_attempt_at=None,
+                lease_owner="",
+                lease_until=None,
+            ),
+            what=f"notice {notice.key} as failed",
+        )
+        return None
+    delay = retry_delay(notice.attempts)
+    logger.warning(
+        "Notice %s failed (attempt %s), retry in %ss: %s", notice.key, notice.attempts, delay, error
+    )
+    _until_it_lands(
+        lambda: unsent.update(
+            status=Notice.Status.QUEUED,
+            last_error=error,
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+            lease_owner="",
+            lease_until=None,
+        ),
+        what=f"notice {notice.key} for a retry",
+    )
+    return delay
 
 
-def notices_requeue_stale(*, now=None) -> list[int]:
-    """Notices whose worker died or whose queued message was lost: ids to dispatch again.
+UNKNOWN_OUTCOME = _(
+    "Its worker stopped while sending it and the provider cannot say whether it was accepted: "
+    "look it up in the provider's delivery report; if it did not go, send it again."
+)
 
-    Dispatching one twice is harmless: only one run can claim it.
+
+def notice_resolve(notice: Notice, *, now=None) -> str:
+    """A notice whose lease ran out while it was being sent: did the provider accept it?
+
+    Asks the provider (by the notice key, passed as its out-id), or the outbox file in
+    embedded mode. Sent: recorded as sent. Not sent: queued again. Unknown: an email is queued
+    again (it carries the same Message-ID, which mail systems deduplicate); an SMS is marked
+    failed with what to check, for a person to send again — never sent twice on a guess.
+    Returns the notice's new status, or "" if someone else resolved it first.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        stale = list(
-            Notice.objects.select_for_update(skip_locked=True)
-            .filter(status=Notice.Status.SENDING, claimed_at__lt=now - STALE_CLAIM)
-            .values_list("pk", flat=True)[:1000]
+    outcome = delivery_lookup(notice)
+    still_expired = Notice.objects.filter(
+        pk=notice.pk, status=Notice.Status.SENDING, lease_until=notice.lease_until
+    )
+    released = {"lease_owner": "", "lease_until": None}
+    if isinstance(outcome, str):
+        changed = still_expired.update(
+            status=Notice.Status.SENT,
+            sent_at=now,
+            provider_message_id=outcome[:100],
+            next_attempt_at=None,
+            **released,
         )
-        Notice.objects.filter(pk__in=stale).update(status=Notice.Status.QUEUED, next_attempt_at=now)
-    overdue = Notice.objects.filter(
-        status=Notice.Status.QUEUED, next_attempt_at__lt=now - OVERDUE
-    ).values_list("pk", flat=True)[:1000]
-    return stale + [pk for pk in overdue if pk not in set(stale)]
+        status = Notice.Status.SENT
+    elif outcome is NOT_SENT or notice.channel == Notice.Channel.EMAIL:
+        changed = still_expired.update(
+            status=Notice.Status.QUEUED, next_attempt_at=now, dispatched_at=None, **released
+        )
+        status = Notice.Status.QUEUED
+    else:
+        changed = still_expired.update(
+            status=Notice.Status.FAILED,
+            last_error=str(UNKNOWN_OUTCOME),
+            next_attempt_at=None,
+            **released,
+        )
+        status = Notice.Status.FAILED
+    if not changed:
+        return ""
+    logger.warning("Notice %s: its worker died while sending; resolved as %s", notice.key, status)
+    return status
+
+
+def delivery_lookup(notice: Notice):
+    """What the provider knows of a notice: its message id (a str) if it accepted it,
+    ``NOT_SENT`` if it did not, ``UNKNOWN`` if it cannot tell."""
+    try:
+        if notice.channel == Notice.Channel.SMS:
+            found = get_sms_backend().lookup(out_id=notice.key, phone=notice.recipient)
+        else:
+            found = email_lookup(notice.key)
+    except NotImplementedError:
+        return UNKNOWN
+    return NOT_SENT if found is None else found
+
+
+def notices_recover(*, now=None, limit: int = 1000) -> list[int]:
+    """The notice sweep (every few seconds): returns the ids of the notices it queued.
+
+    1. Notices still sending after their lease: resolved (:func:`notice_resolve`); those known
+       not to have gone are queued again.
+    2. Retries that are due (a failed attempt set ``next_attempt_at``).
+    3. Notices whose delivery task never came (``NOTICE_OVERDUE_SECONDS`` after it was queued):
+       the message was lost — a broker restarted without persistence, a killed worker had
+       prefetched it. Only while the queue is short: in a rush the task is simply still
+       waiting in line, and queueing it again would only lengthen the line.
+    """
+    from ..tasks import enqueue_many_on_commit, notice_deliver_task
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        expired = list(
+            Notice.objects.select_for_update(skip_locked=True)
+            .filter(status=Notice.Status.SENDING, lease_until__lt=now)
+            .order_by("lease_until")[:limit]
+        )
+        for notice in expired:
+            notice_resolve(notice, now=now)
+        due = Q(status=Notice.Status.QUEUED, next_attempt_at__lte=now)
+        waiting = Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=F("next_attempt_at"))
+        overdue_at = now - timedelta(seconds=settings.NOTICE_OVERDUE_SECONDS)
+        length = queue_length()
+        if length is None or length < LOST_MESSAGE_QUEUE_LENGTH:
+            waiting |= Q(dispatched_at__lt=overdue_at, next_attempt_at__lt=overdue_at)
+        ids = list(
+            Notice.objects.select_for_update(skip_locked=True)
+            .filter(due & waiting)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        Notice.objects.filter(pk__in=ids).update(dispatched_at=now)
+        enqueue_many_on_commit(notice_deliver_task, [((pk,), {}) for pk in ids])
+    return ids
 
 
 def notice_retry(*, notice_ids: list[int]) -> int:
     """Queue failed notices again (an operator fixed the provider, the address, ...)."""
-    from ..tasks import enqueue_on_commit, notice_deliver_task
+    from ..tasks import enqueue_many_on_commit, notice_deliver_task
 
     with transaction.atomic():
         ids = list(
@@ -189,10 +336,12 @@ def notice_retry(*, notice_ids: list[int]) -> int:
             .values_list("pk", flat=True)
         )
         Notice.objects.filter(pk__in=ids).update(
-            status=Notice.Status.QUEUED, attempts=0, next_attempt_at=timezone.now()
+            status=Notice.Status.QUEUED,
+            attempts=0,
+            next_attempt_at=timezone.now(),
+            dispatched_at=timezone.now(),
         )
-        for notice_id in ids:
-            enqueue_on_commit(notice_deliver_task, notice_id)
+        enqueue_many_on_commit(notice_deliver_task, [((pk,), {}) for pk in ids])
     return len(ids)
 
 

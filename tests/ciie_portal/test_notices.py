@@ -11,19 +11,21 @@ from email import policy
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import OperationalError, transaction
+from django.db.models.query import QuerySet
 from django.utils import timezone, translation
 
 from ciie_portal.models import Notice
 from ciie_portal.notices.backends import OutboxSmsBackend, TemplateSmsBackend
 from ciie_portal.notices.services import (
-    STALE_CLAIM,
+    UNKNOWN_OUTCOME,
     notice_deliver,
+    notice_message_id,
     notice_send,
-    notices_requeue_stale,
+    notices_recover,
     retry_delay,
 )
-from ciie_portal.tasks import notices_requeue_stale_task
+from ciie_portal.tasks import notices_recover_task
 
 PHONE = "13912345678"
 ADDRESS = "contact@example.com"
@@ -49,7 +51,7 @@ class RecordingTemplateSmsBackend(TemplateSmsBackend):
 
     sent: list[dict] = []
 
-    def send_template(self, *, phone, template_code, params, sign_name):
+    def send_template(self, *, phone, template_code, params, sign_name, out_id):
         type(self).sent.append(
             {
                 "phone": phone,
@@ -403,71 +405,198 @@ def test_it_gives_up_after_the_last_attempt(
     assert flaky.calls == 3
 
 
-# --- Stale claims ---------------------------------------------------------------------------
+# --- Workers that die, messages that are lost ----------------------------------------------
 
 
-def test_it_requeues_a_notice_whose_worker_died(db, settings):
+def _died_while_sending(**kwargs) -> Notice:
+    """A notice claimed by a worker that is gone: its lease ran out a moment ago."""
     now = timezone.now()
-    stale = make_notice(
-        key="stale",
+    return make_notice(
         status=Notice.Status.SENDING,
         attempts=1,
-        claimed_at=now - timedelta(minutes=20),
-    )
-    fresh = make_notice(
-        key="fresh",
-        status=Notice.Status.SENDING,
-        attempts=1,
-        claimed_at=now - timedelta(minutes=1),
-    )
-    boundary = make_notice(
-        key="boundary",
-        status=Notice.Status.SENDING,
-        attempts=1,
-        claimed_at=now - STALE_CLAIM,
+        claimed_at=now - timedelta(seconds=40),
+        lease_owner="host:1:dead",
+        lease_until=now - timedelta(seconds=1),
+        **kwargs,
     )
 
-    # Re-queued and dispatched again at once; the fresh and the boundary claims are left alone.
-    assert notices_requeue_stale(now=now) == [stale.pk]
-    stale.refresh_from_db()
-    assert stale.status == Notice.Status.QUEUED
-    assert stale.next_attempt_at == now
-    assert stale.attempts == 1
-    for other in (fresh, boundary):
-        other.refresh_from_db()
-        assert other.status == Notice.Status.SENDING
 
-    # If that dispatch is lost too, it comes back once more than 5 minutes overdue.
-    # (By then the boundary claim has gone stale in its turn.)
-    assert notices_requeue_stale(now=now + timedelta(minutes=5)) == [boundary.pk]
-    later = now + timedelta(minutes=5, seconds=1)
-    assert notices_requeue_stale(now=later) == [stale.pk]
-    fresh.refresh_from_db()
-    assert fresh.status == Notice.Status.SENDING
+def test_a_notice_that_went_before_its_worker_died_is_recorded_as_sent_not_sent_again(
+    db, settings, django_capture_on_commit_callbacks
+):
+    notice = _died_while_sending(key="went")
+    # The provider accepted it; the worker died before it could record that.
+    message_id = OutboxSmsBackend().send(
+        phone=PHONE, template="verification_code", params={}, text="654321", out_id="went"
+    )
 
-    assert notice_deliver(notice_id=stale.pk) is None
-    stale.refresh_from_db()
-    assert stale.status == Notice.Status.SENT
-    assert stale.attempts == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notices_recover() == []
+
+    notice.refresh_from_db()
+    assert notice.status == Notice.Status.SENT
+    assert notice.provider_message_id == message_id
+    assert (notice.lease_owner, notice.lease_until) == ("", None)
     assert len(outbox_files(settings, "sms")) == 1
+
+
+def test_a_notice_whose_worker_died_before_sending_is_sent_again(
+    db, settings, django_capture_on_commit_callbacks
+):
+    notice = _died_while_sending(key="not-yet")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notices_recover() == [notice.pk]
+
+    notice.refresh_from_db()
+    assert notice.status == Notice.Status.SENT
+    assert notice.attempts == 2
+    [path] = outbox_files(settings, "sms")
+    assert read_sms(path)["out_id"] == "not-yet"
+
+
+def test_a_notice_with_a_live_lease_is_left_to_its_worker(db, settings):
+    now = timezone.now()
+    notice = make_notice(
+        status=Notice.Status.SENDING,
+        attempts=1,
+        claimed_at=now,
+        lease_owner="host:1:alive",
+        lease_until=now + timedelta(seconds=20),
+    )
+
+    assert notices_recover(now=now) == []
+    # Its message delivered again (the pool child crashed, the broker gave it back): no-op.
+    assert notice_deliver(notice_id=notice.pk) is None
+
+    notice.refresh_from_db()
+    assert notice.status == Notice.Status.SENDING
+    assert notice.lease_owner == "host:1:alive"
+    assert outbox_files(settings, "sms") == []
+
+
+def test_a_redelivered_task_resolves_an_expired_lease_itself(db, settings):
+    notice = _died_while_sending(key="redelivered")
+
+    assert notice_deliver(notice_id=notice.pk) is None
+
+    notice.refresh_from_db()
+    assert notice.status == Notice.Status.SENT
+    assert notice.attempts == 2
+    assert len(outbox_files(settings, "sms")) == 1
+
+
+def test_an_sms_gateway_that_cannot_tell_leaves_the_notice_to_a_person(
+    db, settings, template_gateway, django_capture_on_commit_callbacks
+):
+    notice = _died_while_sending(key="unknown")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notices_recover() == []
+
+    notice.refresh_from_db()
+    assert notice.status == Notice.Status.FAILED
+    assert notice.last_error == str(UNKNOWN_OUTCOME)
+    assert template_gateway.sent == []
+
+
+def test_an_email_of_unknown_fate_goes_again_with_the_same_message_id(
+    db, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    # The test runner's locmem backend stands for SMTP: the server cannot be asked.
+    notice = _died_while_sending(
+        key="mail", channel=Notice.Channel.EMAIL, recipient=ADDRESS, template="pay_now",
+        params=PAY_NOW,
+    )  # fmt: skip
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notices_recover() == [notice.pk]
+
+    notice.refresh_from_db()
+    assert notice.status == Notice.Status.SENT
+    [message] = mailoutbox
+    assert message.extra_headers["Message-ID"] == notice_message_id(notice)
+    assert notice.provider_message_id == notice_message_id(notice)
+
+
+def test_the_sent_mark_is_retried_until_it_lands(db, settings, monkeypatch):
+    """The database connection is cut right after the provider accepted the SMS."""
+    notice = make_notice(key="cut")
+    update, failures = QuerySet.update, []
+
+    def flaky_update(queryset, **values):
+        if values.get("status") == Notice.Status.SENT and len(failures) < 3:
+            failures.append(values)
+            raise OperationalError("terminating connection due to administrator command")
+        return update(queryset, **values)
+
+    monkeypatch.setattr(QuerySet, "update", flaky_update)
+    monkeypatch.setattr("ciie_portal.notices.services.time.sleep", lambda seconds: None)
+
+    assert notice_deliver(notice_id=notice.pk) is None
+
+    notice.refresh_from_db()
+    assert len(failures) == 3
+    assert notice.status == Notice.Status.SENT
+    assert len(outbox_files(settings, "sms")) == 1
+
+
+def test_the_sweep_queues_due_retries_and_lost_messages_only(
+    db, settings, django_capture_on_commit_callbacks
+):
+    settings.NOTICE_OVERDUE_SECONDS = 30
+    now = timezone.now()
+    ago = lambda seconds: now - timedelta(seconds=seconds)  # noqa: E731
+    lost = make_notice(key="lost", next_attempt_at=ago(600), dispatched_at=ago(600))
+    waiting = make_notice(key="waiting", next_attempt_at=ago(10), dispatched_at=ago(10))
+    retry_due = make_notice(
+        key="retry-due", attempts=1, next_attempt_at=ago(1), dispatched_at=ago(90)
+    )
+    retry_later = make_notice(
+        key="retry-later", attempts=1, next_attempt_at=now + timedelta(seconds=60),
+        dispatched_at=ago(5),
+    )  # fmt: skip
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sorted(notices_recover(now=now)) == sorted([lost.pk, retry_due.pk])
+
+    for notice in (lost, retry_due):
+        notice.refresh_from_db()
+        assert notice.status == Notice.Status.SENT
+    for notice in (waiting, retry_later):
+        notice.refresh_from_db()
+        assert notice.status == Notice.Status.QUEUED
+    assert len(outbox_files(settings, "sms")) == 2
+
+
+def test_lost_messages_are_not_looked_for_while_the_queue_is_long(db, settings, monkeypatch):
+    monkeypatch.setattr("ciie_portal.notices.services.queue_length", lambda: 5000)
+    now = timezone.now()
+    backlog = make_notice(
+        key="in-line", next_attempt_at=now - timedelta(minutes=10),
+        dispatched_at=now - timedelta(minutes=10),
+    )  # fmt: skip
+
+    assert notices_recover(now=now) == []
+    backlog.refresh_from_db()
+    assert backlog.status == Notice.Status.QUEUED
 
 
 def test_the_periodic_task_sends_notices_whose_message_was_lost(
     db, settings, django_capture_on_commit_callbacks
 ):
     now = timezone.now()
-    lost = make_notice(key="lost", next_attempt_at=now - timedelta(minutes=10))
-    pending = make_notice(key="pending", next_attempt_at=now - timedelta(minutes=1))
+    lost = make_notice(
+        key="lost", next_attempt_at=now - timedelta(minutes=10),
+        dispatched_at=now - timedelta(minutes=10),
+    )  # fmt: skip
 
     with django_capture_on_commit_callbacks(execute=True):
-        notices_requeue_stale_task.apply()
+        assert notices_recover_task.apply().get() == 1
 
     lost.refresh_from_db()
-    pending.refresh_from_db()
     assert lost.status == Notice.Status.SENT
     assert lost.attempts == 1
-    assert pending.status == Notice.Status.QUEUED
-    assert pending.attempts == 0
     [path] = outbox_files(settings, "sms")
     assert "654321" in read_sms(path)["text"]
 
