@@ -343,6 +343,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.tasks.payments_expire",
         "schedule": timedelta(minutes=5),
     },
+    "refunds-resend-pending": {
+        "task": "payments.tasks.refunds_resend_pending",
+        "schedule": timedelta(minutes=5),
+    },
 }
 # A production job's worker holds its lease this long and renews it after every print batch;
 # a job whose lease ran out (its worker died) is taken over by the beat task above.

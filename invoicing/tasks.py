@@ -1,15 +1,14 @@
 from celery import shared_task
-from django.db import OperationalError
+
+from ciie_portal.tasks import RETRYING
 
 
 @shared_task(
     name="invoicing.tasks.invoice_issue",
     acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    max_retries=5,
     soft_time_limit=30,
     time_limit=60,
+    **RETRYING,
 )
 def invoice_issue_task(invoice_id: int):
     """Issue an electronic invoice or red-letter credit note once its request has committed.
@@ -21,7 +20,7 @@ def invoice_issue_task(invoice_id: int):
     invoice_issue_electronic(invoice_id=invoice_id)
 
 
-@shared_task(name="invoicing.tasks.invoices_issue_pending")
+@shared_task(name="invoicing.tasks.invoices_issue_pending", acks_late=True, **RETRYING)
 def invoices_issue_pending_task():
     """A periodic sweep: queue again electronic invoices whose task was lost."""
     from .services import invoices_issue_pending

@@ -9,7 +9,7 @@ provider; bank transfers go back to the paying account or to another account the
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -322,6 +322,29 @@ def refund_execute(refund_id: int) -> str:
         raise
     refund_complete(refund_id=refund.pk, actor=actor, reference=reference)
     return "refunded"
+
+
+# An approved gateway refund still in progress this long after approval lost its task (a
+# broker restarted without persistence): it is queued again — the refund number is the
+# gateway's idempotency key, so this refunds once.
+RESEND_AFTER = timedelta(minutes=10)
+
+
+def refunds_resend_pending(*, now: datetime | None = None) -> int:
+    """Queue again the gateway refunds still 退款中 long after approval (beat, every 5 min)."""
+    from ciie_portal.tasks import enqueue_many_on_commit
+
+    from .tasks import refund_execute_task
+
+    now = now or timezone.now()
+    ids = list(
+        Refund.objects.filter(status=Status.REFUNDING, decided_at__lt=now - RESEND_AFTER)
+        .exclude(payment__method=Method.TRANSFER)
+        .values_list("pk", flat=True)[:1000]
+    )
+    with transaction.atomic():
+        enqueue_many_on_commit(refund_execute_task, [((pk,), {}) for pk in ids])
+    return len(ids)
 
 
 def _tell(refund: Refund, template: str) -> None:

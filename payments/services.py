@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from ciie_portal.audit import audit_record
 from credentials.models import CredentialOrder
-from credentials.orders.services import order_payer_refusal
+from credentials.orders.services import order_paid_notices_ensure, order_payer_refusal
 
 from .acceptance import (
     method_deadline,
@@ -157,9 +157,12 @@ def payment_notification_handle(*, provider: str, body: bytes, headers) -> Payme
             PaymentNotification.objects.filter(
                 provider=provider, provider_transaction_id=notice.transaction_id
             ).update(times_received=F("times_received") + 1)
-            return PaymentNotification.objects.get(
+            record = PaymentNotification.objects.select_related("payment__order").get(
                 provider=provider, provider_transaction_id=notice.transaction_id
             )
+            if record.payment is not None:
+                order_paid_notices_ensure(record.payment.order)
+            return record
 
         payment = (
             Payment.objects.select_for_update(of=("self", "order"))

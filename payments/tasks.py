@@ -1,14 +1,14 @@
 from celery import shared_task
 
+from ciie_portal.tasks import RETRYING, TRANSIENT_ERRORS
+
 
 @shared_task(
     name="payments.tasks.sandbox_notify",
     acks_late=True,
-    autoretry_for=(ConnectionError,),
-    retry_backoff=True,
-    max_retries=5,
     soft_time_limit=30,
     time_limit=60,
+    **RETRYING,
 )
 def sandbox_notify_task(payment_id: int, succeeded: bool):
     """The sandbox gateway notifies the portal, as a real gateway would after the payer paid.
@@ -47,8 +47,22 @@ def refund_execute_task(self, refund_id: int):
 
     try:
         return refund_execute(refund_id)
-    except RefundFailed as error:
+    except (RefundFailed, *TRANSIENT_ERRORS) as error:
         raise self.retry(exc=error, countdown=min(60 * 2**self.request.retries, 3600)) from error
+
+
+@shared_task(
+    name="payments.tasks.refunds_resend_pending",
+    acks_late=True,
+    soft_time_limit=50,
+    time_limit=60,
+    **RETRYING,
+)
+def refunds_resend_pending_task():
+    """Queue again approved gateway refunds whose task was lost (run by beat)."""
+    from .refunds import refunds_resend_pending
+
+    return refunds_resend_pending()
 
 
 @shared_task(
@@ -56,6 +70,7 @@ def refund_execute_task(self, refund_id: int):
     acks_late=True,
     soft_time_limit=50,
     time_limit=60,
+    **RETRYING,
 )
 def payments_expire_task():
     """Mark gateway payments that were started but never paid as expired (run by beat)."""

@@ -283,6 +283,17 @@ def order_mark_paid(
     return locked
 
 
+def order_paid_notices_ensure(order: CredentialOrder) -> None:
+    """Make sure a paid order's notices exist (each is sent once, by its key). A gateway that
+    repeats a notification calls this: whatever its first delivery left undone is done now."""
+    if order.status != Status.PAID:
+        return
+    if order.is_delegation_order:
+        _tell_delegation_paid(order)
+    else:
+        _tell_paid(order, visitors=order.lines.filter(open=True).count())
+
+
 def _tell_paid(order: CredentialOrder, *, visitors: int) -> None:
     unit = order.unit
     params = {
