@@ -135,7 +135,7 @@ def outbox_relay(*, limit: int = 500, now=None) -> int:
                 OutboxMessage.objects.filter(pk=message.pk).update(
                     attempts=message.attempts + 1,
                     last_error=f"{type(error).__name__}: {error}"[:2000],
-                    publish_after=now + timedelta(seconds=min(2 ** message.attempts, 30)),
+                    publish_after=now + timedelta(seconds=min(2**message.attempts, 30)),
                 )
                 break
             done.append(message.pk)

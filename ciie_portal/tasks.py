@@ -56,4 +56,3 @@ def notices_recover_task() -> int:
     from .notices.services import notices_recover
 
     return len(notices_recover())
-
