@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test soak lint format check worker beat messages compile-messages clean
+.PHONY: install run test soak lint format check worker beat relay messages compile-messages clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,10 +53,14 @@ check: install
 
 ## worker / beat: real Celery processes (need CELERY_BROKER_URL, e.g. redis://127.0.0.1:6379/0)
 worker: install
-	CIIE_ALLOW_LOCAL_KEYS=true $(BIN)/celery -A ciie_portal worker --loglevel=info --concurrency=2
+	CIIE_ALLOW_LOCAL_KEYS=true $(BIN)/celery -A ciie_portal worker --loglevel=info --concurrency=2 -Q ciie,ciie-batch
 
 beat: install
 	CIIE_ALLOW_LOCAL_KEYS=true $(BIN)/celery -A ciie_portal beat --loglevel=info --schedule var/celerybeat-schedule
+
+## relay: publish the outbox and recover notices every few seconds (needs CELERY_BROKER_URL)
+relay: install
+	CIIE_ALLOW_LOCAL_KEYS=true $(BIN)/python manage.py outbox_relay
 
 ## messages: update locale/*/LC_MESSAGES/django.po from the code (needs GNU gettext)
 messages: $(STAMP)
