@@ -298,9 +298,11 @@ CELERY_TASK_ROUTES = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # An unacknowledged message (its worker was killed) comes back after this long: longer than
-    # the longest task's hard time limit, or a task still running would be delivered twice.
-    # Notices do not wait for it: their sweep (below) sends them again within a minute.
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=900),
+    # the longest task's hard time limit (the edition-wide revocation check, 30 min), or a task
+    # still running would be delivered twice. Nothing waits for it: notices are swept again
+    # within a minute, production jobs taken over when their lease ends, invoices and refunds
+    # queued again by their own sweeps.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2400),
     # A broker that does not answer fails a publish quickly; the outbox relay publishes later.
     "socket_connect_timeout": 2,
     "socket_timeout": 10,

@@ -41,7 +41,13 @@ def notice_deliver_task(self, notice_id: int):
         raise self.retry(countdown=delay, max_retries=None)
 
 
-@shared_task(name="ciie_portal.tasks.outbox_relay", acks_late=True, time_limit=120, **RETRYING)
+@shared_task(
+    name="ciie_portal.tasks.outbox_relay",
+    acks_late=True,
+    soft_time_limit=100,
+    time_limit=120,
+    **RETRYING,
+)
 def outbox_relay_task() -> int:
     """Publish what the outbox still holds (beat, every few seconds)."""
     from .outbox import outbox_relay
@@ -49,7 +55,13 @@ def outbox_relay_task() -> int:
     return outbox_relay()
 
 
-@shared_task(name="ciie_portal.tasks.notices_recover", acks_late=True, time_limit=120, **RETRYING)
+@shared_task(
+    name="ciie_portal.tasks.notices_recover",
+    acks_late=True,
+    soft_time_limit=100,
+    time_limit=120,
+    **RETRYING,
+)
 def notices_recover_task() -> int:
     """Resolve notices whose worker died, queue due retries and notices whose message was
     lost (beat, every few seconds)."""

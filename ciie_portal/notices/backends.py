@@ -138,16 +138,21 @@ class OutboxEmailBackend(ConsoleEmailBackend):
             _write_whole(_outbox_path("email", ".eml", key), message.message().as_bytes())
         return super().send_messages(email_messages)
 
+    @classmethod
+    def lookup(cls, key: str) -> str | None:
+        path = _outbox_path("email", ".eml", key)
+        if not path.exists():
+            return None
+        headers = BytesParser().parsebytes(path.read_bytes(), headersonly=True)
+        return headers.get("Message-ID", "")
+
 
 def email_lookup(key: str) -> str | None:
-    """The Message-ID of the notice email with ``key`` if it went, None if not; raises
-    NotImplementedError when the mail backend cannot tell (SMTP: the mail server keeps no
-    index the portal can ask)."""
-    backend = import_string(settings.EMAIL_BACKEND)
-    if not issubclass(backend, OutboxEmailBackend):
+    """The Message-ID of the notice email with ``key`` if it went, None if not.
+
+    Asks the mail backend's ``lookup(key)`` class method; raises NotImplementedError when it
+    has none (SMTP: the mail server keeps no index the portal can ask)."""
+    lookup = getattr(import_string(settings.EMAIL_BACKEND), "lookup", None)
+    if lookup is None:
         raise NotImplementedError
-    path = _outbox_path("email", ".eml", key)
-    if not path.exists():
-        return None
-    headers = BytesParser().parsebytes(path.read_bytes(), headersonly=True)
-    return headers.get("Message-ID", "")
+    return lookup(key)

@@ -167,7 +167,11 @@ def notice_deliver(*, notice_id: int) -> int | None:
         if expired is not None and notice_resolve(expired, now=now) == "queued":
             return notice_deliver(notice_id=notice_id)
         return None
-    notice = Notice.objects.get(pk=notice_id)
+    # Claimed: from here on a database fault must not leave it "sending" until its lease
+    # runs out, so reading it back is retried like the writes below.
+    notice = _until_it_lands(
+        lambda: Notice.objects.get(pk=notice_id), what=f"notice {notice_id}", patience=20
+    )
     try:
         message_id = _transmit(notice)
     except Exception as exc:  # any provider failure is retried, then recorded

@@ -3,12 +3,15 @@ and queued messages use); ``credentials/tasks.py`` imports them so that workers 
 
 from celery import shared_task
 
+from ciie_portal.tasks import RETRYING
+
 
 @shared_task(
     name="credentials.tasks.orders_expire",
     acks_late=True,
     soft_time_limit=50,
     time_limit=60,
+    **RETRYING,
 )
 def orders_expire_task():
     """Close unpaid orders whose payment window ended (run every minute by beat).
