@@ -58,11 +58,21 @@ def encrypt(value: str) -> str:
     return _fernet().encrypt(value.encode()).decode()
 
 
+class KeysMismatch(ValueError):
+    """The stored ID numbers were encrypted with keys this server was not given.
+
+    Typically a database restored, or a server started, without the ``ID_ENCRYPTION_KEY`` that
+    belongs to it. It is the server's configuration that is wrong, not the request, so
+    ``ciie_portal.middleware`` answers it with a 503 page for the organiser instead of a 500.
+    A ``ValueError``, so that callers which already catch that keep working.
+    """
+
+
 def decrypt(token: str) -> str:
     try:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise ValueError("The ID number cannot be decrypted with the configured keys.") from exc
+        raise KeysMismatch("The ID number cannot be decrypted with the configured keys.") from exc
 
 
 def blind_index(value: str) -> str:
