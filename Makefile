@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test soak lint format check worker beat relay messages compile-messages clean
+.PHONY: install run test soak lint format check worker beat relay messages compile-messages clean \
+	backup restore
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +62,14 @@ beat: install
 ## relay: publish the outbox and recover notices every few seconds (needs CELERY_BROKER_URL)
 relay: install
 	CIIE_ALLOW_LOCAL_KEYS=true $(BIN)/python manage.py outbox_relay
+
+## backup: pg_dump of DATABASE_URL + the private media + a manifest, into BACKUP_DIR (var/backups)
+backup:
+	PYTHON=$(BIN)/python scripts/backup.sh
+
+## restore: BACKUP=var/backups/<time> puts that backup back into DATABASE_URL, then migrates
+restore:
+	PYTHON=$(BIN)/python BACKUP="$(BACKUP)" scripts/restore.sh
 
 ## messages: update locale/*/LC_MESSAGES/django.po from the code (needs GNU gettext)
 messages: $(STAMP)
