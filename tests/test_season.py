@@ -39,7 +39,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ciie_portal.models import AuditEntry, Notice
+from ciie_portal.models import AuditEntry, Notice, OutboxMessage
 from credentials.issuance.services import parcels_pack
 from credentials.models import (
     Credential,
@@ -919,6 +919,21 @@ class Season(RuleBasedStateMachine):
             .filter(n__gt=1)
             .exists()
         )
+
+    @invariant()
+    def every_queued_task_went_through_the_outbox_and_no_notice_is_left_sending(self):
+        # Every notice's delivery was queued as an outbox row in the transaction that made
+        # it (each example runs inside one transaction, so nothing is published here).
+        queued = {
+            args[0]
+            for args in OutboxMessage.objects.filter(
+                task="ciie_portal.tasks.notice_deliver"
+            ).values_list("args", flat=True)
+        }
+        notices = set(Notice.objects.values_list("pk", flat=True))
+        assert notices <= queued, notices - queued
+        # A notice is "sending" only while a worker holds its lease.
+        assert not Notice.objects.filter(status=Notice.Status.SENDING).exists()
 
 
 def _cast(roles, edition, guangdong, group_secretary, finance, organiser):
