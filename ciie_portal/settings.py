@@ -11,6 +11,7 @@ import secrets
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from cryptography.fernet import Fernet
@@ -362,7 +363,7 @@ PRODUCTION_LEASE_SECONDS = env.int("PRODUCTION_LEASE_SECONDS", default=45)
 # per-process memory only in embedded mode.
 _CACHE_URL = env.str("CACHE_URL", default="")
 if not _CACHE_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    _CACHE_URL = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/1"
+    _CACHE_URL = urlunsplit(urlsplit(CELERY_BROKER_URL)._replace(path="/1"))
 if _CACHE_URL:
     CACHES = {"default": env.cache_url_config(_CACHE_URL)}
     CACHES["default"].setdefault("KEY_PREFIX", "ciie")

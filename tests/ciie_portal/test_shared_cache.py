@@ -91,11 +91,6 @@ def test_embedded_it_is_per_process_memory(tmp_path):
     assert cache_settings["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a broker URL without a database number (redis://host:6379) gives the cache "
-    "LOCATION redis://1: settings.py cuts the URL at its last '/'",
-)
 def test_a_broker_url_without_a_database_number_still_gives_database_1(tmp_path):
     cache_settings = _caches(tmp_path, CELERY_BROKER_URL="redis://redis.example:6379")
     assert cache_settings["LOCATION"] == "redis://redis.example:6379/1"
