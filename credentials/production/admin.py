@@ -30,7 +30,7 @@ from .models import Credential, NameScript, PrintBatch, ProductionJob
 from .selectors import producible_count
 from .services import (
     credentials_revoke,
-    job_is_stale,
+    job_lease_expired,
     print_batch_cancel,
     print_batch_confirm_printed,
     print_batch_status_csv,
@@ -142,6 +142,8 @@ class ProductionJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "created_at",
                     "started_at",
                     "heartbeat_at",
+                    "lease_owner",
+                    "lease_until",
                     "finished_at",
                     "stop_requested",
                     "error",
@@ -163,6 +165,8 @@ class ProductionJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
         "started_at",
         "heartbeat_at",
+        "lease_owner",
+        "lease_until",
         "finished_at",
         "stop_requested",
         "error",
@@ -280,7 +284,7 @@ class ProductionJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     job.is_finished
                     or (
                         job.status in (ProductionJob.Status.RUNNING, ProductionJob.Status.STOPPING)
-                        and job_is_stale(job)
+                        and job_lease_expired(job)
                     )
                 )
             ),

@@ -6,7 +6,8 @@ visitor is active (a partial unique index). When the card data changes (a label 
 name, unit, photo or entry days) the credential is revoked — never edited — and the visitor
 becomes producible again; the next production run makes the new one.
 
-A **production job** makes the credentials of a selection of reviewed visitors in chunks; each
+A **production job** makes the credentials of a selection of reviewed visitors in chunks, run by
+one worker at a time (the worker holding its lease; a dead worker's job is taken over); each
 chunk is one transaction and one **print batch**: the sheet PDF (four A6 cards on each A4 page)
 and its manifest, fixed for good once made. A batch is then confirmed printed, or cancelled —
 cancelling revokes its credentials, so a sheet that reached the printer anyway is refused at the
@@ -121,8 +122,26 @@ class ProductionJob(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    # Written after every chunk: a running job whose heartbeat is old lost its worker.
+    # Written after every chunk, with the lease.
     heartbeat_at = models.DateTimeField(_("last sign of life"), null=True, blank=True)
+    # The lease: the one run (worker process) that works on the job now, and until when. It is
+    # taken with a conditional UPDATE and renewed after every chunk; once ``lease_until`` has
+    # passed, the worker is taken for dead and the job is handed to a new run. An empty owner
+    # is a free lease (``lease_until`` then only delays the take-over a little, for the run
+    # already queued). See credentials.production.services.
+    lease_owner = models.CharField(
+        _("worked on by"),
+        max_length=100,
+        blank=True,
+        help_text=_("The worker process that holds the job's lease."),
+    )
+    lease_until = models.DateTimeField(_("lease ends"), null=True, blank=True)
+    # Where the chunk being made writes its files (``credentials/<edition>/<batch number>``),
+    # written before its first file: if its worker dies before the commit, the take-over deletes
+    # them.
+    chunk_folder = models.CharField(
+        _("print batch being made"), max_length=200, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("production job")

@@ -17,6 +17,35 @@ Nothing is ever made twice: the partial unique index allows one active credentia
 and a rerun (or a resumed job) only sees visitors without one. A chunk that fails leaves
 nothing behind but a gap in the numbers (its files are deleted).
 
+**The lease**: one run works on a job at a time — the one holding its lease
+(``lease_owner``, ``lease_until``). A run takes it with one conditional UPDATE (the lease is
+free, ran out, or is its own), renews it after every chunk together with ``heartbeat_at``, lets
+it go when its slice of time is up (the next slice takes it at once) and clears it when the job
+finishes. A run that cannot take it returns "skipped"; one that finds it taken from it (its
+worker was taken for dead) returns "lost" and stops. Times are the database's clock, the same
+for every worker host. A worker killed outright (SIGKILL, a lost machine) leaves its lease
+behind: once it has run out, :func:`production_jobs_take_over` (a beat task, every 15 seconds)
+frees it and queues a new run, and :func:`production_job_resume` lets a person do the same. A
+job taken over while stopping stops.
+
+**No file without a row** — a chunk writes its cards, sheets and manifest before its
+transaction commits, so a worker killed in between leaves files that no row names. Every chunk
+writes into a folder of its own, ``credentials/<edition>/<batch number>``, named after its
+first reserved number (never handed out again), and notes that folder on the job
+(``chunk_folder``) before writing its first file. A chunk commits only while its run's lease is
+live (its last UPDATE checks the lease, and holds the job's row until the commit). So once a
+lease has run out, the chunk it was making will never commit: the take-over, holding the job's
+row, deletes the noted folder's files unless its print batch exists — before the new run starts,
+so a job taken over finishes with no file left without a row. As a backstop (a clean-up that
+failed, a job no longer taken over), :func:`print_batch_files_sweep`, run with every take-over,
+deletes any batch folder without its print batch once its newest file is older than
+:data:`ORPHAN_AGE` and twice the lease: a chunk renews its lease before writing its first file
+and commits before that lease ends, so no chunk that may still commit has files that old. (Hence
+a chunk must take less time than the lease, ``PRODUCTION_LEASE_SECONDS``: some seconds for 100
+cards.) Writing under temporary names and renaming after the commit was not chosen: a crash still
+leaves temporary files behind, and a crash between the commit and the rename needs a repair of
+its own.
+
 **Card data** is what is printed: name, unit, delegation, label, entry days and photo. Each
 credential keeps a snapshot and a hash of it. Whenever the hash of the visitor's current data
 differs — a label upgrade, a corrected name, a new photo — the credential is revoked (with the
@@ -26,20 +55,27 @@ its selection, and on demand by :func:`credentials_revoke_changed` (call it wher
 changes: the revocation then reaches the gate at once instead of at the next run).
 """
 
+import contextlib
 import hashlib
 import logging
 import math
+import os
+import re
+import secrets
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Now
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -74,9 +110,12 @@ from .signing import credential_number, sign_payload
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 100
-# A running job that has not finished a chunk for this long lost its worker: it may be taken
-# over (resumed) from the admin.
-STALE_AFTER = timedelta(minutes=15)
+# A batch folder without its print batch row is swept once its newest file is this old (and
+# twice the lease): no chunk that may still commit has files that old (see above).
+ORPHAN_AGE = timedelta(minutes=5)
+# Where the files of print batches go: ``credentials/<edition number>/<batch number>/``.
+FILES_ROOT = "credentials"
+_BATCH_FOLDER = re.compile(r"PB\d+")
 # Rows per revocation statement (and per audit INSERT).
 REVOKE_SLICE = 1000
 # Chunks that failed on a constraint (a concurrent job won a race) are tried again this often.
@@ -312,26 +351,165 @@ def production_job_stop(*, job: ProductionJob, actor) -> ProductionJob:
     return job
 
 
-def job_is_stale(job: ProductionJob, now=None) -> bool:
+# --- The lease -------------------------------------------------------------------------------
+
+# The lease a job loses when it finishes.
+_NO_LEASE = {"lease_owner": "", "lease_until": None, "chunk_folder": ""}
+# The states in which a job is worked on (and so may be taken over).
+_WORKED_ON = (Job.RUNNING, Job.STOPPING)
+
+
+class LeaseLost(Exception):
+    """The run no longer holds the job's lease: another run took the job over."""
+
+
+def lease_length() -> timedelta:
+    return timedelta(seconds=settings.PRODUCTION_LEASE_SECONDS)
+
+
+def lease_owner_new() -> str:
+    """A name for one run: its host and process (to find it in the logs) and a random part (the
+    same process runs many slices, one after the other)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(6)}"
+
+
+def _lease_expired() -> Q:
+    """Jobs whose worker is gone: its lease ran out. A job without a lease (made before leases
+    existed) counts as gone once it showed no sign of life for as long as a lease."""
+    return Q(lease_until__lt=Now()) | Q(
+        lease_until__isnull=True,
+        last_sign_of_life__lt=Now() - lease_length(),
+    )
+
+
+def _with_last_sign_of_life(queryset: QuerySet) -> QuerySet:
+    return queryset.annotate(last_sign_of_life=Coalesce("heartbeat_at", "started_at", "created_at"))
+
+
+def job_lease_expired(job: ProductionJob, now=None) -> bool:
+    """Whether a job's worker is gone (the rule of :func:`_lease_expired`, for a job in hand: what
+    the admin shows; the services ask the database, whose clock the lease is in)."""
+    now = now or timezone.now()
+    if job.lease_until is not None:
+        return job.lease_until < now
     last = job.heartbeat_at or job.started_at or job.created_at
-    return last is not None and (now or timezone.now()) - last > STALE_AFTER
+    return last is not None and now - last > lease_length()
+
+
+def _lease_take(job_id: int, owner: str) -> bool:
+    """Take the lease of a job that is to be worked on, if it is free, ran out or is already
+    ours: one conditional UPDATE, so of two runs at once exactly one gets it."""
+    return bool(
+        ProductionJob.objects.filter(pk=job_id, status__in=(Job.QUEUED, *_WORKED_ON))
+        .filter(Q(lease_owner="") | Q(lease_owner=owner) | Q(lease_until__lt=Now()))
+        .update(lease_owner=owner, lease_until=Now() + lease_length())
+    )
+
+
+def _lease_renew(job_id: int, owner: str) -> bool:
+    """Renew our lease (and the heartbeat); False if it was taken from us."""
+    return bool(
+        ProductionJob.objects.filter(pk=job_id, lease_owner=owner).update(
+            lease_until=Now() + lease_length(), heartbeat_at=Now()
+        )
+    )
+
+
+def _lease_release(job_id: int, owner: str, *, next_run: bool = False) -> None:
+    """Let the lease go. ``next_run``: a next run is queued; it takes the lease at once, and the
+    take-over leaves the job alone for a lease's length, the time that run has to start."""
+    ProductionJob.objects.filter(pk=job_id, lease_owner=owner).update(
+        lease_owner="", lease_until=Now() + lease_length() if next_run else None
+    )
+
+
+def _job_hand_over(job: ProductionJob, *, actor) -> None:
+    """Take a job from its dead worker: free its lease and queue a new run (in the caller's
+    transaction, with the job's row locked). The lease is freed for a lease's length, so that
+    neither the take-over nor a person hands it over again while the new run starts; if it
+    never starts, the job is handed over again after that."""
+    from .tasks import production_job_run_task
+
+    if job.chunk_folder:
+        _delete_unmade_batch(job.chunk_folder)
+    ProductionJob.objects.filter(pk=job.pk).update(
+        lease_owner="", lease_until=Now() + lease_length(), chunk_folder=""
+    )
+    audit_record(
+        actor=actor,
+        obj=job,
+        action="production_job.taken_over",
+        from_state=job.status,
+        to_state=job.status,
+        data={
+            "lease_owner": job.lease_owner,
+            "lease_until": job.lease_until.isoformat() if job.lease_until else None,
+            "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None,
+            "chunk_folder": job.chunk_folder,
+        },
+    )
+    enqueue_on_commit(production_job_run_task, job.pk)
+
+
+def production_jobs_take_over(*, actor="production-take-over") -> list[int]:
+    """Hand every job whose worker is gone to a new run: running or stopping jobs whose lease
+    ran out, and queued ones whose run took the lease and died before it began. Returns their
+    ids. A stopping job taken over stops (the new run sees its stop flag first).
+
+    Safe to run twice at once: the jobs are locked with SKIP LOCKED (the other take-over skips
+    them) and handing over renews the lease's time, so a take-over after this one's commit no
+    longer finds them.
+    """
+    with transaction.atomic():
+        jobs = list(
+            _with_last_sign_of_life(ProductionJob.objects.all())
+            .select_for_update(skip_locked=True, of=("self",))
+            .filter(
+                (Q(status__in=_WORKED_ON) & _lease_expired())
+                | (Q(status=Job.QUEUED, lease_until__lt=Now()) & ~Q(lease_owner=""))
+            )
+            .order_by("pk")
+        )
+        for job in jobs:
+            logger.warning(
+                "Production job %s: its worker %s is gone, the job is taken over",
+                job.pk,
+                job.lease_owner or "(none)",
+            )
+            _job_hand_over(job, actor=actor)
+    return [job.pk for job in jobs]
+
+
+# --- Runs ------------------------------------------------------------------------------------
 
 
 def production_job_resume(*, job: ProductionJob, actor) -> ProductionJob:
     """Run a stopped, failed or finished job again (it skips what it already made), or hand a
-    running job whose worker died to a new worker."""
+    running job whose worker is gone (its lease ran out) to a new worker."""
     from .tasks import production_job_run_task
 
     with transaction.atomic():
         job = ProductionJob.objects.select_for_update().get(pk=job.pk)
         if job.status in (Job.STOPPED, Job.DONE, Job.FAILED):
             JOB_STATES.move(
-                job, Job.QUEUED, actor=actor, stop_requested=False, error="", finished_at=None
+                job,
+                Job.QUEUED,
+                actor=actor,
+                stop_requested=False,
+                error="",
+                finished_at=None,
+                **_NO_LEASE,
             )
-        elif job.status in (Job.RUNNING, Job.STOPPING) and job_is_stale(job):
-            audit_record(actor=actor, obj=job, action="production_job.taken_over")
-        elif job.status != Job.QUEUED:
-            raise ValidationError(_("This job is running: stop it first."))
+        elif job.status in _WORKED_ON:
+            gone = (
+                _with_last_sign_of_life(ProductionJob.objects.filter(pk=job.pk))
+                .filter(_lease_expired())
+                .exists()
+            )
+            if not gone:
+                raise ValidationError(_("This job is running: stop it first."))
+            _job_hand_over(job, actor=actor)
+            return job
         enqueue_on_commit(production_job_run_task, job.pk)
     return job
 
@@ -352,6 +530,12 @@ def _move_job(job_id: int, target: str, *, actor, **also_set) -> bool:
     return False
 
 
+def _finish(job: ProductionJob, target: str, owner: str, *, actor, **also_set) -> None:
+    """Move the job to a final state; it needs no lease any more."""
+    _move_job(job.pk, target, actor=actor, finished_at=timezone.now(), **_NO_LEASE, **also_set)
+    _lease_release(job.pk, owner)  # in case the move was not ours to make
+
+
 def production_job_run(
     *,
     job_id: int,
@@ -361,11 +545,15 @@ def production_job_run(
     """Make the job's credentials, chunk by chunk, until none is left, it is asked to stop,
     or ``time_budget`` seconds have passed.
 
-    Returns "done", "stopped", "failed", "continue" (time is up: run it again to go on) or
-    "skipped" (the job was not queued or running). ``on_chunk`` is called with the job after
-    every chunk.
+    Returns "done", "stopped", "failed", "continue" (time is up: run it again to go on; the
+    lease is let go for that run), "skipped" (the job was not queued or running, or another run
+    holds its lease) or "lost" (the lease was taken from this run: another run goes on).
+    ``on_chunk`` is called with the job after every chunk.
     """
     began = time.monotonic()
+    owner = lease_owner_new()
+    if not _lease_take(job_id, owner):
+        return "skipped"
     job = ProductionJob.objects.select_related("edition", "delegation").get(pk=job_id)
     actor = _job_actor(job)
     if job.status == Job.QUEUED:
@@ -373,12 +561,14 @@ def production_job_run(
         try:
             JOB_STATES.move(job, Job.RUNNING, actor=actor, started_at=now, heartbeat_at=now)
         except TransitionError:
-            return "skipped"  # another worker took it
+            _lease_release(job.pk, owner)
+            return "skipped"  # stopped meanwhile
         try:
             _prepare(job, actor=actor)
         except Exception as error:
-            return _failed(job, error, actor=actor)
-    elif job.status not in (Job.RUNNING, Job.STOPPING):
+            return _failed(job, error, owner, actor=actor)
+    elif job.status not in _WORKED_ON:
+        _lease_release(job.pk, owner)
         return "skipped"
     storage = default_storage
     # Visitors are taken in the order of their ids; ``after`` is the last id looked at, so that
@@ -388,25 +578,38 @@ def production_job_run(
     after = 0
     try:
         while True:
+            # Renewed before every chunk (so before it writes its first file: see the module's
+            # docstring), which is after the previous one.
+            if not _lease_renew(job.pk, owner):
+                raise LeaseLost
             if ProductionJob.objects.filter(pk=job.pk, stop_requested=True).exists():
-                _move_job(job.pk, Job.STOPPED, actor=actor, finished_at=timezone.now())
+                _finish(job, Job.STOPPED, owner, actor=actor)
                 return "stopped"
             if time_budget is not None and time.monotonic() - began > time_budget:
+                _lease_release(job.pk, owner, next_run=True)
                 return "continue"
-            made, last = _chunk_with_retries(job, storage, after=after)
+            made, last = _chunk_with_retries(job, storage, owner, after=after)
             if made is None:
                 if after:
                     after = 0
                     continue
                 ProductionJob.objects.filter(pk=job.pk).update(total=F("done"))
-                _move_job(job.pk, Job.DONE, actor=actor, finished_at=timezone.now())
+                _finish(job, Job.DONE, owner, actor=actor)
                 return "done"
             after = last
             if on_chunk is not None:
                 job.refresh_from_db()
                 on_chunk(job)
+    except LeaseLost:
+        logger.warning(
+            "Production job %s: run %s lost its lease (another run took the job over; a print "
+            "batch must take less than PRODUCTION_LEASE_SECONDS)",
+            job.pk,
+            owner,
+        )
+        return "lost"
     except Exception as error:
-        return _failed(job, error, actor=actor)
+        return _failed(job, error, owner, actor=actor)
 
 
 def _prepare(job: ProductionJob, *, actor) -> None:
@@ -418,17 +621,19 @@ def _prepare(job: ProductionJob, *, actor) -> None:
     )
 
 
-def _failed(job: ProductionJob, error: Exception, *, actor) -> str:
+def _failed(job: ProductionJob, error: Exception, owner: str, *, actor) -> str:
     logger.exception("Production job %s failed", job.pk)
     text = f"{type(error).__name__}: {error}"[:2000]
-    _move_job(job.pk, Job.FAILED, actor=actor, finished_at=timezone.now(), error=text)
+    _finish(job, Job.FAILED, owner, actor=actor, error=text)
     return "failed"
 
 
-def _chunk_with_retries(job: ProductionJob, storage, *, after: int) -> tuple[int | None, int]:
+def _chunk_with_retries(
+    job: ProductionJob, storage, owner: str, *, after: int
+) -> tuple[int | None, int]:
     for attempt in range(CHUNK_ATTEMPTS):
         try:
-            return _produce_chunk(job, storage, after=after)
+            return _produce_chunk(job, storage, owner, after=after)
         except IntegrityError:
             # Another job made a credential for one of these visitors between our read and
             # our insert (or took the same number): nothing was kept; try the next chunk.
@@ -455,9 +660,12 @@ def _reserve_sequences(edition_id: int, count: int) -> int:
     return last - count + 1
 
 
-def _produce_chunk(job: ProductionJob, storage, *, after: int = 0) -> tuple[int | None, int]:
-    """Make one print batch of the visitors after id ``after``; returns how many credentials
-    it made (None: none left to make, 0: other jobs took them) and the last id looked at."""
+def _produce_chunk(
+    job: ProductionJob, storage, owner: str, *, after: int = 0
+) -> tuple[int | None, int]:
+    """Make one print batch of the visitors after id ``after``, if the run ``owner`` still
+    holds the job's lease when it is made; returns how many credentials it made (None: none
+    left to make, 0: other jobs took them) and the last id looked at."""
     candidates = producible(_job_selection(job))
     with transaction.atomic():
         # A quick look, skipping the visitors another job is making right now (their rows are
@@ -472,6 +680,13 @@ def _produce_chunk(job: ProductionJob, storage, *, after: int = 0) -> tuple[int 
     if not ids:
         return None, after
     first_sequence = _reserve_sequences(job.edition_id, len(ids))
+    # Noted before the first file is written: should this worker die before the commit, the
+    # take-over deletes what it wrote.
+    noted = ProductionJob.objects.filter(pk=job.pk, lease_owner=owner).update(
+        chunk_folder=_batch_folder(job.edition.number, first_sequence)[1]
+    )
+    if not noted:
+        raise LeaseLost
     saved: list[str] = []
     try:
         with transaction.atomic():
@@ -491,7 +706,7 @@ def _produce_chunk(job: ProductionJob, storage, *, after: int = 0) -> tuple[int 
             )
             if not visitors:
                 return 0, ids[-1]
-            _make_batch(job, visitors, first_sequence, storage, saved)
+            _make_batch(job, visitors, first_sequence, storage, saved, owner)
     except BaseException:
         for name in saved:
             try:
@@ -502,11 +717,18 @@ def _produce_chunk(job: ProductionJob, storage, *, after: int = 0) -> tuple[int 
     return len(visitors), ids[-1]
 
 
-def _make_batch(job, visitors, first_sequence: int, storage, saved: list[str]) -> PrintBatch:
+def _batch_folder(edition_number: int, first_sequence: int) -> tuple[str, str]:
+    """The number of the print batch that starts at this sequence, and the folder of its files."""
+    batch_number = f"PB{credential_number(edition_number, first_sequence)}"
+    return batch_number, f"{FILES_ROOT}/{edition_number}/{batch_number}"
+
+
+def _make_batch(
+    job, visitors, first_sequence: int, storage, saved: list[str], owner: str
+) -> PrintBatch:
     edition = job.edition
     numbers = [credential_number(edition.number, first_sequence + i) for i in range(len(visitors))]
-    batch_number = f"PB{numbers[0]}"
-    folder = f"credentials/{edition.number}/{batch_number}"
+    batch_number, folder = _batch_folder(edition.number, first_sequence)
     credentials, cards, rows = [], [], []
     for index, visitor in enumerate(visitors):
         sequence, number = first_sequence + index, numbers[index]
@@ -602,9 +824,6 @@ def _make_batch(job, visitors, first_sequence: int, storage, saved: list[str]) -
             ).values("pk")[:1]
         )
     )
-    ProductionJob.objects.filter(pk=job.pk).update(
-        done=F("done") + len(credentials), batches=F("batches") + 1, heartbeat_at=timezone.now()
-    )
     audit_record(
         actor=_job_actor(job),
         obj=batch,
@@ -612,7 +831,111 @@ def _make_batch(job, visitors, first_sequence: int, storage, saved: list[str]) -
         to_state=batch.status,
         data={"job": job.pk, "cards": batch.cards, "first": numbers[0], "last": numbers[-1]},
     )
+    # Last before the commit: the chunk counts only while this run's lease is live (the sweep
+    # of files without a row relies on it).
+    counted = ProductionJob.objects.filter(
+        pk=job.pk, lease_owner=owner, lease_until__gt=Now()
+    ).update(
+        done=F("done") + len(credentials),
+        batches=F("batches") + 1,
+        heartbeat_at=timezone.now(),
+        chunk_folder="",
+    )
+    if not counted:
+        raise LeaseLost
     return batch
+
+
+# --- Files without a row ---------------------------------------------------------------------
+
+
+def _orphan_age() -> timedelta:
+    """How old a batch folder without its row must be to be swept: ``ORPHAN_AGE``, and at least
+    twice the lease, whatever the lease is set to."""
+    return max(ORPHAN_AGE, 2 * lease_length())
+
+
+def print_batch_files_sweep(*, storage=None) -> list[str]:
+    """Delete the files of chunks that never committed and whose job's take-over did not delete
+    them: every batch folder under ``credentials/<edition>/`` whose print batch does not exist
+    and whose newest file is older than ``ORPHAN_AGE`` and twice the lease (see the module's
+    docstring for why that cannot be a chunk that may still commit). Returns the names deleted.
+
+    Costs a listing of each edition's folder and a query per edition when nothing is to be
+    deleted: it runs with the take-over, every few seconds.
+    """
+    storage = storage or default_storage
+    # Taken before the files are looked at, and the rows read after: a chunk that commits
+    # meanwhile wrote its files less than a lease before (its row is then seen).
+    cutoff = timezone.now() - _orphan_age()
+    deleted: list[str] = []
+    try:
+        editions, _files = storage.listdir(FILES_ROOT)
+    except FileNotFoundError:
+        return deleted  # nothing was ever made
+    for edition in sorted(editions):
+        if not edition.isdigit():
+            continue
+        root = f"{FILES_ROOT}/{edition}"
+        made = set(
+            PrintBatch.objects.filter(edition__number=int(edition)).values_list("number", flat=True)
+        )
+        old = {}
+        for folder in sorted(storage.listdir(root)[0]):
+            if not _BATCH_FOLDER.fullmatch(folder) or folder in made:
+                continue
+            names = _files_of(storage, f"{root}/{folder}")
+            try:
+                if names and all(storage.get_modified_time(name) < cutoff for name in names):
+                    old[folder] = names
+            except FileNotFoundError:
+                continue  # being deleted by another sweep
+        if not old:
+            continue
+        made = set(PrintBatch.objects.filter(number__in=old).values_list("number", flat=True))
+        for folder, names in old.items():
+            if folder not in made:
+                deleted += _delete_files(storage, f"{root}/{folder}", names)
+    if deleted:
+        logger.warning(
+            "Deleted %s files of print batches that were never made: %s",
+            len(deleted),
+            ", ".join(sorted({name.rsplit("/", 1)[0] for name in deleted})),
+        )
+    return deleted
+
+
+def _delete_unmade_batch(folder: str, storage=None) -> list[str]:
+    """The take-over: delete the files a dead run's chunk wrote into ``folder``, unless its
+    print batch was made (the chunk committed before the worker died)."""
+    storage = storage or default_storage
+    if PrintBatch.objects.filter(number=folder.rsplit("/", 1)[-1]).exists():
+        return []
+    try:
+        names = _files_of(storage, folder)
+        deleted = _delete_files(storage, folder, names)
+    except OSError:
+        logger.warning("Could not delete the files in %s: the sweep will", folder, exc_info=True)
+        return []
+    if deleted:
+        logger.warning("Deleted %s files of print batch %s, never made", len(deleted), folder)
+    return deleted
+
+
+def _files_of(storage, folder: str) -> list[str]:
+    try:
+        return [f"{folder}/{name}" for name in storage.listdir(folder)[1]]
+    except FileNotFoundError:
+        return []  # the chunk died before its first file
+
+
+def _delete_files(storage, folder: str, names: list[str]) -> list[str]:
+    for name in names:
+        storage.delete(name)
+    # Remove the emptied folder where the storage has folders (object stores have none).
+    with contextlib.suppress(NotImplementedError, OSError):
+        os.rmdir(storage.path(folder))
+    return names
 
 
 # --- Print batches --------------------------------------------------------------------------

@@ -3,11 +3,12 @@ beat and queued messages use); ``credentials/tasks.py`` imports them so that wor
 
 from celery import shared_task
 
-from ciie_portal.tasks import enqueue_on_commit
+from ciie_portal.tasks import RETRYING, enqueue_on_commit
 
 # One task runs a job for at most this long, then queues the next part of it: a job over a
-# whole edition takes longer than any sensible task time limit, and a worker restart then
-# loses at most one part (the job goes on from where it is: nothing is made twice).
+# whole edition takes longer than any sensible task time limit. A worker killed meanwhile loses
+# at most the chunk it was making: its job is taken over once its lease runs out, and goes on
+# from where it is (nothing is made twice).
 SLICE_SECONDS = 240
 
 
@@ -16,12 +17,14 @@ SLICE_SECONDS = 240
     acks_late=True,
     soft_time_limit=SLICE_SECONDS + 240,
     time_limit=SLICE_SECONDS + 300,
+    **RETRYING,
 )
 def production_job_run_task(job_id: int) -> str:
     """Run a production job for one slice of time; queue the next slice if it is not done.
 
-    Safe to run twice or side by side: two runs of one job take different visitors (rows are
-    locked with SKIP LOCKED) and a visitor never gets two active credentials.
+    Safe to run twice or side by side: only the run that takes the job's lease works on it
+    (the other returns "skipped"), and even two runs at work would take different visitors
+    (rows are locked with SKIP LOCKED): a visitor never gets two active credentials.
     """
     from .services import production_job_run
 
@@ -31,7 +34,27 @@ def production_job_run_task(job_id: int) -> str:
     return outcome
 
 
-@shared_task(name="credentials.tasks.credentials_revoke_stale", acks_late=True, time_limit=1800)
+@shared_task(
+    name="credentials.tasks.production_jobs_take_over",
+    acks_late=True,
+    soft_time_limit=90,
+    time_limit=120,
+    **RETRYING,
+)
+def production_jobs_take_over_task() -> int:
+    """Hand the jobs whose worker is gone (their lease ran out) to new runs, and delete the
+    files their killed chunks left without a row (beat, every 15 seconds). Returns how many jobs
+    were taken over. Safe to run twice at once."""
+    from .services import print_batch_files_sweep, production_jobs_take_over
+
+    taken = production_jobs_take_over()
+    print_batch_files_sweep()
+    return len(taken)
+
+
+@shared_task(
+    name="credentials.tasks.credentials_revoke_stale", acks_late=True, time_limit=1800, **RETRYING
+)
 def credentials_revoke_stale_task(edition_id: int | None = None) -> int:
     """Revoke the credentials of an edition (default: the current one) whose card data changed
     or whose visitor was cancelled. Production runs do it for their selection anyway; on a beat
