@@ -81,11 +81,26 @@ def copy_of_the_test_database(transactional_db):
     name = f"ciie_backup_{uuid.uuid4().hex[:10]}"
 
     def clone() -> str:
-        template = connection.settings_dict["NAME"]
-        # A template database may have no other session open.
-        connection.close()
+        # Copied with pg_dump, not as a TEMPLATE: in a whole run other sessions (a live
+        # server's threads) keep the test database open, and a template may have none.
+        db = connection.settings_dict
+        env = {
+            **os.environ,
+            "PGHOST": db.get("HOST") or "127.0.0.1",
+            "PGPORT": str(db.get("PORT") or 5432),
+            "PGUSER": db["USER"] or "",
+            "PGPASSWORD": db.get("PASSWORD") or "",
+        }
         with _connect("postgres") as admin:
-            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        dump = subprocess.run(
+            ["pg_dump", "--format=custom", "--no-owner", db["NAME"]],
+            env=env, capture_output=True, check=True, timeout=120,
+        )  # fmt: skip
+        subprocess.run(
+            ["pg_restore", "--no-owner", "--dbname", name],
+            input=dump.stdout, env=env, capture_output=True, check=True, timeout=120,
+        )  # fmt: skip
         return name
 
     yield clone
