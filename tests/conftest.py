@@ -2,6 +2,8 @@
 delegation (广东广州交易分团) and of its trade delegation (广东交易团), a secretary of another
 trade delegation, finance staff and an organiser."""
 
+from urllib.parse import quote
+
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
@@ -11,6 +13,18 @@ from delegations.models import Delegation
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.delegations.factories import DelegationFactory, SecretaryFactory
 from tests.registration.factories import UnitFactory, UserFactory
+
+
+def database_url(name: str | None = None) -> str:
+    """The URL of the test database — or of database ``name`` on the same server — for a
+    process a test starts (a worker, a script)."""
+    db = connection.settings_dict
+    auth = quote(db["USER"] or "")
+    if db.get("PASSWORD"):
+        auth += ":" + quote(db["PASSWORD"])
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    return f"postgres://{auth}@{host}:{port}/{name or db['NAME']}"
+
 
 on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL (row locks, real concurrency)"

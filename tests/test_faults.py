@@ -10,10 +10,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.db import connection
+
+from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,20 +26,10 @@ pytestmark = [
 ]
 
 
-def _server_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"])
-    return (
-        f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    )
-
-
 def test_notices_and_production_survive_crashes_outages_and_lost_connections(tmp_path):
     figures = tmp_path / "faults.json"
     env = {key: value for key, value in os.environ.items() if not key.startswith("CELERY_")}
-    env["DATABASE_URL"] = _server_url()
+    env["DATABASE_URL"] = database_url()
     run = subprocess.run(
         [
             sys.executable, "benchmarks/faults.py", "--notices", "120", "--visitors", "48",

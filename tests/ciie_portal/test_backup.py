@@ -8,7 +8,6 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -21,21 +20,14 @@ from django.db import connection
 from ciie_portal import crypto
 from ciie_portal.management.commands.keys_fingerprint import fingerprints
 from tests.ciie_portal.factories import EditionFactory
+from tests.conftest import database_url
 from tests.registration.factories import UnitFactory, VisitorFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _url(database: str) -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"])
-    return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{database}"
-
-
 def _connect(database: str):
-    return psycopg.connect(_url(database), autocommit=True)
+    return psycopg.connect(database_url(database), autocommit=True)
 
 
 def _env(tmp_path, database: str | None, **overrides) -> dict:
@@ -58,7 +50,7 @@ def _env(tmp_path, database: str | None, **overrides) -> dict:
         **overrides,
     )
     if database:
-        env["DATABASE_URL"] = _url(database)
+        env["DATABASE_URL"] = database_url(database)
     return env
 
 

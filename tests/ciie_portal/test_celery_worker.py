@@ -6,7 +6,6 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -15,6 +14,7 @@ from django.db import connection, transaction
 from ciie_portal.celery import app
 from ciie_portal.models import Notice
 from ciie_portal.notices.services import notice_send
+from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,23 +31,13 @@ pytestmark = [
 ]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"])
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
-
-
 @pytest.fixture
 def worker(tmp_path, transactional_db):
     queue = f"test-{uuid.uuid4().hex[:12]}"
     log = tmp_path / "worker.log"
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "CELERY_DEFAULT_QUEUE": queue,
         "OUTBOX_DIR": str(tmp_path / "outbox"),
         "CIIE_ALLOW_LOCAL_KEYS": "true",

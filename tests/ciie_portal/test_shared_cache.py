@@ -9,7 +9,6 @@ import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -24,6 +23,7 @@ from credentials.production.selectors import revoked_numbers_cache_key
 from credentials.production.services import production_job_start
 from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EntryPeriodFactory
+from tests.conftest import database_url
 from tests.credentials.test_production import jpeg
 from tests.registration.factories import ApprovedUnitFactory, UserFactory, VisitorFactory
 
@@ -99,16 +99,6 @@ def test_a_broker_url_without_a_database_number_still_gives_database_1(tmp_path)
 # --- Two processes, one revocation list -------------------------------------------------------
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = quote(db["USER"] or "")
-    if db.get("PASSWORD"):
-        auth += ":" + quote(db["PASSWORD"])
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
-
-
 @pytest.fixture
 def own_cache_namespace(settings, tmp_path):
     """The configured Redis cache under a key prefix of this test's own, in this process and in
@@ -180,7 +170,7 @@ def test_a_revocation_in_another_process_reaches_this_gate_at_once(
         env={
             **os.environ,
             **own_cache_namespace,
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "CIIE_ALLOW_LOCAL_KEYS": "true",
         },
         capture_output=True,

@@ -7,11 +7,9 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group, Permission
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import Count
-from django.utils import translation
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
 
@@ -36,6 +34,7 @@ from credentials.production.signing import public_key
 from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.conftest import on_postgres
+from tests.credentials.conftest import PRODUCTION
 from tests.races import run_at_once
 from tests.registration.factories import ApprovedUnitFactory, UserFactory, VisitorFactory
 
@@ -52,22 +51,7 @@ def jpeg(colour=(200, 160, 130)) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(autouse=True)
-def private_storage(private_media):
-    return private_media
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    """The revocation list is cached: no test sees another's."""
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    """Services called directly write their texts (revocation reasons) in English."""
-    with translation.override("en"):
-        yield
+pytestmark = pytest.mark.usefixtures(*PRODUCTION)
 
 
 @pytest.fixture

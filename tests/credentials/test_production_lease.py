@@ -8,12 +8,11 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import Count
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from ciie_portal.models import AuditEntry
 from credentials.models import Credential, PrintBatch, ProductionJob
@@ -29,6 +28,7 @@ from credentials.production.services import (
 )
 from credentials.production.tasks import production_jobs_take_over_task
 from tests.conftest import on_postgres
+from tests.credentials.conftest import PRODUCTION
 from tests.credentials.test_production import jpeg, production_permissions, reviewed
 from tests.races import run_at_once
 from tests.registration.factories import ApprovedUnitFactory, UserFactory
@@ -40,20 +40,7 @@ class Killed(BaseException):
     """The worker process dies here: like SIGKILL, nothing of the run's own clean-up runs."""
 
 
-@pytest.fixture(autouse=True)
-def private_storage(private_media):
-    return private_media
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache():
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    with translation.override("en"):
-        yield
+pytestmark = pytest.mark.usefixtures(*PRODUCTION)
 
 
 @pytest.fixture
