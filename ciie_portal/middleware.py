@@ -2,6 +2,7 @@
 
 import logging
 
+from django.conf import settings
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
@@ -46,3 +47,28 @@ class KeysMismatchMiddleware:
         add_never_cache_headers(response)
         response._has_been_logged = True
         return response
+
+
+class PermissionsPolicyMiddleware:
+    """Adds ``Permissions-Policy`` from ``settings.PERMISSIONS_POLICY`` to every response.
+
+    A view that needs a feature (the gate scanner's camera) sets
+    ``response.permissions_policy = {"camera": ["self"]}``; its entries replace the defaults.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if "Permissions-Policy" not in response:
+            policy = {**settings.PERMISSIONS_POLICY, **getattr(response, "permissions_policy", {})}
+            response["Permissions-Policy"] = ", ".join(
+                f"{feature}=({' '.join(_origin(o) for o in origins)})"
+                for feature, origins in policy.items()
+            )
+        return response
+
+
+def _origin(origin: str) -> str:
+    return origin if origin in ("self", "*") else f'"{origin}"'

@@ -6,6 +6,7 @@ console and to ``var/outbox/``. With ``DATABASE_URL`` and ``CELERY_BROKER_URL`` 
 PostgreSQL, Redis and real Celery workers. Every value is typed; a bad one fails at start-up.
 """
 
+import hashlib
 import json
 import secrets
 from datetime import timedelta
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import environ
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -67,7 +69,8 @@ DEBUG = env_bool("DJANGO_DEBUG", default=EMBEDDED)
 
 _secret_names = ("SECRET_KEY", "ID_ENCRYPTION_KEY", "ID_INDEX_KEY", "CREDENTIAL_SIGNING_KEY")
 _missing = [name for name in _secret_names if not env.str(name, default="")]
-if _missing and not (EMBEDDED or DEBUG or env_bool("CIIE_ALLOW_LOCAL_KEYS", default=False)):
+ALLOW_LOCAL_KEYS = env_bool("CIIE_ALLOW_LOCAL_KEYS", default=False)
+if _missing and not (EMBEDDED or DEBUG or ALLOW_LOCAL_KEYS):
     # A key generated inside a container would vanish with it, and with it every encrypted
     # ID number: a real deployment must be given its keys.
     raise ImproperlyConfigured(
@@ -126,6 +129,12 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_countries",
     "axes",
+    # Content-Security-Policy headers and nonces (django-csp).
+    "csp",
+    # Two-factor sign-in for staff: TOTP devices and one-time backup codes (django-otp).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "ciie_portal",
     "registration",
     "delegations",
@@ -136,12 +145,16 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "ciie_portal.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): signed in with a second factor in this session.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Stored ID numbers this server's keys cannot decrypt: a 503 page for the organiser.
@@ -275,6 +288,51 @@ if SESSION_COOKIE_SECURE:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Content-Security-Policy (django-csp): no inline script or style — scripts and styles come from
+# static files, and the few inline blocks that must stay carry the response's nonce
+# ({{ request.csp_nonce }}). Violations are reported to /csp-report/, which logs them.
+CONTENT_SECURITY_POLICY_REPORT_ONLY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "report-uri": "/csp-report/",
+    },
+}
+# Browser features no page needs are denied; a page that needs one (the gate's camera) widens it
+# for itself (ciie_portal.middleware.PermissionsPolicyMiddleware).
+PERMISSIONS_POLICY = {
+    "camera": [],
+    "microphone": [],
+    "geolocation": [],
+    "payment": [],
+    "usb": [],
+    "interest-cohort": [],
+}
+
+# Passwords: Argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane); older hashes are
+# upgraded at the next sign-in.
+PASSWORD_HASHERS = [
+    "ciie_portal.hashers.Argon2idHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
+
+# Two-factor sign-in for staff (django-otp): required for every staff account in the admin.
+# Only embedded mode may exempt the demo accounts (make run), so a demo can be shown at once.
+OTP_TOTP_ISSUER = "CIIE 进博会"
+TWO_FACTOR_DEMO_EXEMPT = env_bool("TWO_FACTOR_DEMO_EXEMPT", default=EMBEDDED)
+if TWO_FACTOR_DEMO_EXEMPT and not EMBEDDED:
+    raise ImproperlyConfigured("TWO_FACTOR_DEMO_EXEMPT is for embedded mode (make run) only.")
+
 # --- Celery ---------------------------------------------------------------------------------
 # Without a broker, tasks run in-process (still only after the transaction commits). Every task
 # the portal queues is first written to the outbox table in the same transaction as the change
@@ -372,13 +430,22 @@ else:
 
 # --- Payments ---------------------------------------------------------------------------------
 # Gateways behind one interface (payments.providers). The sandbox plays Alipay/WeChat/UnionPay and
-# the B2B bank with HMAC-signed notifications; it is on only for embedded and debug runs.
+# the B2B bank with HMAC-signed notifications; it is on only in embedded mode, or when
+# PAYMENT_SANDBOX_ENABLED=true is set explicitly (with PAYMENT_SANDBOX_SECRET of its own).
 PAYMENT_PROVIDERS = env.list(
     "PAYMENT_PROVIDERS",
     default=["payments.providers.SandboxQrProvider", "payments.providers.SandboxB2bProvider"],
 )
-PAYMENT_SANDBOX_ENABLED = env_bool("PAYMENT_SANDBOX_ENABLED", default=EMBEDDED or DEBUG)
-PAYMENT_SANDBOX_SECRET = env.str("PAYMENT_SANDBOX_SECRET", default="") or SECRET_KEY
+PAYMENT_SANDBOX_ENABLED = env_bool("PAYMENT_SANDBOX_ENABLED", default=EMBEDDED)
+PAYMENT_SANDBOX_SECRET = env.str("PAYMENT_SANDBOX_SECRET", default="")
+if PAYMENT_SANDBOX_ENABLED and not PAYMENT_SANDBOX_SECRET:
+    if not EMBEDDED and not ALLOW_LOCAL_KEYS:
+        raise ImproperlyConfigured(
+            "PAYMENT_SANDBOX_ENABLED=true needs PAYMENT_SANDBOX_SECRET of its own (a random hex "
+            "string): the sandbox's notifications must not be signed with SECRET_KEY."
+        )
+    # Embedded and development machines: a key of its own, derived so it is stable.
+    PAYMENT_SANDBOX_SECRET = hashlib.sha256(f"sandbox:{SECRET_KEY}".encode()).hexdigest()
 
 # --- Invoices ---------------------------------------------------------------------------------
 # The seller printed on invoices (name, tax_number, address, bank): JSON; {} uses a demo seller.
