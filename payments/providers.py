@@ -23,7 +23,34 @@ SIGNATURE_HEADER = "X-Sandbox-Signature"
 
 
 class InvalidNotification(Exception):
-    """The notification is not signed by the gateway, or says nothing we can use."""
+    """The notification is not signed by the gateway, or says nothing we can use.
+
+    ``signature_valid``: the gateway did sign it (it is malformed), or not."""
+
+    def __init__(self, message: str, *, signature_valid: bool = False):
+        super().__init__(message)
+        self.signature_valid = signature_valid
+
+
+# The largest amount a payment can hold (Payment.amount: 12 digits, 2 after the point).
+LARGEST_AMOUNT = Decimal("9999999999.99")
+
+
+def notified_amount(value) -> Decimal:
+    """A gateway's amount as money: a finite, non-negative number of yuan with at most two
+    decimals that fits a payment. Anything else (NaN, Infinity, 1e400, 0.001, -5, "") raises
+    ValueError: the notification is malformed, never a server error."""
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation as error:
+        raise ValueError(f"amount {value!r} is not a number") from error
+    if not amount.is_finite():
+        raise ValueError(f"amount {value!r} is not a finite number")
+    if amount < 0 or amount > LARGEST_AMOUNT:
+        raise ValueError(f"amount {value!r} is out of range")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(f"amount {value!r} has more than two decimals")
+    return amount.quantize(Decimal("0.01"))
 
 
 class UnknownProvider(LookupError):
@@ -108,15 +135,17 @@ class SandboxProvider(PaymentProvider):
             notice = Notification(
                 transaction_id=str(data["transaction_id"]),
                 order_number=str(data["order_number"]),
-                amount=Decimal(str(data["amount"])),
+                amount=notified_amount(data["amount"]),
                 paid_at=datetime.fromisoformat(data["paid_at"]),
                 payment_id=int(data["payment_id"]),
                 succeeded=data["status"] == "success",
             )
-        except (ValueError, KeyError, TypeError, InvalidOperation) as error:
-            raise InvalidNotification(f"unreadable notification: {error!r}") from error
+        except (ValueError, KeyError, TypeError, InvalidOperation, OverflowError) as error:
+            raise InvalidNotification(
+                f"unreadable notification: {error!r}", signature_valid=True
+            ) from error
         if notice.paid_at.tzinfo is None:
-            raise InvalidNotification("paid_at has no time zone")
+            raise InvalidNotification("paid_at has no time zone", signature_valid=True)
         return notice
 
     def refund(self, payment, refund) -> str:

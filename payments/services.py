@@ -1,6 +1,7 @@
 """Payments: start one, and handle what the gateway tells us about it."""
 
 import json
+import math
 from datetime import datetime
 
 from django.conf import settings
@@ -92,9 +93,22 @@ def payment_create(
     return payment
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} does not fit a number")
+    return value
+
+
 def _body_as_json(body: bytes):
+    """The body as stored with the record: JSON when it is (NaN and Infinity are not, and
+    PostgreSQL's jsonb refuses them), else the raw text."""
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except ValueError:
         return {"raw": body.decode("utf-8", errors="replace")}
 
@@ -134,7 +148,7 @@ def payment_notification_handle(*, provider: str, body: bytes, headers) -> Payme
         record = PaymentNotification.objects.create(
             provider=provider,
             body=_body_as_json(body),
-            signature_valid=False,
+            signature_valid=error.signature_valid,
             result=Result.INVALID,
             detail=str(error),
         )
