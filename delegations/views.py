@@ -1,10 +1,11 @@
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from ciie_portal.context_processors import current_edition_for
 from ciie_portal.models import EntryPeriod
+from ciie_portal.private_files import private_file_response
 from registration.models import Unit, Visitor
 
 from .selectors import delegation_directory, scope_to_user
@@ -30,10 +31,7 @@ def unit_licence(request, pk: int):
     if not request.user.has_perm("registration.view_unit"):
         raise Http404
     unit = get_object_or_404(scope_to_user(Unit.objects.all(), request.user), pk=pk)
-    if not unit.licence:
-        raise Http404
-    content_type = "image/png" if unit.licence.name.lower().endswith(".png") else "image/jpeg"
-    return FileResponse(unit.licence.open("rb"), content_type=content_type)
+    return private_file_response(unit.licence)
 
 
 @staff_member_required
@@ -46,6 +44,4 @@ def visitor_photo(request, pk: int):
         Visitor.objects.all(), request.user, delegation_field="unit__delegation"
     )
     visitor = get_object_or_404(visitors, pk=pk)
-    if not visitor.photo:
-        raise Http404
-    return FileResponse(visitor.photo.open("rb"), content_type="image/jpeg")
+    return private_file_response(visitor.photo, content_type="image/jpeg")

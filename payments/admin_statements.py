@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ciie_portal.admin import ReadOnlyAdminMixin
+from ciie_portal.private_files import private_file_response
 
 from .models import BankStatement, StatementEntry
 from .statement_files import FIELDS, MAX_FILE_BYTES, columns_check, order_numbers_in, parse_amount
@@ -342,14 +343,10 @@ class BankStatementAdmin(FinanceOnlyMixin, admin.ModelAdmin):
         """The file as uploaded, for finance only (it names payers and their accounts)."""
         self._finance_or_403(request)
         statement = get_object_or_404(BankStatement, pk=statement_id)
-        response = FileResponse(
-            statement.file.open("rb"),
-            as_attachment=True,
-            filename=statement.filename,
+        return private_file_response(
+            statement.file, as_attachment=True, filename=statement.filename,
             content_type="text/csv",
-        )
-        response["Cache-Control"] = "private, no-store"
-        return response
+        )  # fmt: skip
 
 
 # --- The queue ----------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ciie_portal.private_files import private_file_response
 from credentials.orders.selectors import order_of_unit
 from registration.access import current_unit
 
@@ -177,19 +178,16 @@ def voucher(request, payment_id):
             remittance = None
     if remittance is None or not remittance.voucher:
         raise Http404(_("No such voucher."))
-    name = remittance.voucher.name.rsplit("/", 1)[-1]
-    extension = name.rsplit(".", 1)[-1]
-    if remittance.voucher_is_pdf:
-        content_type = "application/pdf"
-    elif name.lower().endswith(".png"):
-        content_type = "image/png"
-    else:
-        content_type = "image/jpeg"
-    response = FileResponse(
-        remittance.voucher.open("rb"),
-        content_type=content_type,
+    return voucher_response(remittance, remittance.payment.order.number)
+
+
+def voucher_response(remittance: TransferRemittance, order_number: str):
+    """A transfer voucher for someone its view has let through: a PDF as a download, an image
+    shown; never cached."""
+    extension = remittance.voucher.name.rsplit(".", 1)[-1].lower()
+    return private_file_response(
+        remittance.voucher,
+        content_type="application/pdf" if remittance.voucher_is_pdf else None,
         as_attachment=remittance.voucher_is_pdf,
-        filename=f"voucher-{remittance.payment.order.number}-{payment_id}.{extension}",
+        filename=f"voucher-{order_number}-{remittance.payment_id}.{extension}",
     )
-    response["Cache-Control"] = "private, no-store"
-    return response

@@ -11,7 +11,7 @@ an organiser every delegation's; anyone else gets 404.
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,6 +29,7 @@ from .services import (
     transfer_awaiting,
     transfer_remittance_submit,
 )
+from .views import voucher_response
 
 VIEW_ORDERS = "credentials.view_credentialorder"
 SETTLE = "credentials.settle_delegation_order"
@@ -114,21 +115,7 @@ def delegation_voucher(request, number, payment_id):
     )
     if remittance is None or not remittance.voucher:
         raise Http404(_("No such voucher."))
-    extension = remittance.voucher.name.rsplit(".", 1)[-1].lower()
-    if remittance.voucher_is_pdf:
-        content_type = "application/pdf"
-    elif extension == "png":
-        content_type = "image/png"
-    else:
-        content_type = "image/jpeg"
-    response = FileResponse(
-        remittance.voucher.open("rb"),
-        content_type=content_type,
-        as_attachment=remittance.voucher_is_pdf,
-        filename=f"voucher-{order.number}-{payment_id}.{extension}",
-    )
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return voucher_response(remittance, order.number)
 
 
 @staff_member_required

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 from ciie_portal.admin import ReadOnlyAdminMixin
 from ciie_portal.context_processors import current_edition_for
 from ciie_portal.models import Edition
+from ciie_portal.private_files import private_file_response
 from ciie_portal.states import TransitionError
 from delegations.models import Delegation
 from delegations.selectors import scope_to_user
@@ -55,13 +56,7 @@ def scope(queryset, user, delegation_field: str):
 
 
 def _download(file_field, content_type: str, filename: str):
-    if not file_field:
-        raise Http404
-    try:
-        handle = file_field.open("rb")
-    except OSError:
-        raise Http404 from None
-    return FileResponse(handle, content_type=content_type, filename=filename)
+    return private_file_response(file_field, content_type=content_type, filename=filename)
 
 
 # --- Production jobs ------------------------------------------------------------------------

@@ -98,7 +98,9 @@ def test_visitor_photos_reach_only_staff_of_that_delegation(
     visitor.photo.save("p.jpg", ContentFile(image_file(fmt="JPEG").read()))
     url = f"/staff/visitors/{visitor.pk}/photo/"
     client.force_login(secretary)
-    assert client.get(url).status_code == 200
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "private, no-store"
     assert url in client.get(f"/admin/registration/visitor/{visitor.pk}/change/").content.decode()
     client.force_login(other_secretary)
     assert client.get(url).status_code == 404
