@@ -183,11 +183,14 @@ DEFAULT_PROVIDERS = [
 
 
 def providers() -> dict[str, PaymentProvider]:
-    """The configured providers by name."""
+    """The configured providers by name. The sandbox's only while it is enabled: otherwise
+    its callback URLs answer 404 and nobody can pay through it."""
     paths = getattr(settings, "PAYMENT_PROVIDERS", DEFAULT_PROVIDERS)
     found = {}
     for path in paths:
         provider = import_string(path)()
+        if isinstance(provider, SandboxProvider) and not sandbox_enabled():
+            continue
         found[provider.name] = provider
     return found
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,86 @@ def test_a_real_deployment_without_keys_refuses_to_start(tmp_path):
     )
     assert allowed.returncode == 0, allowed.stderr
     assert (tmp_path / "secrets.json").exists()
+
+
+# --- The payment sandbox and the deployment checks -----------------------------------------
+
+SANDBOX_PROBE = (
+    "import json; from django.conf import settings as s; "
+    "print(json.dumps({'sandbox': s.PAYMENT_SANDBOX_ENABLED, "
+    "'own_secret': bool(s.PAYMENT_SANDBOX_SECRET) and s.PAYMENT_SANDBOX_SECRET != s.SECRET_KEY}))"
+)
+
+
+def _real_keys() -> dict:
+    import secrets
+
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ID_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "ID_INDEX_KEY": secrets.token_hex(32),
+        "CREDENTIAL_SIGNING_KEY": secrets.token_hex(32),
+    }
+
+
+def _run(tmp_path, code: str, **environment):
+    env = {k: v for k, v in os.environ.items() if k not in NAMES and not k.startswith("PAYMENT_")}
+    env.update(DJANGO_SETTINGS_MODULE="ciie_portal.settings", CIIE_VAR_DIR=str(tmp_path))
+    env.update(environment)
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_the_sandbox_is_on_in_embedded_mode_with_a_secret_of_its_own(tmp_path):
+    result = _run(tmp_path, SANDBOX_PROBE)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"sandbox": True, "own_secret": True}
+
+
+def test_the_sandbox_is_off_in_a_real_deployment_even_with_debug(tmp_path):
+    result = _run(
+        tmp_path, SANDBOX_PROBE, DATABASE_URL="postgres://u@127.0.0.1:5432/x",
+        DJANGO_DEBUG="true", **_real_keys(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sandbox"] is False
+
+
+def test_enabling_the_sandbox_in_a_real_deployment_needs_its_own_secret(tmp_path):
+    base = {"DATABASE_URL": "postgres://u@127.0.0.1:5432/x", **_real_keys()}
+    refused = _run(tmp_path, SANDBOX_PROBE, PAYMENT_SANDBOX_ENABLED="true", **base)
+    assert refused.returncode != 0
+    assert "PAYMENT_SANDBOX_SECRET" in refused.stderr
+
+    given = _run(
+        tmp_path, SANDBOX_PROBE, PAYMENT_SANDBOX_ENABLED="true", PAYMENT_SANDBOX_SECRET="f" * 64,
+        **base,
+    )  # fmt: skip
+    assert given.returncode == 0, given.stderr
+    assert json.loads(given.stdout) == {"sandbox": True, "own_secret": True}
+
+
+DEPLOY_CHECK = (
+    "from django.core.management import call_command; "
+    "call_command('check', deploy=True, fail_level='CRITICAL')"
+)
+
+
+@pytest.mark.parametrize("hsts_everywhere", [False, True])
+def test_check_deploy_warns_only_of_what_the_organiser_must_decide(tmp_path, hsts_everywhere):
+    environment = {
+        "DATABASE_URL": "postgres://u@127.0.0.1:5432/x",
+        "ALLOWED_HOSTS": "visitors.example.com",
+        "CSRF_TRUSTED_ORIGINS": "https://visitors.example.com",
+        "SECURE_COOKIES": "true",
+        **_real_keys(),
+    }
+    if hsts_everywhere:
+        environment.update(SECURE_HSTS_INCLUDE_SUBDOMAINS="true", SECURE_HSTS_PRELOAD="true")
+    result = _run(tmp_path, DEPLOY_CHECK, **environment)
+    assert result.returncode == 0, result.stderr
+    warnings = sorted(set(re.findall(r"\(([a-z_.]+\.[EW]\d+)\)", result.stderr + result.stdout)))
+    # Whether every subdomain is HTTPS-only is the organiser's to say (README, Configuration).
+    assert warnings == ([] if hsts_everywhere else ["security.W005", "security.W021"])

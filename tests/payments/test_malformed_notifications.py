@@ -78,3 +78,18 @@ def test_an_amount_with_two_decimals_still_confirms(client, payment):
     assert response.status_code == 200
     payment.refresh_from_db()
     assert payment.status == Payment.Status.CONFIRMED
+
+
+def test_with_the_sandbox_off_its_callback_answers_404_and_pays_nothing(client, payment, settings):
+    provider, body, headers = _signed_with_amount(payment, str(payment.amount))
+    settings.PAYMENT_SANDBOX_ENABLED = False
+
+    response = client.post(
+        f"/payments/notify/{provider}/", data=body, content_type="application/json",
+        headers=headers,
+    )  # fmt: skip
+
+    assert response.status_code == 404
+    assert not PaymentNotification.objects.exists()
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.CREATED
