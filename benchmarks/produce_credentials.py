@@ -18,8 +18,9 @@ signing, no sheets, no files. The ratio is the job's rate over the loop's; the t
 
 Without DATABASE_URL it runs on SQLite in a temporary folder (migrated first). With PostgreSQL
 it uses that database, deletes everything it made at the end (unless ``--keep``), and
-``--processes 2`` runs the one job in two processes at once (both cores: the job's chunks lock
-their visitors with SKIP LOCKED, so the two share the work without making anything twice).
+``--processes 2`` spreads the visitors over two delegations and runs one job per delegation,
+each in a process of its own, at once (both cores; a job is worked by one run at a time, which
+holds its lease).
 Files always go to a temporary folder.
 """
 
@@ -91,7 +92,7 @@ def make_photos(count: int) -> list[bytes]:
     return photos
 
 
-def make_data(made: dict, *, token: str, n: int, photos: int) -> None:
+def make_data(made: dict, *, token: str, n: int, photos: int, delegations: int = 1) -> None:
     """Fill ``made`` as rows are created, so that a failure half-way still gets cleaned up."""
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
@@ -129,10 +130,13 @@ def make_data(made: dict, *, token: str, n: int, photos: int) -> None:
             last_day=edition.ends_on, fee=100,
         ),
     ]  # fmt: skip
-    delegation = Delegation.objects.create(
-        name=f"制证基准交易团 {token}", code=f"production-bench-{token}", is_active=False
-    )
-    made["delegation"] = delegation
+    made["delegations"] = [
+        Delegation.objects.create(
+            name=f"制证基准交易团 {token}-{i}", code=f"production-bench-{token}-{i}",
+            is_active=False,
+        )
+        for i in range(delegations)
+    ]  # fmt: skip
     photo_names = [
         default_storage.save(f"visitor-photos/bench-{i}.jpg", ContentFile(data))
         for i, data in enumerate(make_photos(photos))
@@ -141,7 +145,7 @@ def make_data(made: dict, *, token: str, n: int, photos: int) -> None:
         [
             Unit(
                 edition=edition,
-                delegation=delegation,
+                delegation=made["delegations"][i % delegations],
                 region=Region.MAINLAND,
                 category=UnitCategory.ENTERPRISE,
                 name=f"上海制证基准国际贸易有限公司{i:04d}",
@@ -183,14 +187,17 @@ def make_data(made: dict, *, token: str, n: int, photos: int) -> None:
 
 
 def _run_job_in_process(job_id: int, private_root: str) -> None:
-    """A second worker on the same job (PostgreSQL only)."""
+    """Another worker, on a job of its own (PostgreSQL only)."""
     setup_django(private_root, None)
     from credentials.production.services import production_job_run
 
     production_job_run(job_id=job_id)
 
 
-def time_job(edition, *, chunk: int, processes: int, private_root: str):
+def time_job(edition, delegations, *, chunk: int, processes: int, private_root: str):
+    """One job over the edition, or with ``processes`` > 1 one job per delegation, each in a
+    process of its own at once (a job is worked by one run at a time: it holds a lease).
+    Returns the jobs, the seconds from start to the last one done, and this process's CPU."""
     from django.db import connection, transaction
 
     from credentials.models import ProductionJob
@@ -202,29 +209,35 @@ def time_job(edition, *, chunk: int, processes: int, private_root: str):
         with transaction.atomic():
             job = production_job_start(edition=edition, actor=None, chunk_size=chunk)
         # The task ran eagerly on commit, to the end.
-        seconds = time.perf_counter() - start
-    else:
-        # Queue the job without running it, then run it in N processes at once.
-        from ciie_portal.celery import app
+        return (
+            [ProductionJob.objects.get(pk=job.pk)],
+            time.perf_counter() - start,
+            (time.process_time() - cpu),
+        )
+    # Queue the jobs without running them, then run them in N processes at once.
+    from ciie_portal.celery import app
 
-        app.conf.task_always_eager = False
-        with transaction.atomic():
-            job = production_job_start(edition=edition, actor=None, chunk_size=chunk)
-        app.conf.task_always_eager = True
-        connection.close()
-        context = multiprocessing.get_context("spawn")
-        start = time.perf_counter()
-        others = [
-            context.Process(target=_run_job_in_process, args=(job.pk, private_root))
-            for _ in range(processes - 1)
+    app.conf.task_always_eager = False
+    with transaction.atomic():
+        jobs = [
+            production_job_start(edition=edition, actor=None, delegation=d, chunk_size=chunk)
+            for d in delegations
         ]
-        for process in others:
-            process.start()
-        production_job_run(job_id=job.pk)
-        for process in others:
-            process.join()
-        seconds = time.perf_counter() - start
-    return ProductionJob.objects.get(pk=job.pk), seconds, time.process_time() - cpu
+    app.conf.task_always_eager = True
+    connection.close()
+    context = multiprocessing.get_context("spawn")
+    start = time.perf_counter()
+    others = [
+        context.Process(target=_run_job_in_process, args=(job.pk, private_root)) for job in jobs[1:]
+    ]
+    for process in others:
+        process.start()
+    production_job_run(job_id=jobs[0].pk)
+    for process in others:
+        process.join()
+    seconds = time.perf_counter() - start
+    done = list(ProductionJob.objects.filter(pk__in=[job.pk for job in jobs]))
+    return done, seconds, time.process_time() - cpu
 
 
 def time_bare_loop(edition, count: int) -> tuple[float, float, int]:
@@ -264,30 +277,22 @@ def time_bare_loop(edition, count: int) -> tuple[float, float, int]:
 
 
 def clean_up(made: dict) -> None:
-    from django.contrib.contenttypes.models import ContentType
     from django.db import transaction
 
-    from ciie_portal.models import AuditEntry
     from credentials.models import Credential, CredentialCounter, PrintBatch, ProductionJob
     from registration.models import Unit, Visitor
 
     edition = made["edition"]
     with transaction.atomic():
-        jobs = list(ProductionJob.objects.filter(edition=edition).values_list("pk", flat=True))
-        batches = list(PrintBatch.objects.filter(edition=edition).values_list("pk", flat=True))
-        for model, ids in ((ProductionJob, jobs), (PrintBatch, batches)):
-            AuditEntry.objects.filter(
-                content_type=ContentType.objects.get_for_model(model),
-                object_id__in=[str(pk) for pk in ids],
-            ).delete()
+        # The audit log is never edited: its entries of these rows stay.
         Credential.objects.filter(edition=edition).purge()
         PrintBatch.objects.filter(edition=edition).purge()
         ProductionJob.objects.filter(edition=edition).delete()
         CredentialCounter.objects.filter(edition=edition).delete()
         Visitor.objects.filter(edition=edition).delete()
         Unit.objects.filter(edition=edition).delete()
-        if made.get("delegation"):
-            made["delegation"].delete()
+        for delegation in made.get("delegations", []):
+            delegation.delete()
         edition.entry_periods.all().delete()
         edition.delete()
 
@@ -322,17 +327,20 @@ def main() -> None:
         token = uuid.uuid4().hex[:6]
         started = time.perf_counter()
         print(f"making {args.n} reviewed visitors with {args.photos} photos …", flush=True)
-        make_data(made, token=token, n=args.n, photos=args.photos)
+        make_data(made, token=token, n=args.n, photos=args.photos, delegations=args.processes)
         print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
         fonts = card_fonts()
 
-        job, seconds, job_cpu = time_job(
-            made["edition"], chunk=args.chunk, processes=args.processes, private_root=private_root
-        )
+        jobs, seconds, job_cpu = time_job(
+            made["edition"], made["delegations"], chunk=args.chunk, processes=args.processes,
+            private_root=private_root,
+        )  # fmt: skip
         made_count = Credential.objects.filter(edition=made["edition"]).count()
         batches = PrintBatch.objects.filter(edition=made["edition"]).count()
-        if job.status != "done" or made_count != args.n:
-            sys.exit(f"job {job.status}: {made_count} of {args.n} credentials made. {job.error}")
+        states = sorted({job.status for job in jobs})
+        if states != ["done"] or made_count != args.n:
+            errors = " ".join(job.error for job in jobs if job.error)
+            sys.exit(f"jobs {states}: {made_count} of {args.n} credentials made. {errors}")
         rate = args.n / seconds
         bare_seconds, bare_cpu, bare_count = time_bare_loop(made["edition"], min(args.bare, args.n))
         bare_rate = bare_count / bare_seconds
