@@ -4,29 +4,63 @@
   titles in row 1; a file that cannot be read as a whole raises ``SpreadsheetError``.
 - ``RowReport``: one refused row of an upload and why — (column title, message) pairs.
 - ``sheet_workbook``: a sheet of titles and rows, optionally with a notes (说明) sheet, as bytes.
+- ``csv_rows_write``: rows as CSV for Excel.
+- ``safe_cell``: what every cell written by the two above goes through, so that no text of a
+  unit, a visitor or an address is ever a live formula in the file (CSV/formula injection).
 - ``cell_text`` and ``fold``: how a cell is read as text and how texts are compared.
+
+Every CSV and .xlsx the portal writes is written here: tests/test_exports_escape.py fails on a
+module that builds a workbook or a CSV writer of its own.
 """
 
+import csv
 import io
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
 
 NOTES_SHEET = "说明"
 TITLE_FONT = Font(bold=True)
 REQUIRED_TITLE_FONT = Font(bold=True, color="C00000")
 TITLE_FILL = PatternFill("solid", fgColor="DDEBF7")
+FILL_IN_FILL = PatternFill("solid", fgColor="FFF2CC")
+
+#: How a text starts that Excel, LibreOffice or Google Sheets would read as a formula (tab and
+#: carriage return are skipped before one): OWASP's list for CSV injection.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: What a cell holds as itself (a bool is an int, a datetime a date); anything else is text.
+_NOT_TEXT = (int, float, Decimal, date, time, timedelta)
+
+
+def safe_cell(value):
+    """``value`` as a cell of a file the portal writes: a number, a date or nothing as it is,
+    anything else as text — with a single quote before a text that a spreadsheet would take
+    for a formula (OWASP's advice): ``=HYPERLINK(…)`` is written ``'=HYPERLINK(…)``.
+
+    Names, addresses and couriers are typed by units and staff; without the quote, a name
+    like ``=HYPERLINK("http://…")`` would be a live link or command in the secretary's Excel.
+    A negative number stays a number; a text such as ``+86 139…`` or ``-5`` gets the quote.
+    """
+    if value is None or isinstance(value, _NOT_TEXT):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def cell_text(value) -> str:
-    """A cell as text: empty for nothing, 12 not 12.0, dates as ISO dates, no outer spaces."""
+    """A cell as text: empty for nothing, 12 not 12.0, dates as ISO dates, no outer spaces,
+    and without the quote ``safe_cell`` put before a formula-like text — so that a file the
+    portal wrote (the review batch, the parcel list) reads back as it was."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -35,7 +69,10 @@ def cell_text(value) -> str:
         value = value.date()
     if isinstance(value, date):
         return value.isoformat()
-    return str(value).strip()
+    text = str(value).strip()
+    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+        text = text[1:].strip()
+    return text
 
 
 def fold(text) -> str:
@@ -159,64 +196,118 @@ class RowReport:
 # --- Writing -------------------------------------------------------------------------------------
 
 
+def csv_rows_write(stream, rows: Iterable[Sequence], *, titles: Sequence = ()) -> None:
+    """Write CSV for Excel to the text ``stream`` (a response, a StringIO): a BOM (Excel reads
+    UTF-8 only after one), the ``titles`` if any, then the ``rows``; every value goes through
+    ``safe_cell``."""
+    stream.write("\ufeff")
+    writer = csv.writer(stream)
+    if titles:
+        writer.writerow([safe_cell(value) for value in titles])
+    writer.writerows([safe_cell(value) for value in row] for row in rows)
+
+
+def _cell(sheet, value, *, font=None, fill=None, alignment=None, number_format=None):
+    """A cell of ``sheet`` holding ``safe_cell(value)``. Text is also typed as text (data type
+    "s"): openpyxl writes a str that starts with "=" as a formula unless told otherwise."""
+    cell = WriteOnlyCell(sheet, value=safe_cell(value))
+    if isinstance(cell.value, str):
+        cell.data_type = "s"
+    if font is not None:
+        cell.font = font
+    if fill is not None:
+        cell.fill = fill
+    if alignment is not None:
+        cell.alignment = alignment
+    if number_format is not None:
+        cell.number_format = number_format
+    return cell
+
+
 def sheet_workbook(
     *,
     title: str,
     titles: Sequence[str],
     rows: Iterable[Sequence] = (),
     required: Iterable[str] = (),
+    fill_in: Iterable[str] = (),
     text_columns: Iterable[str] = (),
     widths: Mapping[str, float] | None = None,
     formats: Mapping[tuple[int, str], str] | None = None,
+    choices: Mapping[str, Sequence[str]] | None = None,
     notes: Sequence[Sequence] = (),
     notes_header: int | None = None,
     notes_widths: Sequence[float] = (),
 ) -> bytes:
     """A workbook: one sheet ``title`` with ``titles`` in row 1 (bold, shaded; the ``required``
-    ones in red) above ``rows``, frozen under the titles; and, when ``notes`` are given, a
-    说明 sheet with those lines, wrapped, where line ``notes_header`` (1-based) is shaded as
-    a header.
+    ones in red, the ``fill_in`` ones — those the reader is to fill in — shaded yellow) above
+    ``rows``, frozen under the titles; and, when ``notes`` are given, a 说明 sheet with those
+    lines, where line ``notes_header`` (1-based) is shaded as a header and the lines below it
+    are wrapped (every line, without a header).
 
     ``text_columns`` (titles) are formatted as text so that Excel keeps every digit of what is
     typed there; ``widths`` sets column widths by title (by default 12, or twice a long title);
-    ``formats`` sets the number format of single cells, by (row, title).
+    ``formats`` sets the number format of single cells, by (row, title); ``choices`` offers a
+    drop-down of values in the rows of a column, by title.
+
+    Written row by row (openpyxl's write-only mode): a review batch holds 20,000 visitors.
+    Every value goes through ``safe_cell``.
     """
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = title
-    sheet.append(list(titles))
-    for row in rows:
-        sheet.append(list(row))
-    required, text_columns = set(required), set(text_columns)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title)
+    titles = list(titles)
+    required, fill_in, text_columns = set(required), set(fill_in), set(text_columns)
+    formats = formats or {}
+    # Column widths and formats and the frozen row must come before the first row.
     for index, name in enumerate(titles, start=1):
         letter = get_column_letter(index)
-        cell = sheet.cell(row=1, column=index)
-        cell.font = REQUIRED_TITLE_FONT if name in required else TITLE_FONT
-        cell.fill = TITLE_FILL
         width = (widths or {}).get(name, max(12, len(name) * 2 + 4))
         sheet.column_dimensions[letter].width = width
         if name in text_columns:
             sheet.column_dimensions[letter].number_format = "@"
-            for row_number in range(2, sheet.max_row + 1):
-                sheet.cell(row=row_number, column=index).number_format = "@"
-    for (row_number, name), number_format in (formats or {}).items():
-        sheet.cell(
-            row=row_number, column=list(titles).index(name) + 1
-        ).number_format = number_format
     sheet.freeze_panes = "A2"
+    sheet.append(
+        [
+            _cell(
+                sheet,
+                name,
+                font=REQUIRED_TITLE_FONT if name in required else TITLE_FONT,
+                fill=FILL_IN_FILL if name in fill_in else TITLE_FILL,
+            )
+            for name in titles
+        ]
+    )
+    last_row = 1
+    for last_row, row in enumerate(rows, start=2):
+        cells = []
+        for index, value in enumerate(row):
+            name = titles[index] if index < len(titles) else None
+            text = "@" if name in text_columns else None
+            cells.append(_cell(sheet, value, number_format=formats.get((last_row, name), text)))
+        sheet.append(cells)
+    for name, values in (choices or {}).items():
+        if last_row > 1:
+            letter = get_column_letter(titles.index(name) + 1)
+            choice = DataValidation(type="list", formula1=f'"{",".join(values)}"', allow_blank=True)
+            choice.add(f"{letter}2:{letter}{last_row}")
+            sheet.data_validations.dataValidation.append(choice)
     if notes:
-        notes_sheet = workbook.create_sheet(NOTES_SHEET)
-        for line in notes:
-            notes_sheet.append(list(line))
-        if notes_header is not None:
-            for cell in notes_sheet[notes_header]:
-                cell.font, cell.fill = TITLE_FONT, TITLE_FILL
-            wrap = Alignment(wrap_text=True, vertical="top")
-            for line in notes_sheet.iter_rows(min_row=notes_header + 1):
-                for cell in line:
-                    cell.alignment = wrap
-        for index, width in enumerate(notes_widths, start=1):
-            notes_sheet.column_dimensions[get_column_letter(index)].width = width
+        _notes_sheet(workbook, notes, notes_header, notes_widths)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _notes_sheet(workbook, notes, header, widths) -> None:
+    sheet = workbook.create_sheet(NOTES_SHEET)
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for number, line in enumerate(notes, start=1):
+        if number == header:
+            style = {"font": TITLE_FONT, "fill": TITLE_FILL}
+        elif header is None or number > header:
+            style = {"alignment": wrap}
+        else:
+            style = {}
+        sheet.append([_cell(sheet, value, **style) for value in line])

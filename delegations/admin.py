@@ -1,5 +1,3 @@
-import csv
-
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
@@ -11,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ciie_portal.context_processors import current_edition_for
+from ciie_portal.spreadsheets import csv_rows_write
 from registration.models import DeliveryAddress, Label, Unit, Visitor
 from registration.returning import one_click_invite_send
 from registration.services import UNIT_INFO_FIELDS, unit_delegation_change
@@ -393,24 +392,23 @@ class VisitorAdmin(DelegationScopedAdmin):
         """The selection as a spreadsheet; ID numbers stay masked."""
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="visitors.csv"'
-        response.write("\ufeff")  # Excel reads UTF-8 only with a BOM
-        writer = csv.writer(response)
-        writer.writerow(
-            [
-                _("reference number"), _("full name"), _("unit"), _("delegation"),
-                _("person type"), _("ID number"), _("label"), _("status"), _("entry days"),
-            ]
-        )  # fmt: skip
         rows = queryset.select_related("unit__delegation", "entry_period").order_by("pk")
-        for visitor in rows.iterator(chunk_size=2000):
-            writer.writerow(
+        csv_rows_write(
+            response,
+            (
                 [
                     visitor.reference, visitor.name, visitor.unit.name,
                     visitor.unit.delegation or "", visitor.get_person_type_display(),
                     visitor.id_number_masked, visitor.get_label_display(),
                     visitor.get_status_display(), visitor.entry_period or "",
                 ]
-            )  # fmt: skip
+                for visitor in rows.iterator(chunk_size=2000)
+            ),
+            titles=[
+                _("reference number"), _("full name"), _("unit"), _("delegation"),
+                _("person type"), _("ID number"), _("label"), _("status"), _("entry days"),
+            ],
+        )  # fmt: skip
         return response
 
     def _label(self, request, queryset, label):

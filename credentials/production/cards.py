@@ -21,7 +21,6 @@ the CJK font; jobs can batch the two apart (``ProductionJob.script``).
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import io
 import logging
@@ -40,6 +39,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas as pdf_canvas
 
 from ciie_portal.pdf_fonts import cjk_font
+from ciie_portal.spreadsheets import csv_rows_write
 
 from .models import LATIN_NAME_PATTERN, NameScript
 
@@ -433,9 +433,10 @@ MANIFEST_COLUMNS = [
 
 
 def manifest_csv(rows: list[dict], columns: list[str] = MANIFEST_COLUMNS) -> bytes:
-    """The manifest as UTF-8 CSV with a BOM (so that Excel reads the Chinese)."""
+    """The manifest as UTF-8 CSV with a BOM (so that Excel reads the Chinese); a key missing
+    from a row is an empty cell."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    csv_rows_write(
+        buffer, ([row.get(column, "") for column in columns] for row in rows), titles=columns
+    )
+    return buffer.getvalue().encode("utf-8")

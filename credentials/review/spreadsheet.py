@@ -6,17 +6,16 @@ itself is not kept (``models.ReviewBatch``).
 
 from __future__ import annotations
 
-import io
-
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
-from ciie_portal.spreadsheets import NOTES_SHEET, SpreadsheetError, fold, read_sheet
+from ciie_portal.spreadsheets import (
+    NOTES_SHEET,
+    SpreadsheetError,
+    fold,
+    read_sheet,
+    sheet_workbook,
+)
 from delegations.bulk import LABELS
 from registration.models import Visitor
 
@@ -118,54 +117,37 @@ def _cells(visitor: Visitor, *, batch_code: str, countries: dict) -> dict:
     }
 
 
+#: Column widths; the others are 12.
+WIDTHS = {"name": 14, "id_number": 22, "unit": 32, "delegation": 18, "reason": 30}
+
+
 def review_workbook(visitors: list[Visitor], *, batch: ReviewBatch | None = None) -> bytes:
     """The spreadsheet of ``visitors``: with a batch, the reviewer's file (result and reason
     columns to fill in, a drop-down for the result); without, a delegation's read-only list."""
     columns = list(COLUMNS) if batch is not None else LIST_COLUMNS
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(SHEET_TITLE)
-    widths = {"name": 14, "id_number": 22, "unit": 32, "delegation": 18, "reason": 30}
-    for index, column in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = widths.get(column, 12)
-    sheet.freeze_panes = "A2"
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
-    to_fill = PatternFill("solid", fgColor="FFF2CC")
-    header = []
-    for column in columns:
-        cell = WriteOnlyCell(sheet, value=COLUMNS[column])
-        cell.font, cell.fill = bold, to_fill if column in ("result", "reason") else fill
-        header.append(cell)
-    sheet.append(header)
     countries = _country_names({str(v.nationality) for v in visitors} | {"CN"})
     code = batch.code if batch is not None else ""
-    for visitor in visitors:
-        values = _cells(visitor, batch_code=code, countries=countries)
-        row = []
-        for column in columns:
-            cell = WriteOnlyCell(sheet, value=values[column])
-            if column in ("reference", "id_number"):
-                cell.number_format = "@"  # Excel must keep every character
-            row.append(cell)
-        sheet.append(row)
-    if batch is not None and visitors:
-        result_letter = get_column_letter(columns.index("result") + 1)
-        choice = DataValidation(
-            type="list", formula1=f'"{RESULT_PASSED},{RESULT_FAILED}"', allow_blank=True
-        )
-        choice.add(f"{result_letter}2:{result_letter}{len(visitors) + 1}")
-        sheet.data_validations.dataValidation.append(choice)
-    _notes(workbook, batch=batch, count=len(visitors))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    rows = (
+        [values[column] for column in columns]
+        for values in (_cells(v, batch_code=code, countries=countries) for v in visitors)
+    )
+    return sheet_workbook(
+        title=SHEET_TITLE,
+        titles=[COLUMNS[column] for column in columns],
+        rows=rows,
+        fill_in=[COLUMNS["result"], COLUMNS["reason"]],
+        # Excel must keep every character of these two.
+        text_columns=[COLUMNS["reference"], COLUMNS["id_number"]],
+        widths={COLUMNS[column]: WIDTHS.get(column, 12) for column in columns},
+        choices={COLUMNS["result"]: (RESULT_PASSED, RESULT_FAILED)} if batch is not None else None,
+        notes=[[line] for line in _notes(batch=batch, count=len(visitors))],
+        notes_widths=(100,),
+    )
 
 
-def _notes(workbook, *, batch, count: int) -> None:
-    notes = workbook.create_sheet(NOTES_SHEET)
-    notes.column_dimensions["A"].width = 100
-    wrap = Alignment(wrap_text=True, vertical="top")
+def _notes(*, batch, count: int) -> list[str]:
     if batch is not None:
-        lines = [
+        return [
             _("Review batch %(code)s: %(count)d visitor(s), exported %(when)s by %(user)s.")
             % {
                 "code": batch.code,
@@ -192,16 +174,10 @@ def _notes(workbook, *, batch, count: int) -> None:
                 "results are imported."
             ),
         ]
-    else:
-        lines = [
-            _("Visitors awaiting review: %(count)d. This list is for reading only.")
-            % {"count": count},
-            _("The file holds ID numbers in clear: keep it safe and delete it after use."),
-        ]
-    for line in lines:
-        cell = WriteOnlyCell(notes, value=line)
-        cell.alignment = wrap
-        notes.append([cell])
+    return [
+        _("Visitors awaiting review: %(count)d. This list is for reading only.") % {"count": count},
+        _("The file holds ID numbers in clear: keep it safe and delete it after use."),
+    ]
 
 
 # --- Import: reading -----------------------------------------------------------------------------
