@@ -51,6 +51,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "credentials.view_pickupitem",
         "credentials.issue_credentials",
         "credentials.hand_over_pickuplist",
+        # Reset another staff member's two-factor sign-in (ciie_portal/two_factor).
+        "otp_totp.delete_totpdevice",
+        "otp_static.delete_staticdevice",
     ],
     SECRETARY: [
         "delegations.view_delegation",

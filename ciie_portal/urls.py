@@ -3,7 +3,11 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from . import views
+from .two_factor.site import require_second_factor
 
+# Staff sign in with a password and a second factor (TOTP app or backup code) before any admin
+# page: see ciie_portal/two_factor/.
+require_second_factor(admin.site)
 admin.site.site_header = _("CIIE professional visitors — administration")
 admin.site.site_title = _("CIIE portal administration")
 admin.site.index_title = _("Administration")

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from ciie_portal.two_factor.site import SecondFactorResetMixin
+
 from .models import User
 
 # Units and visitors are administered by the delegations app, whose admin scopes them to the
@@ -9,7 +11,8 @@ from .models import User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(SecondFactorResetMixin, BaseUserAdmin):
+    # SecondFactorResetMixin: organisers reset a staff member's two-factor sign-in (lost phone).
     fieldsets = [
         *BaseUserAdmin.fieldsets[:1],
         (_("Personal info"), {"fields": ["first_name", "last_name", "email", "mobile"]}),

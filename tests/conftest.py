@@ -7,12 +7,14 @@ from urllib.parse import quote
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
+from django.test import Client
 
 from ciie_portal.roles import FINANCE, ORGANISER, SECRETARY, roles_sync
 from delegations.models import Delegation
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.delegations.factories import DelegationFactory, SecretaryFactory
 from tests.registration.factories import UnitFactory, UserFactory
+from tests.two_factor import verify_session
 
 
 def database_url(name: str | None = None) -> str:
@@ -131,6 +133,26 @@ def finance(roles):
 @pytest.fixture
 def organiser(roles):
     return _staff(ORGANISER)
+
+
+@pytest.fixture(autouse=True)
+def _staff_sign_in_with_second_factor(settings, monkeypatch):
+    """``client.force_login(staff)`` signs a staff user in as the sign-in pages do — password
+    and second factor (a confirmed authenticator recorded in the session, as
+    ``django_otp.login`` does) — so that tests of staff pages start on them. How staff get
+    there (password, enrolment, codes, backup codes, throttling) is tested through the real
+    pages in tests/ciie_portal/test_two_factor.py; browser tests sign in through those pages
+    (tests/browser/staff.py). The demo accounts' exemption (embedded mode) is off unless a test
+    turns it on."""
+    settings.TWO_FACTOR_DEMO_EXEMPT = False
+    force_login = Client.force_login
+
+    def force_login_with_second_factor(self, user, backend=None):
+        force_login(self, user, backend)
+        if user.is_staff:
+            verify_session(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login_with_second_factor)
 
 
 @pytest.fixture(autouse=True)

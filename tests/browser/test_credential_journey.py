@@ -19,6 +19,7 @@ from credentials.production.services import (
     production_job_start,
 )
 from registration.models import Label, Pickup, Visitor
+from tests.browser.staff import admin_sign_in
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.credentials.test_production import jpeg
 from tests.registration.factories import PASSWORD, ApprovedUnitFactory, UserFactory, VisitorFactory
@@ -68,10 +69,7 @@ def _staff(group: str):
 
 
 def _admin_login(page: Page, live_server, user):
-    page.goto(live_server.url + "/admin/login/")
-    page.locator("#id_username").fill(user.username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("input[type=submit]").click()
+    admin_sign_in(page, live_server, user)
 
 
 @pytest.mark.parametrize("browser_language", ["zh-CN"])

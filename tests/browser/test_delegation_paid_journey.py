@@ -19,6 +19,7 @@ from delegations.models import Delegation
 from invoicing.models import Invoice
 from payments.models import Payment
 from registration.models import Label, Pickup, Unit, Visitor
+from tests.browser.staff import admin_sign_in
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.delegations.factories import DelegationFactory, SecretaryFactory
 from tests.payments.factories import open_for_payment
@@ -78,10 +79,7 @@ def cast():
 
 def _admin_login(page: Page, live_server, user):
     page.context.clear_cookies()
-    page.goto(live_server.url + "/admin/login/")
-    page.locator("#id_username").fill(user.username)
-    page.locator("#id_password").fill(PASSWORD)
-    page.locator("input[type=submit]").click()
+    admin_sign_in(page, live_server, user)
 
 
 def _run_action(page: Page, pks, **option):

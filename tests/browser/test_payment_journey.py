@@ -7,6 +7,7 @@ from playwright.sync_api import Page, expect
 
 from credentials.models import CredentialOrder
 from registration.models import Visitor
+from tests.browser.staff import admin_sign_in
 from tests.payments.factories import open_for_payment
 from tests.registration.factories import PASSWORD, ApprovedUnitFactory, VisitorFactory
 
@@ -115,10 +116,7 @@ def test_a_transfer_voucher_confirmed_by_finance(
     # Finance confirms it in the admin.
     finance = _finance_user()
     finance_page = browser.new_context(locale="zh-CN").new_page()
-    finance_page.goto(live_server.url + "/admin/login/")
-    finance_page.locator("#id_username").fill(finance.username)
-    finance_page.locator("#id_password").fill(PASSWORD)
-    finance_page.locator("input[type=submit]").click()
+    admin_sign_in(finance_page, live_server, finance)
     finance_page.goto(live_server.url + "/admin/payments/payment/?transfer=awaiting")
     finance_page.locator(f"input[name=_selected_action][value='{payment.pk}']").check()
     finance_page.locator("select[name=action]").select_option("confirm_transfer")
