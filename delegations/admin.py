@@ -368,7 +368,7 @@ class VisitorAdmin(DelegationScopedAdmin):
         if not obj.photo:
             return "—"
         return format_html(
-            '<img src="{}" alt="" style="max-width:120px">',
+            '<img src="{}" alt="" class="photo-preview">',
             reverse("delegations:visitor_photo", args=[obj.pk]),
         )
 

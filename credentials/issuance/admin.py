@@ -102,7 +102,7 @@ def _credential_state(credential, *, still_here: bool):
         return credential.get_status_display()
     hint = _("take it out: its replacement is packed anew") if still_here else ""
     return format_html(
-        '<strong class="revoked" style="color:#ba2121">{}</strong> {}',
+        '<strong class="revoked">{}</strong> {}',
         credential.get_status_display(),
         hint,
     )
@@ -195,7 +195,7 @@ class _IssuanceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def revoked(self, obj):
         if not obj.revoked_count:
             return "—"
-        return format_html('<strong style="color:#ba2121">{}</strong>', obj.revoked_count)
+        return format_html('<strong class="revoked">{}</strong>', obj.revoked_count)
 
     def _edition_or_message(self, request):
         edition = current_edition_for(request)

@@ -1,4 +1,5 @@
-/* Small helpers for the registration pages. Every page also works without JavaScript. */
+/* Small helpers for the registration pages, started below from the pages' data-* attributes
+   (the pages carry no inline script). Every page also works without JavaScript. */
 window.Registration = (function () {
   function csrf() {
     const input = document.querySelector("input[name=csrfmiddlewaretoken]");
@@ -139,4 +140,48 @@ window.Registration = (function () {
 
   return {codeButton: codeButton, selectFilter: selectFilter, licenceOcr: licenceOcr,
           divisions: divisions, autosave: autosave};
+})();
+
+/* What each page uses, found by its elements:
+   - a form with data-subdivisions-url: province → city → district selects;
+   - the unit form (#unit-form): autosave to data-autosave-url, and the licence read from
+     #id_licence by data-licence-ocr-url;
+   - #licence-ocr-input (sign-up): the licence read to fill in the name and code;
+   - #delegation-filter: filters the delegations of #id_delegation;
+   - #send-code in a form with data-code-purpose: asks for a code, sending the fields named in
+     data-code-fields (space-separated, read from #id_<name>) and data-code-channel if any. */
+(function () {
+  "use strict";
+  const R = window.Registration;
+  function byId(id) { return document.getElementById(id); }
+
+  document.querySelectorAll("form[data-subdivisions-url]").forEach(function (form) {
+    R.divisions(form, form.dataset.subdivisionsUrl);
+  });
+
+  const unitForm = byId("unit-form");
+  if (unitForm && unitForm.dataset.autosaveUrl) {
+    R.autosave(unitForm, unitForm.dataset.autosaveUrl, byId("autosave-status"));
+  }
+  const licence = byId("id_licence");
+  if (licence && unitForm && unitForm.dataset.licenceOcrUrl) {
+    licence.dataset.url = unitForm.dataset.licenceOcrUrl;
+    R.licenceOcr(licence, {name: byId("id_name")});
+  }
+  R.licenceOcr(byId("licence-ocr-input"), {name: byId("id_name"), uscc: byId("id_uscc")});
+  R.selectFilter(byId("delegation-filter"), byId("id_delegation"));
+
+  const send = byId("send-code");
+  if (send && send.form && send.form.dataset.codePurpose) {
+    const form = send.form;
+    R.codeButton(send, form.dataset.codePurpose, function () {
+      const values = {};
+      (form.dataset.codeFields || "").split(" ").filter(Boolean).forEach(function (name) {
+        const field = byId("id_" + name);
+        values[name] = field ? field.value : "";
+      });
+      if (form.dataset.codeChannel) values.channel = form.dataset.codeChannel;
+      return values;
+    });
+  }
 })();

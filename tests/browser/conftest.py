@@ -52,3 +52,49 @@ def browser_context_args(browser_context_args, request):
 
 # The tests here start after the delegation's review: ``unit`` and ``other_unit`` are approved.
 unit, other_unit = approved_unit_fixtures()
+
+
+# Chromium logs every Content-Security-Policy violation to the console, enforced ("Refused to
+# … because it violates the following Content Security Policy directive …") and report-only
+# ("[Report Only] Refused to …") alike; the listener below adds one line per violation with
+# the directive, the blocked URI and the place, in case a message ever goes unlogged.
+CSP_MARKERS = ("Content Security Policy", "CSP violation")
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("CSP violation: " + event.effectiveDirective + " blocked " +
+                (event.blockedURI || "inline") + " at " + event.sourceFile + ":" +
+                event.lineNumber + " on " + event.documentURI);
+});
+"""
+
+
+@pytest.fixture(autouse=True)
+def csp_violations(browser, monkeypatch):
+    """Fails the test if any page of any browser context it opened violated the policy.
+
+    Every context — the ``page`` fixture's and those a test opens itself with
+    ``browser.new_context()`` — reports its pages' console messages and uncaught errors here.
+    """
+    messages: list[str] = []
+    new_context = browser.new_context
+
+    def watched_context(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        context.add_init_script(CSP_LISTENER)
+        context.on("console", lambda message: messages.append(_console_line(message)))
+        context.on("weberror", lambda error: messages.append(f"page error: {error.error}"))
+        return context
+
+    monkeypatch.setattr(browser, "new_context", watched_context)
+    yield messages
+    violations = list(dict.fromkeys(m for m in messages if any(k in m for k in CSP_MARKERS)))
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations), pytrace=False)
+
+
+def _console_line(message) -> str:
+    try:
+        url = message.page.url if message.page else ""
+    except Exception:  # noqa: BLE001 - a closed page has no URL any more
+        url = ""
+    return f"console {message.type} on {url}: {message.text}"

@@ -595,7 +595,7 @@ def test_the_secretary_prints_the_list_and_confirms_the_hand_over(
         visitor = credential.visitor
         assert credential.number in printed_page and visitor.name in printed_page
         assert visitor.id_number_masked in printed_page and visitor.id_number not in printed_page
-    assert unit.name in printed_page and "window.print()" in printed_page
+    assert unit.name in printed_page and "js/print-button.js" in printed_page
     assert printed_page.count('class="item revoked"') == 1
 
     form = client.get(f"{LISTS}{pickup_list.pk}/hand-over/")
