@@ -16,3 +16,10 @@ def login_name_from_request(request, credentials):
     """django-axes counts failures per login name as the login form normalises it."""
     name = (credentials or {}).get("username") or request.POST.get("username", "")
     return normalize_login_name(name)
+
+
+def password_reset_account(login_name: str):
+    """The account a code to its mobile may reset, or None (then nobody gets a code)."""
+    from .models import User
+
+    return User.objects.filter(username=login_name, is_active=True).exclude(mobile="").first()

@@ -16,10 +16,11 @@ from ciie_portal.crypto import normalize_id
 from ciie_portal.windows import registration_window_check
 
 from . import reference
-from .auth import normalize_login_name
+from .auth import normalize_login_name, password_reset_account
+from .limits import Limited, login_attempt
 from .models import InvitationCode, RecommendationCode, Unit, User
 from .validators import validate_uscc
-from .verification import CodeRefused, code_verify
+from .verification import CodeRefused, code_verify, code_verify_for_account
 
 MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 INTERNATIONAL_MOBILE = re.compile(r"^\+?\d{6,15}$")
@@ -163,11 +164,8 @@ class AccountForm(forms.Form):
         if not value:
             return ""
         validate_uscc(value)
-        if Unit.objects.filter(edition=self.edition, uscc=value).exists():
-            raise ValidationError(
-                _("This code is already registered for this expo. Sign in instead."),
-                code="duplicate",
-            )
+        # Whether the code is taken is said only once the SMS code proved the mobile number
+        # (``clean``): the form does not tell anyone which codes have an account.
         return value
 
     def clean_mobile(self):
@@ -252,20 +250,62 @@ class AccountForm(forms.Form):
                 code_verify(purpose="signup", target=mobile, code=data["sms_code"])
             except CodeRefused as refusal:
                 self.add_error("sms_code", str(refusal))
+            else:
+                uscc = data.get("uscc")
+                if uscc and Unit.objects.filter(edition=self.edition, uscc=uscc).exists():
+                    self.add_error(
+                        "uscc",
+                        ValidationError(
+                            _("This code is already registered for this expo. Sign in instead."),
+                            code="duplicate",
+                        ),
+                    )
         return data
 
 
 class LoginForm(AuthenticationForm):
+    """Sign-in. Above django-axes (five failures for one login name from one address), one
+    address may fail a limited number of times whatever the login names (``limits``): then no
+    password is checked from it for a while, and the form says so (and for how long) at the top."""
+
     username = forms.CharField(
         label=_("USCC or account number"),
         widget=forms.TextInput(attrs={"autofocus": True, "autocapitalize": "characters"}),
     )
 
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        #: The per-address refusal, when the address is at its ceiling.
+        self.address_limited: Limited | None = None
+
     def clean_username(self):
         return normalize_login_name(self.cleaned_data.get("username", ""))
 
+    def clean(self):
+        if not (self.cleaned_data.get("username") and self.cleaned_data.get("password")):
+            return super().clean()
+        try:
+            attempt = login_attempt(self.request)
+        except Limited as refusal:
+            self.address_limited = refusal
+            raise ValidationError(str(refusal), code="address_limited") from None
+        data = super().clean()  # a wrong password raises here and keeps its place counted
+        attempt.succeeded()
+        return data
+
+
+def stand_in_user(login_name: str) -> User:
+    """Whom a new password is checked against (similarity) before the code proves the account:
+    built from the login name alone, so the answer is the same whether it is an account."""
+    return User(username=login_name)
+
 
 class PasswordResetForm(forms.Form):
+    """Forgotten password. The answers are the same whether the login name is an account (with
+    a mobile number) or not: no "no such account", a code request answered alike
+    (``verification.code_send_for_account``), a code checked alike
+    (``verification.code_verify_for_account``)."""
+
     username = forms.CharField(label=_("USCC or account number"), max_length=30)
     sms_code = forms.CharField(label=_("SMS verification code"), max_length=6, required=False)
     password1 = forms.CharField(
@@ -284,34 +324,40 @@ class PasswordResetForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.sending_code = sending_code
         self.user = None
+        if sending_code:
+            # "Send code" without JavaScript submits the whole form: only the name counts.
+            self.fields["password1"].required = self.fields["password2"].required = False
 
     def clean_username(self):
         name = normalize_login_name(self.cleaned_data["username"])
-        self.user = User.objects.filter(username=name, is_active=True).exclude(mobile="").first()
-        if self.user is None:
-            raise ValidationError(_("No account with a mobile number has this login name."))
+        self.user = password_reset_account(name)
         return name
 
     def clean(self):
         data = super().clean()
-        if self.sending_code or self.user is None:
+        name = data.get("username")
+        if self.sending_code or not name:
             return data
         if data.get("password1") != data.get("password2"):
             self.add_error("password2", _("The two passwords do not match."))
         elif data.get("password1"):
             try:
-                password_validation.validate_password(data["password1"], self.user)
+                password_validation.validate_password(data["password1"], stand_in_user(name))
             except ValidationError as error:
                 self.add_error("password1", error)
         if not data.get("sms_code"):
             self.add_error("sms_code", _("Enter the code sent to your mobile."))
         elif not self.errors:
             try:
-                code_verify(
-                    purpose="password_reset", target=self.user.mobile, code=data["sms_code"]
+                code = code_verify_for_account(
+                    purpose="password_reset", account_name=name, code=data["sms_code"]
                 )
             except CodeRefused as refusal:
                 self.add_error("sms_code", str(refusal))
+            else:
+                if self.user is None or code.target != self.user.mobile:
+                    # The account changed since the code was sent (mobile number, closed).
+                    self.add_error("sms_code", _("The verification code is not correct."))
         return data
 
 

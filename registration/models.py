@@ -122,6 +122,9 @@ class Unit(models.Model):
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     # 交易团代付: set by a secretary (delegations.paid_by); visitors added later inherit it.
     paid_by_delegation = models.BooleanField(_("paid by the delegation"), default=False)
+    # 一键注册: SHA-256 of the nonce in the unit's one-click registration link (only the latest
+    # link holds it); emptied by the one use the link allows (registration.returning).
+    one_click_nonce = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -181,7 +184,12 @@ class VerificationCode(models.Model):
 
     purpose = models.CharField(max_length=16, choices=Purpose.choices)
     channel = models.CharField(max_length=8, default="sms")
+    #: Where the code went; empty for the stand-in row of a request that sent nothing (an
+    #: unknown login name: see ``verification.code_send_for_account``).
     target = models.CharField(max_length=254, db_index=True)
+    #: The login name a code for an account was asked for (password reset, returning visitor);
+    #: empty for sign-up codes, which go to the mobile number typed.
+    account_name = models.CharField(max_length=150, blank=True, default="")
     code_hash = models.CharField(max_length=128)
     ip_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -192,10 +200,29 @@ class VerificationCode(models.Model):
     class Meta:
         verbose_name = _("verification code")
         verbose_name_plural = _("verification codes")
-        indexes = [models.Index(fields=["target", "purpose", "created_at"])]
+        indexes = [
+            models.Index(fields=["target", "purpose", "created_at"]),
+            models.Index(fields=["account_name", "created_at"]),
+        ]
 
     def __str__(self):
         return f"{self.get_purpose_display()} → {self.target}"
+
+
+class VerificationLock(models.Model):
+    """One row per mobile number, email address, login name or client address that codes were
+    asked for, locked (``SELECT … FOR UPDATE``) while a code request is counted and recorded, so
+    that requests at the same moment are counted one after the other. The key is a keyed hash:
+    the table holds no number or address."""
+
+    key = models.CharField(max_length=64, primary_key=True)
+
+    class Meta:
+        verbose_name = _("verification code lock")
+        verbose_name_plural = _("verification code locks")
+
+    def __str__(self):
+        return self.key
 
 
 class RecommendationCode(models.Model):

@@ -6,15 +6,20 @@ complete. The organiser can also mail every previous unit contact a personal lin
 same pre-filled registration after the contact has chosen a new password.
 """
 
+import hashlib
+import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -25,9 +30,10 @@ from ciie_portal.notices.services import notice_send
 from ciie_portal.windows import registration_window_check
 
 from .auth import normalize_login_name
+from .limits import Counter, Limited, login_attempt, wait_text
 from .models import Unit, User, VerificationCode, Visitor
 from .services import UNIT_INFO_FIELDS
-from .verification import CodeRefused, code_verify
+from .verification import CodeRefused, code_verify_for_account
 
 PURPOSE = VerificationCode.Purpose.RETURNING
 VISITOR_FORWARD_FIELDS = [
@@ -44,7 +50,6 @@ METHODS = (METHOD_PASSWORD, METHOD_SMS, METHOD_EMAIL)
 FAILED_METHODS_SESSION_KEY = "returning_failed_methods"
 
 ONE_CLICK_SALT = "one-click-registration"
-ONE_CLICK_MAX_AGE = timedelta(days=30)
 
 # What the new edition's unit takes over besides the unit information form.
 BROUGHT_FORWARD_FIELDS = [
@@ -67,16 +72,6 @@ def mask_mobile(mobile: str) -> str:
 
 
 # --- Finding the previous registration ------------------------------------------------------
-
-
-def previous_unit_of(*, user: User, edition: Edition) -> Unit | None:
-    """The account's unit of the latest edition before ``edition``, or None."""
-    return (
-        Unit.objects.filter(account=user, edition__number__lt=edition.number)
-        .select_related("edition", "account")
-        .order_by("-edition__number", "-created_at")
-        .first()
-    )
 
 
 def code_target(*, user: User, previous_unit: Unit, channel: str) -> str:
@@ -228,45 +223,184 @@ def unit_bring_forward(
 
 
 # --- One-click registration (一键注册) -------------------------------------------------------
+#
+# The link carries the unit and a nonce, signed with a timestamp. Only the SHA-256 of the nonce
+# is stored (``Unit.one_click_nonce``); issuing a link replaces it, so only the latest link of a
+# unit is good. Using the link empties it with one conditional UPDATE in the transaction that
+# sets the password and brings the unit forward: of two uses at the same moment one wins, the
+# other finds it gone. Verifying the earlier account another way (returning page) empties it
+# too. A link is good for ``ONE_CLICK_LINK_DAYS`` (default 14); an expired one offers to email
+# a new link to the address on file.
+
+ONE_CLICK_RENEWALS_PER_DAY = 3
+
+
+def one_click_max_age() -> timedelta:
+    return timedelta(days=getattr(settings, "ONE_CLICK_LINK_DAYS", 14))
 
 
 class OneClickRefused(Exception):
-    """The link cannot be used; the message says why."""
+    """The link cannot be used; the message says why, ``reason`` what the page offers:
+    ``invalid`` (not a link of ours), ``used`` (used, replaced or no longer needed: sign in)
+    or ``expired`` (a new link can be emailed)."""
+
+    def __init__(self, message: str, *, reason: str = "invalid", unit: Unit | None = None):
+        super().__init__(message)
+        self.reason, self.unit = reason, unit
+
+
+@dataclass(frozen=True)
+class OneClickLink:
+    unit: Unit
+    nonce_digest: str
 
 
 def _signer() -> signing.TimestampSigner:
     return signing.TimestampSigner(salt=ONE_CLICK_SALT)
 
 
+def _digest(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
 def one_click_token(unit: Unit) -> str:
-    return _signer().sign(str(unit.pk))
+    """Issue the unit's one-click link (its token): any earlier link of the unit stops working."""
+    nonce = secrets.token_urlsafe(18)
+    unit.one_click_nonce = _digest(nonce)
+    Unit.objects.filter(pk=unit.pk).update(one_click_nonce=unit.one_click_nonce)
+    return _signer().sign(f"{unit.pk}:{nonce}")
 
 
-def one_click_unit(token: str, *, edition: Edition) -> Unit:
-    """The earlier-edition unit a link was made for, or OneClickRefused."""
+def _invalid() -> OneClickRefused:
+    return OneClickRefused(
+        _("This registration link is not valid. Copy the whole link from the email.")
+    )
+
+
+def _used(unit: Unit) -> OneClickRefused:
+    return OneClickRefused(
+        _(
+            "This registration link has already been used, or a newer one was sent, or your "
+            "earlier registration was already verified another way. Sign in with your login "
+            "name and password; if you do not know the password, reset it by SMS, or verify "
+            "your earlier account on the returning visitor page."
+        ),
+        reason="used",
+        unit=unit,
+    )
+
+
+def one_click_unit(token: str, *, edition: Edition) -> OneClickLink:
+    """The earlier-edition unit a link was made for, if the link is still good; OneClickRefused
+    otherwise."""
     try:
-        pk = _signer().unsign(token, max_age=ONE_CLICK_MAX_AGE)
-    except signing.SignatureExpired:
-        raise OneClickRefused(
-            _(
-                "This registration link has expired. Verify your earlier account on the "
-                "returning visitor page instead."
-            )
-        ) from None
+        value = _signer().unsign(token)
     except signing.BadSignature:
-        raise OneClickRefused(
-            _("This registration link is not valid. Copy the whole link from the email.")
-        ) from None
+        raise _invalid() from None
+    pk, _sep, nonce = value.partition(":")
+    if not pk.isdigit():
+        raise _invalid()
     unit = (
-        Unit.objects.filter(pk=pk, edition__number__lt=edition.number, account__is_active=True)
+        Unit.objects.filter(pk=int(pk), edition__number__lt=edition.number, account__is_active=True)
         .select_related("account", "edition")
         .first()
     )
     if unit is None:
+        raise _invalid()
+    expired = OneClickRefused(
+        _(
+            "This registration link has expired. We can email you a new one to the address "
+            "on file, or verify your earlier account on the returning visitor page instead."
+        ),
+        reason="expired",
+        unit=unit,
+    )
+    if not nonce:
+        # A link from before links worked once: never accepted; a new one can be sent.
+        raise expired
+    digest = _digest(nonce)
+    if not (unit.one_click_nonce and constant_time_compare(unit.one_click_nonce, digest)):
+        raise _used(unit)
+    try:
+        _signer().unsign(token, max_age=one_click_max_age())
+    except signing.SignatureExpired:
+        raise expired from None
+    return OneClickLink(unit=unit, nonce_digest=digest)
+
+
+def one_click_claim(link: OneClickLink) -> None:
+    """Use the link up (inside the caller's transaction), or OneClickRefused if it already was."""
+    claimed = Unit.objects.filter(pk=link.unit.pk, one_click_nonce=link.nonce_digest).update(
+        one_click_nonce=""
+    )
+    if not claimed:
+        raise _used(link.unit)
+
+
+def one_click_void(unit: Unit) -> None:
+    """The earlier account was verified another way: its one-click link is no longer needed."""
+    Unit.objects.filter(pk=unit.pk).exclude(one_click_nonce="").update(one_click_nonce="")
+
+
+def _one_click_email(unit: Unit) -> str:
+    return unit.contact_email or unit.account.email
+
+
+def _one_click_notice(*, unit: Unit, edition: Edition, key: str, base_url: str) -> None:
+    link = base_url.rstrip("/") + reverse(
+        "registration:returning_link", args=[one_click_token(unit)]
+    )
+    valid_until = timezone.localtime(timezone.now() + one_click_max_age())
+    notice_send(
+        key=key,
+        event="one_click_invite",
+        channel=Notice.Channel.EMAIL,
+        recipient=_one_click_email(unit),
+        template="one_click_invite",
+        params={
+            "unit": unit.name,
+            "login_name": unit.login_name,
+            "edition": edition.name,
+            "previous_edition": unit.edition.name,
+            "link": link,
+            "valid_until": valid_until.strftime("%Y-%m-%d %H:%M"),
+        },
+        language="en" if unit.region == Region.OTHER else "zh-hans",
+    )
+
+
+def one_click_renew(*, refusal: OneClickRefused, edition: Edition, base_url: str) -> str:
+    """Email a new link for the unit of an expired one, to the address on file (never to the
+    one asking); at most ``ONE_CLICK_RENEWALS_PER_DAY`` a day per unit. Returns the address,
+    masked; raises OneClickRefused or limits.Limited."""
+    unit = refusal.unit
+    if refusal.reason != "expired" or unit is None:
+        raise refusal
+    if Unit.objects.filter(account_id=unit.account_id, edition=edition).exists():
+        raise _used(unit)
+    if not _one_click_email(unit):
         raise OneClickRefused(
-            _("This registration link is not valid. Copy the whole link from the email.")
+            _(
+                "No email address is on file for this registration. Verify your earlier "
+                "account on the returning visitor page by password or SMS code instead."
+            ),
+            reason="invalid",
         )
-    return unit
+    counter = Counter(scope="one-click-renewal", limit=ONE_CLICK_RENEWALS_PER_DAY, window=86400)
+    count, _key, left = counter.hit(str(unit.pk))
+    if count > counter.limit:
+        raise Limited(
+            _("A new link was already sent several times today. Try again in %(wait)s.")
+            % {"wait": wait_text(left)},
+            wait_seconds=int(left) + 1,
+        )
+    with transaction.atomic():
+        key = f"one-click:{unit.pk}:{edition.number}:renewal:{secrets.token_hex(8)}"
+        _one_click_notice(unit=unit, edition=edition, key=key, base_url=base_url)
+        audit_record(
+            actor=None, obj=unit, action="unit.one_click_renew", data={"edition": edition.number}
+        )
+    return mask_email(_one_click_email(unit))
 
 
 def one_click_invite_send(*, units, actor, base_url: str) -> int:
@@ -295,7 +429,6 @@ def one_click_invite_send(*, units, actor, base_url: str) -> int:
         .exclude(account_number="")
         .values_list("account_number", flat=True)
     )
-    valid_until = timezone.localtime(timezone.now() + ONE_CLICK_MAX_AGE)
     invited = []
     seen_accounts = set()
     with transaction.atomic():
@@ -303,31 +436,12 @@ def one_click_invite_send(*, units, actor, base_url: str) -> int:
             if unit.account_id in seen_accounts or unit.login_name in registered_codes:
                 continue
             seen_accounts.add(unit.account_id)
-            email = unit.contact_email or unit.account.email
-            if not email:
+            if not _one_click_email(unit):
                 continue
             key = f"one-click:{unit.pk}:{edition.number}"
             if Notice.objects.filter(key=key).exists():
                 continue
-            link = base_url.rstrip("/") + reverse(
-                "registration:returning_link", args=[one_click_token(unit)]
-            )
-            notice_send(
-                key=key,
-                event="one_click_invite",
-                channel=Notice.Channel.EMAIL,
-                recipient=email,
-                template="one_click_invite",
-                params={
-                    "unit": unit.name,
-                    "login_name": unit.login_name,
-                    "edition": edition.name,
-                    "previous_edition": unit.edition.name,
-                    "link": link,
-                    "valid_until": valid_until.strftime("%Y-%m-%d %H:%M"),
-                },
-                language="en" if unit.region == Region.OTHER else "zh-hans",
-            )
+            _one_click_notice(unit=unit, edition=edition, key=key, base_url=base_url)
             invited.append(unit)
         audit_record_bulk(
             actor=actor,
@@ -374,7 +488,15 @@ def _check_new_password(form: forms.Form, user: User | None) -> None:
 
 
 class ReturningForm(forms.Form):
-    """往届账号验证: the earlier account and one of three proofs of holding it."""
+    """往届账号验证: the earlier account and one of three proofs of holding it.
+
+    No account enumeration: before the account is proven, the form never says whether the login
+    name is an account, has an earlier registration or a mobile number / email address on file.
+    A wrong password and an unknown name get one answer after the same password check (through
+    django-axes and the per-address sign-in ceiling); a code request is answered alike for
+    every name (``verification.code_send_for_account``) and so is a code
+    (``verification.code_verify_for_account``).
+    """
 
     username = forms.CharField(
         label=gettext_lazy("Account of the earlier expo"),
@@ -398,10 +520,13 @@ class ReturningForm(forms.Form):
         super().__init__(*args, **kw)
         self.method, self.edition, self.request = method, edition, request
         self.sending_code = sending_code
+        self.login_name = ""
         self.user: User | None = None
         self.previous_unit: Unit | None = None
         #: True when the account, the password or the code was refused (not a typo elsewhere).
         self.verification_failed = False
+        #: The per-address sign-in ceiling's refusal, when the address is at it.
+        self.address_limited: Limited | None = None
         if method == METHOD_PASSWORD:
             for name in ("code", "password1", "password2"):
                 del self.fields[name]
@@ -418,9 +543,12 @@ class ReturningForm(forms.Form):
 
     @property
     def target(self) -> str:
-        if self.user is None or self.method == METHOD_PASSWORD:
+        """Where a code for this name goes; "" when nowhere (never shown before verifying)."""
+        if self.previous_unit is None or self.method == METHOD_PASSWORD:
             return ""
-        return code_target(user=self.user, previous_unit=self.previous_unit, channel=self.method)
+        return code_target(
+            user=self.previous_unit.account, previous_unit=self.previous_unit, channel=self.method
+        )
 
     @property
     def masked_target(self) -> str:
@@ -429,64 +557,80 @@ class ReturningForm(forms.Form):
 
     def clean_username(self):
         name = normalize_login_name(self.cleaned_data["username"])
-        user = User.objects.filter(username=name, is_active=True).first()
-        if user is None:
-            self.verification_failed = not self.sending_code
-            raise ValidationError(
-                _("No account has this login name. Check the code or account number."),
-                code="unknown_account",
+        self.login_name = name
+        # One query whatever the name: the active account's unit of the latest earlier expo.
+        self.previous_unit = (
+            Unit.objects.filter(
+                account__username=name,
+                account__is_active=True,
+                edition__number__lt=self.edition.number,
             )
-        previous = previous_unit_of(user=user, edition=self.edition)
-        if previous is None:
-            self.verification_failed = not self.sending_code
-            raise ValidationError(
-                _("This account has no registration from an earlier expo. Sign in instead."),
-                code="no_previous_unit",
-            )
-        self.user, self.previous_unit = user, previous
-        if self.method == METHOD_SMS and not self.target:
-            raise ValidationError(
-                _("This account has no mobile number on file. Choose another way to verify."),
-                code="no_mobile",
-            )
-        if self.method == METHOD_EMAIL and not self.target:
-            raise ValidationError(
-                _("This account has no email address on file. Choose another way to verify."),
-                code="no_email",
-            )
+            .select_related("edition", "account")
+            .order_by("-edition__number", "-created_at")
+            .first()
+        )
         return name
 
     def clean(self):
         data = super().clean()
-        if self.user is None or self.sending_code:
+        if not self.login_name or self.sending_code:
             return data
         if self.method == METHOD_PASSWORD:
             return self._clean_password(data)
-        _check_new_password(self, self.user)
+        # Checked against the name alone, as for any name (the account is not proven yet).
+        _check_new_password(self, User(username=self.login_name))
         if data.get("code") and not self.errors:
             try:
-                code_verify(purpose=PURPOSE, target=self.target, code=data["code"])
+                sent = code_verify_for_account(
+                    purpose=PURPOSE,
+                    account_name=self.login_name,
+                    code=data["code"],
+                    channel=self.method,
+                )
             except CodeRefused as refusal:
                 self.verification_failed = True
                 self.add_error("code", str(refusal))
+            else:
+                if not self.target or sent.target != self.target:
+                    # The account changed since the code went out (closed, new number).
+                    self.verification_failed = True
+                    self.add_error("code", _("The verification code is not correct."))
+                else:
+                    self.user = self.previous_unit.account
         return data
 
     def _clean_password(self, data):
         if not data.get("password"):
             return data  # the field's "required" error says so
-        # Through django-axes: failures are counted and a locked account stays locked.
-        user = authenticate(self.request, username=self.user.username, password=data["password"])
+        try:
+            attempt = login_attempt(self.request)
+        except Limited as refusal:
+            self.address_limited = refusal
+            self.add_error(None, str(refusal))
+            return data
+        # Through django-axes: failures are counted and a locked account stays locked. An
+        # unknown name is checked the same way (Django hashes the password all the same).
+        user = authenticate(self.request, username=self.login_name, password=data["password"])
         if user is None:
             self.verification_failed = True
-            if self.user.has_usable_password():
-                message = _("The password is not correct.")
-            else:
-                message = _(
-                    "This account has no password yet. Verify by SMS or email code instead."
-                )
-            self.add_error("password", message)
-        else:
-            self.user = user
+            self.add_error(
+                "password",
+                _(
+                    "The account or the password is not correct. An earlier account that never "
+                    "had a password verifies by SMS or email code instead."
+                ),
+            )
+            return data
+        attempt.succeeded()
+        if self.previous_unit is None or self.previous_unit.account_id != user.pk:
+            # Said only now that the password proved the account.
+            self.verification_failed = True
+            self.add_error(
+                "username",
+                _("This account has no registration from an earlier expo. Sign in instead."),
+            )
+            return data
+        self.user = user
         return data
 
 

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -16,7 +15,7 @@ from ciie_portal.windows import registration_window
 
 from . import ocr, reference
 from .access import current_unit, edition_or_404
-from .auth import normalize_login_name
+from .auth import normalize_login_name, password_reset_account
 from .forms import (
     AccountForm,
     EntryForm,
@@ -26,22 +25,20 @@ from .forms import (
     clean_document_image,
     mobile_is_valid,
 )
-from .models import UnitDraft, User
+from .limits import Limited, client_ip, ocr_call
+from .models import UnitDraft
 from .services import account_register, password_reset, unit_draft_save, unit_info_save
-from .verification import CodeRefused, code_send
+from .verification import CodeRefused, code_send, code_send_for_account, deliver_after
 
 ENTRY_SESSION_KEY = "registration_entry"
-OCR_SESSION_KEY = "registration_ocr_calls"
-OCR_CALLS_PER_SESSION = 20
 
 
-def client_ip(request) -> str | None:
-    """The visitor's address for rate limits: behind the proxies we trust, from X-Forwarded-For."""
-    proxies = settings.TRUSTED_PROXY_COUNT
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    if proxies and len(forwarded) >= proxies and forwarded[-proxies]:
-        return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR")
+def reset_code_sent_message() -> str:
+    """The one answer to a password-reset code request, whether the name is an account or not."""
+    return _(
+        "If an account with this login name has a mobile number on file, a verification code "
+        "was sent to that number."
+    )
 
 
 # --- Entry and new account ------------------------------------------------------------------
@@ -145,14 +142,7 @@ def code_request(request):
         if not mobile_is_valid(mobile, region=region):
             return JsonResponse({"error": _("Enter a valid mobile number.")}, status=400)
     elif purpose == "password_reset":
-        user = User.objects.filter(
-            username=normalize_login_name(request.POST.get("username", ""))
-        ).first()
-        if user is None or not user.mobile:
-            return JsonResponse(
-                {"error": _("No account with a mobile number has this login name.")}, status=400
-            )
-        mobile = user.mobile
+        return _reset_code_json(request)
     elif purpose == "returning":
         # The returning-visitor page sends to the earlier account's mobile or email.
         from .views_returning import returning_code_json
@@ -169,19 +159,48 @@ def code_request(request):
     return JsonResponse({"sent_to": mask_mobile(mobile), "wait_seconds": 60})
 
 
+def _reset_code_json(request):
+    """Same answer, status and work for every login name: see ``code_send_for_account``."""
+    name = normalize_login_name(request.POST.get("username", ""))
+    if not name or len(name) > PasswordResetForm.base_fields["username"].max_length:
+        # What the form refuses too; no account has such a name.
+        return JsonResponse({"error": _("Enter your login name first.")}, status=400)
+    user = password_reset_account(name)
+    try:
+        delivery = code_send_for_account(
+            purpose="password_reset",
+            account_name=name,
+            target=user.mobile if user else None,
+            ip_address=client_ip(request),
+        )
+    except CodeRefused as refusal:
+        return JsonResponse(
+            {"error": str(refusal), "wait_seconds": refusal.wait_seconds}, status=429
+        )
+    message = reset_code_sent_message()
+    # "sent_to" is what the page's script shows after its tick.
+    response = JsonResponse({"message": message, "sent_to": message, "wait_seconds": 60})
+    return deliver_after(response, delivery)
+
+
 def mask_mobile(mobile: str) -> str:
     return f"{mobile[:3]}****{mobile[-4:]}" if len(mobile) > 7 else mobile
 
 
 @require_POST
 def licence_ocr(request):
-    """Read unit name and USCC from an uploaded business licence (signup or unit form)."""
+    """Read unit name and USCC from an uploaded business licence (signup or unit form).
+
+    Limited per client address and per signed-in account (``limits.ocr_call``), not per
+    session: a new session does not start the count again."""
     if not (request.user.is_authenticated or request.session.get(ENTRY_SESSION_KEY)):
         return JsonResponse({"error": _("Start the registration first.")}, status=403)
-    calls = request.session.get(OCR_SESSION_KEY, 0)
-    if calls >= OCR_CALLS_PER_SESSION:
-        return JsonResponse({"error": _("Too many recognitions; fill in by hand.")}, status=429)
-    request.session[OCR_SESSION_KEY] = calls + 1
+    try:
+        ocr_call(request)
+    except Limited as refusal:
+        return JsonResponse(
+            {"error": str(refusal), "wait_seconds": refusal.wait_seconds}, status=429
+        )
     upload = request.FILES.get("licence")
     if upload is None:
         return JsonResponse({"error": _("Choose an image first.")}, status=400)
@@ -204,23 +223,33 @@ class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     authentication_form = LoginForm
 
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.address_limited is not None:
+            response.status_code = 429
+        return response
+
 
 @require_http_methods(["GET", "POST"])
 def password_reset_view(request):
+    """Forgotten password: the same answers for every login name (see ``PasswordResetForm``)."""
     sending_code = "send_code" in request.POST
     form = PasswordResetForm(request.POST or None, sending_code=sending_code)
     if request.method == "POST" and form.is_valid():
         if sending_code:
             try:
-                code_send(
-                    purpose="password_reset", target=form.user.mobile, ip_address=client_ip(request)
-                )
-                messages.success(
-                    request,
-                    _("A verification code was sent to %s.") % mask_mobile(form.user.mobile),
+                delivery = code_send_for_account(
+                    purpose="password_reset",
+                    account_name=form.cleaned_data["username"],
+                    target=form.user.mobile if form.user else None,
+                    ip_address=client_ip(request),
                 )
             except CodeRefused as refusal:
                 form.add_error("sms_code", str(refusal))
+            else:
+                messages.success(request, reset_code_sent_message())
+                response = render(request, "registration/password_reset.html", {"form": form})
+                return deliver_after(response, delivery)
         else:
             password_reset(user=form.user, password=form.cleaned_data["password1"])
             messages.success(request, _("Your password was changed. Sign in with it now."))

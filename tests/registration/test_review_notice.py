@@ -10,7 +10,7 @@ from django.utils import timezone, translation
 from ciie_portal.models import Notice
 from ciie_portal.notices.services import render_notice
 from registration.models import Unit, UnitDraft, Visitor
-from registration.returning import ONE_CLICK_MAX_AGE, one_click_invite_send
+from registration.returning import one_click_invite_send, one_click_max_age
 from registration.services import unit_review_notice, unit_submit
 from tests.ciie_portal.factories import EditionFactory
 from tests.registration.factories import UnitFactory, VisitorFactory
@@ -82,7 +82,7 @@ def test_an_automatic_approval_is_told_by_sms_and_email(unit, edition):
 def test_the_one_click_link_is_valid_until_a_beijing_time(edition, organiser):
     previous = EditionFactory(number=edition.number - 1)
     old_unit = UnitFactory(edition=previous, contact_email="old@example.com")
-    with mock.patch("django.utils.timezone.now", return_value=UTC_1559 - ONE_CLICK_MAX_AGE):
+    with mock.patch("django.utils.timezone.now", return_value=UTC_1559 - one_click_max_age()):
         one_click_invite_send(units=[old_unit], actor=organiser, base_url="https://x")
     notice = Notice.objects.get(event="one_click_invite")
     assert notice.params["valid_until"] == "2027-10-20 23:59"
