@@ -295,7 +295,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 # Content-Security-Policy (django-csp): no inline script or style — scripts and styles come from
 # static files, and the few inline blocks that must stay carry the response's nonce
 # ({{ request.csp_nonce }}). Violations are reported to /csp-report/, which logs them.
-CONTENT_SECURITY_POLICY_REPORT_ONLY = {
+CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
