@@ -5,12 +5,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ciie_portal.private_files import private_file_response
 from ciie_portal.windows import registration_window
 
 from . import ocr, reference
@@ -357,11 +358,4 @@ def unit_autosave(request):
 @require_GET
 def unit_licence(request):
     """The unit's own qualification document (never under a public URL)."""
-    unit = current_unit(request)
-    if not unit.licence:
-        raise Http404
-    return FileResponse(unit.licence.open("rb"), content_type=_image_type(unit.licence.name))
-
-
-def _image_type(name: str) -> str:
-    return "image/png" if name.lower().endswith(".png") else "image/jpeg"
+    return private_file_response(current_unit(request).licence)

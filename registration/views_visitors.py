@@ -2,12 +2,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ciie_portal import crypto
+from ciie_portal.private_files import private_file_response
 from ciie_portal.windows import registration_window
 
 from .access import current_unit
@@ -274,9 +275,7 @@ def visitors_submit_view(request):
 @require_GET
 def visitor_photo(request, pk):
     visitor = _visitor_of(request, pk, pending_too=True)
-    if not visitor.photo:
-        raise Http404
-    return FileResponse(visitor.photo.open("rb"), content_type="image/jpeg")
+    return private_file_response(visitor.photo, content_type="image/jpeg")
 
 
 @login_required

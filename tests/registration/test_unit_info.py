@@ -70,6 +70,7 @@ def test_the_licence_is_served_only_to_its_unit(signed_in, unit, other_contact):
     response = signed_in.get("/accounts/unit/licence/")
     assert response.status_code == 200
     assert response["Content-Type"] == "image/png"
+    assert response["Cache-Control"] == "private, no-store"
     other = Client()
     other.force_login(other_contact)
     assert other.get("/accounts/unit/licence/").status_code == 404
@@ -83,7 +84,9 @@ def test_staff_see_a_licence_only_within_their_delegation(
     url = f"/staff/units/{unit.pk}/licence/"
     staff = Client()
     staff.force_login(secretary)
-    assert staff.get(url).status_code == 200
+    response = staff.get(url)
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "private, no-store"
     for outsider in (other_secretary, finance):
         staff.force_login(outsider)
         assert staff.get(url).status_code == 404

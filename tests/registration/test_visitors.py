@@ -307,3 +307,18 @@ def test_the_dashboard_of_another_contact_shows_their_unit_only(unit, other_cont
     content = other.get("/accounts/").content.decode()
     assert other_unit.name in content
     assert unit.name not in content
+
+
+def test_the_units_own_visitor_photo_is_served_and_never_cached(signed_in, unit):
+    from django.core.files.base import ContentFile
+
+    from tests.registration.images import image_file
+
+    visitor = VisitorFactory(unit=unit)
+    visitor.photo.save("p.jpg", ContentFile(image_file(fmt="JPEG").read()))
+
+    response = signed_in.get(f"/accounts/visitors/{visitor.pk}/photo/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["Cache-Control"] == "private, no-store"
