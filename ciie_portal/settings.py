@@ -223,6 +223,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_USERNAME_CALLABLE = "registration.auth.login_name_from_request"
 AXES_VERBOSE = False
+# Ceilings per client address across every account and session (registration/limits.py, kept
+# in the shared cache): failed sign-ins, licence recognitions; and per account for OCR.
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=20)
+LOGIN_FAILURES_PER_ADDRESS_MINUTES = env.int("LOGIN_FAILURES_PER_ADDRESS_MINUTES", default=15)
+OCR_CALLS_PER_ADDRESS_PER_HOUR = env.int("OCR_CALLS_PER_ADDRESS_PER_HOUR", default=30)
+OCR_CALLS_PER_ACCOUNT_PER_DAY = env.int("OCR_CALLS_PER_ACCOUNT_PER_DAY", default=20)
+# The one-click registration link (returning visitors) works once, for this many days.
+ONE_CLICK_LINK_DAYS = env.int("ONE_CLICK_LINK_DAYS", default=14)
 # Behind N reverse proxies the client's address is the N-th from the right in X-Forwarded-For;
 # rate limits and lockouts count by it (0: REMOTE_ADDR, when nothing sits in front).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
