@@ -54,10 +54,10 @@ def browser_context_args(browser_context_args, request):
 unit, other_unit = approved_unit_fixtures()
 
 
-# Chromium logs every Content-Security-Policy violation to the console, enforced ("Refused to
-# … because it violates the following Content Security Policy directive …") and report-only
-# ("[Report Only] Refused to …") alike; the listener below adds one line per violation with
-# the directive, the blocked URI and the place, in case a message ever goes unlogged.
+# Chromium logs every Content-Security-Policy violation to the console ("Executing inline script
+# violates the following Content Security Policy directive …", "Refused to load …"), enforced and
+# report-only alike; the listener below adds one line per violation with the directive, the
+# blocked URI and the place, in case a message ever goes unlogged.
 CSP_MARKERS = ("Content Security Policy", "CSP violation")
 CSP_LISTENER = """
 document.addEventListener("securitypolicyviolation", function (event) {
