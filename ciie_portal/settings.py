@@ -155,6 +155,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): signed in with a second factor in this session.
     "django_otp.middleware.OTPMiddleware",
+    # Staff pages outside the admin (/staff/, /gate/, finance's and secretaries' pages) also
+    # need the second factor passed in this session.
+    "ciie_portal.two_factor.middleware.StaffSecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Stored ID numbers this server's keys cannot decrypt: a 503 page for the organiser.

@@ -134,7 +134,12 @@ def _real_keys() -> dict:
 
 
 def _run(tmp_path, code: str, **environment):
-    env = {k: v for k, v in os.environ.items() if k not in NAMES and not k.startswith("PAYMENT_")}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set for the browser tests; check --deploy reports it.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in NAMES and not k.startswith("PAYMENT_") and k != "DJANGO_ALLOW_ASYNC_UNSAFE"
+    }
     env.update(DJANGO_SETTINGS_MODULE="ciie_portal.settings", CIIE_VAR_DIR=str(tmp_path))
     env.update(environment)
     return subprocess.run(
