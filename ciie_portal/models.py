@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .choices import UnitCategory
+from .records import GuardedModel, GuardedQuerySet
 
 CENT = Decimal("0.01")
 
@@ -181,16 +182,18 @@ class EntryPeriod(models.Model):
             raise ValidationError(_("Entry days must lie within the expo's dates."))
 
 
-class AuditEntry(models.Model):
+class AuditEntry(GuardedModel):
     """One state change or action anywhere in the portal: who, when, on what, from, to, why.
 
-    Written only through ``ciie_portal.audit``; never edited or deleted.
+    Written only through ``ciie_portal.audit``; never edited or deleted (``records``: nothing
+    is mutable; on PostgreSQL a trigger refuses every UPDATE and DELETE). The actor is
+    protected: a user who appears in the log is deactivated, not deleted.
     """
 
     created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
@@ -207,6 +210,8 @@ class AuditEntry(models.Model):
     to_state = models.CharField(_("to state"), max_length=32, blank=True)
     reason = models.TextField(_("reason"), blank=True)
     data = models.JSONField(_("details"), default=dict, blank=True)
+
+    objects = GuardedQuerySet.as_manager()  # append-only: nothing mutable
 
     class Meta:
         verbose_name = _("audit entry")

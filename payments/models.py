@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from ciie_portal.records import GuardedModel, GuardedQuerySet
 from ciie_portal.states import StateMachine
 
 
@@ -23,13 +24,31 @@ class Method(models.TextChoices):
 QR_METHODS = (Method.QR_ALIPAY, Method.QR_WECHAT, Method.QR_UNIONPAY)
 
 
-class Payment(models.Model):
+class PaymentQuerySet(GuardedQuerySet):
+    # What the state machine, acceptance and flagging write (payments/acceptance.py,
+    # services.py); method, amount, order, who started it and when never change.
+    mutable_fields = frozenset(
+        {
+            "status",
+            "confirmed_at",
+            "received_amount",
+            "flagged",
+            "flag_reason",
+            "provider_reference",
+        }
+    )
+
+
+class Payment(GuardedModel):
     """One attempt to pay an order through a gateway: the payments ledger.
 
-    Never edited by hand nor deleted. Money that arrives but cannot be accepted (wrong amount,
-    order closed, deadline passed, paid twice) is kept here ``flagged`` for finance, with the
-    amount actually received, instead of being confirmed or dropped.
+    Never edited by hand nor deleted (``ciie_portal.records``; on PostgreSQL a trigger refuses
+    too). Money that arrives but cannot be accepted (wrong amount, order closed, deadline
+    passed, paid twice) is kept here ``flagged`` for finance, with the amount actually
+    received, instead of being confirmed or dropped.
     """
+
+    mutable_fields = PaymentQuerySet.mutable_fields
 
     class Status(models.TextChoices):
         CREATED = "created", _("Started")
@@ -68,6 +87,8 @@ class Payment(models.Model):
     )
     created_at = models.DateTimeField(_("started"), default=timezone.now, editable=False)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+
+    objects = PaymentQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("payment")
@@ -208,12 +229,30 @@ def new_refund_number(now=None) -> str:
     return f"R{stamp}{secrets.randbelow(10**6):06d}"
 
 
-class Refund(models.Model):
+class RefundQuerySet(GuardedQuerySet):
+    # Finance's decision and the gateway's answer (payments/refunds.py); the number, order,
+    # payment, amount, route, payee and who asked when never change.
+    mutable_fields = frozenset(
+        {
+            "status",
+            "decided_by",
+            "decided_at",
+            "rejection_reason",
+            "provider_reference",
+            "refunded_at",
+            "last_error",
+        }
+    )
+
+
+class Refund(GuardedModel):
     """退款: money paid for some lines of an order going back. The refunds ledger.
 
     Separate from the payments ledger; never edited by hand nor deleted. One refund returns one
     confirmed payment's money for one or more lines (批量退款 makes one refund per order).
     """
+
+    mutable_fields = RefundQuerySet.mutable_fields
 
     class Status(models.TextChoices):
         REQUESTED = "requested", _("Not refunded")  # 未退款: asked for, awaiting finance
@@ -271,6 +310,8 @@ class Refund(models.Model):
     )
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     refunded_at = models.DateTimeField(_("refunded"), null=True, blank=True)
+
+    objects = RefundQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("refund")
@@ -384,12 +425,21 @@ class BankStatement(models.Model):
         return self.filename
 
 
-class StatementEntry(models.Model):
+class StatementEntryQuerySet(GuardedQuerySet):
+    # Matching (payments/statements.py): what the row was matched to, by whom, when, and the
+    # note; the row as the bank wrote it (date, amount, payer, references) never changes.
+    mutable_fields = frozenset({"match", "payment", "note", "matched_by", "matched_at"})
+
+
+class StatementEntry(GuardedModel):
     """One incoming transfer from a bank statement, and what it was matched to.
 
     ``checksum`` (SHA-256 of the row's normalised content) is unique: importing the same file
     twice, or an overlapping statement, adds nothing. Unmatched entries are finance's queue.
+    Never deleted; only the matching changes.
     """
+
+    mutable_fields = StatementEntryQuerySet.mutable_fields
 
     class Match(models.TextChoices):
         UNMATCHED = "unmatched", _("Not matched")  # the queue
@@ -435,6 +485,8 @@ class StatementEntry(models.Model):
         verbose_name=_("matched by"),
     )
     matched_at = models.DateTimeField(_("matched"), null=True, blank=True)
+
+    objects = StatementEntryQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("bank statement entry")

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ciie_portal.records import GuardedModel, GuardedQuerySet
 from ciie_portal.states import StateMachine
 from registration.models import Label, Pickup, Visitor
 
@@ -25,13 +26,22 @@ def new_order_number(now=None) -> str:
     return f"V{stamp}{secrets.randbelow(10**6):06d}"
 
 
-class CredentialOrder(models.Model):
+class CredentialOrderQuerySet(GuardedQuerySet):
+    # The state machine (paid, cancelled, closed) and when; the number, payer, total, payment
+    # window and who made it when never change.
+    mutable_fields = frozenset({"status", "paid_at", "closed_at"})
+
+
+class CredentialOrder(GuardedModel):
     """订单: one submission for credentials (提交办证(付费)), one line per visitor.
 
     Paid either by a unit for its visitors, or by a delegation (交易团代付) for the visitors it
     pays for: one consolidated order, by bank transfer only. Exactly one of ``unit`` and
-    ``delegation`` is set. A financial record: never edited by hand, never deleted.
+    ``delegation`` is set. A financial record: never edited by hand, never deleted
+    (``ciie_portal.records``).
     """
+
+    mutable_fields = CredentialOrderQuerySet.mutable_fields
 
     class Status(models.TextChoices):
         PENDING_PAYMENT = "pending_payment", _("Awaiting payment")  # 待支付
@@ -83,6 +93,8 @@ class CredentialOrder(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True)
     closed_at = models.DateTimeField(_("cancelled or closed"), null=True, blank=True)
+
+    objects = CredentialOrderQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("credential order")
@@ -138,7 +150,10 @@ class CredentialOrder(models.Model):
 REFUNDABLE_VISITOR_STATES = (Visitor.Status.REVIEW_FAILED, Visitor.Status.CANCELLED)
 
 
-class OrderLineQuerySet(models.QuerySet):
+class OrderLineQuerySet(GuardedQuerySet):
+    # Only ``open`` changes: the line is released when its order is cancelled or closed.
+    mutable_fields = frozenset({"open"})
+
     def refundable(self):
         """Lines whose fee can be refunded now: paid order, visitor failed or cancelled, a
         fee, and no refund asked for or made already (a rejected one may be asked for again).
@@ -154,12 +169,15 @@ class OrderLineQuerySet(models.QuerySet):
         ).exclude(refund_lines__active=True)
 
 
-class OrderLine(models.Model):
+class OrderLine(GuardedModel):
     """One visitor in an order, with the label, entry days, pick-up and fee at order time.
 
     ``open`` is true while the order is pending or paid. The database allows one open line per
-    visitor, so a visitor is in at most one live order whatever the application does.
+    visitor, so a visitor is in at most one live order whatever the application does. Nothing
+    else of a line ever changes, and it is never deleted.
     """
+
+    mutable_fields = OrderLineQuerySet.mutable_fields
 
     order = models.ForeignKey(
         CredentialOrder,

@@ -82,9 +82,10 @@ class OrderLineFactory(factory.django.DjangoModelFactory):
     fee = Decimal("200.00")
 
 
-def order_with_lines(unit, *, lines=1, **overrides) -> CredentialOrder:
-    order = CredentialOrderFactory(unit=unit, total=Decimal("200.00") * lines, **overrides)
-    OrderLineFactory.create_batch(lines, order=order)
+def order_with_lines(unit, *, lines=1, fee=Decimal("200.00"), **overrides) -> CredentialOrder:
+    """An order of ``lines`` lines of ``fee`` each (orders and lines never change once made)."""
+    order = CredentialOrderFactory(unit=unit, total=fee * lines, **overrides)
+    OrderLineFactory.create_batch(lines, order=order, fee=fee)
     return order
 
 

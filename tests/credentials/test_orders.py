@@ -227,12 +227,9 @@ def test_it_closes_only_orders_past_their_payment_window(unit, contact, edition)
     late, on_time = payable_visitor(unit), payable_visitor(unit)
     expired = order_create(unit=unit, visitor_ids=ids(late), actor=contact)
     current = order_create(unit=unit, visitor_ids=ids(on_time), actor=contact)
-    paid = order_with_lines(unit)
-    CredentialOrder.objects.filter(pk__in=[expired.pk, paid.pk]).update(
-        expires_at=timezone.now() - timedelta(seconds=1)
-    )
-    CredentialOrder.objects.filter(pk=paid.pk).update(status=S.PAID)
-    assert orders_expire() == 1
+    paid = order_with_lines(unit, status=S.PAID, expires_at=timezone.now() - timedelta(seconds=1))
+    assert expired.expires_at < current.expires_at
+    assert orders_expire(now=expired.expires_at) == 1  # expired's window has just ended
     statuses = dict(CredentialOrder.objects.values_list("pk", "status"))
     assert statuses == {expired.pk: S.CLOSED, current.pk: S.PENDING_PAYMENT, paid.pk: S.PAID}
     assert not expired.lines.filter(open=True).exists()

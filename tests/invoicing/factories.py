@@ -35,11 +35,13 @@ def paid_order(
     """An order of ``lines`` visitors, paid by ``method`` (a confirmed payment; a transfer with
     its remittance naming ``payer_name``)."""
     now = timezone.now()
-    order = order_with_lines(unit, lines=lines, status=CredentialOrder.Status.PAID, paid_at=now)
-    if fee is not None:
-        order.lines.update(fee=fee)
-        CredentialOrder.objects.filter(pk=order.pk).update(total=fee * lines)
-        order.refresh_from_db()
+    order = order_with_lines(
+        unit,
+        lines=lines,
+        status=CredentialOrder.Status.PAID,
+        paid_at=now,
+        **({"fee": fee} if fee is not None else {}),
+    )
     payment = Payment.objects.create(
         order=order,
         method=method,

@@ -1,9 +1,5 @@
 """Gateway payments started but never paid expire once their order is no longer payable."""
 
-from datetime import timedelta
-
-from django.utils import timezone
-
 from ciie_portal.models import AuditEntry
 from credentials.models import CredentialOrder
 from credentials.orders.services import order_cancel
@@ -23,10 +19,7 @@ def started(unit, method=Method.QR_WECHAT):
 def test_payments_of_cancelled_closed_or_paid_orders_expire(unit):
     cancelled = started(unit)
     order_cancel(order=cancelled.order, actor=unit.account)
-    late = started(unit)
-    CredentialOrder.objects.filter(pk=late.order_id).update(
-        expires_at=timezone.now() - timedelta(minutes=1)
-    )
+    late = started(unit)  # its window ends first of the payable orders' (see below)
     paid = started(unit)
     spare = payment_create(order=paid.order, method=Method.QR_ALIPAY, actor=unit.account)
     provider, body, headers = signed_notification(paid)
@@ -38,7 +31,8 @@ def test_payments_of_cancelled_closed_or_paid_orders_expire(unit):
         order=transfer_order, method=Method.TRANSFER, amount=transfer_order.total
     )
 
-    assert payments_expire() == 3
+    assert late.order.expires_at < live.order.expires_at
+    assert payments_expire(now=late.order.expires_at) == 3  # late's window has just ended
 
     statuses = {p.pk: p.status for p in Payment.objects.all()}
     assert statuses[cancelled.pk] == statuses[late.pk] == statuses[spare.pk] == P.EXPIRED

@@ -362,8 +362,7 @@ def _cancelled(order, actor):
 
 
 def _closed(order, actor):
-    CredentialOrder.objects.filter(pk=order.pk).update(expires_at=timezone.now())
-    orders_expire()
+    orders_expire(now=order.expires_at)
 
 
 def _paid(order, actor):
