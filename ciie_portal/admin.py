@@ -1,13 +1,113 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import FieldDoesNotExist
+from django.db import router, transaction
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
+from .audit import audit_changes, audit_record, audit_snapshot
 from .choices import UnitCategory
 from .models import AuditEntry, Edition, EntryPeriod, Notice, SideEvent
 from .notices.services import notice_retry
 from .services import edition_make_current
 from .windows import edition_window_changes_record, window_values
+
+# --- Configuration edits, audited with their old and new values ------------------------------
+
+CONFIG_ADD, CONFIG_CHANGE, CONFIG_DELETE = "config.add", "config.change", "config.delete"
+
+
+class AuditedAdminMixin:
+    """Every addition, change and deletion made in this admin (and in its inlines) is written
+    to the audit log (``config.add`` / ``config.change`` / ``config.delete``) with the changed
+    fields' old and new values: ``data = {"changes": {field: [old, new]}}``.
+
+    "Old" is the row as stored right before the save (read again when the form is saved, not
+    as the form was first shown); "new" is the row as stored after it, whoever wrote it (the
+    admin's save or a service it calls). ``audited_fields`` limits the fields recorded (None:
+    every stored field but the primary key and automatic timestamps).
+    """
+
+    audited_fields: tuple[str, ...] | None = None
+
+    def _audit(self, request, obj, action: str, changes: dict, **data) -> None:
+        if changes:
+            audit_record(
+                actor=request.user, obj=obj, action=action, data={"changes": changes, **data}
+            )
+
+    def _stored(self, model, pk):
+        return model._base_manager.filter(pk=pk).first()
+
+    def save_form(self, request, form, change):
+        obj = super().save_form(request, form, change)
+        if change and obj.pk is not None:
+            stored = self._stored(type(obj), obj.pk)
+            obj._audit_before = audit_snapshot(stored, self.audited_fields) if stored else None
+        return obj
+
+    def _audit_saved(self, request, obj, *, added: bool) -> None:
+        stored = self._stored(type(obj), obj.pk)
+        if stored is None:
+            return
+        before = None if added else getattr(obj, "_audit_before", None)
+        after = audit_snapshot(stored, self.audited_fields)
+        if not added and before is None:
+            return  # not read before the save: nothing to compare with
+        changes = audit_changes(before, after)
+        self._audit(request, stored, CONFIG_ADD if added else CONFIG_CHANGE, changes)
+
+    def log_addition(self, request, obj, message):
+        entry = super().log_addition(request, obj, message)
+        self._audit_saved(request, obj, added=True)
+        return entry
+
+    def log_change(self, request, obj, message):
+        entry = super().log_change(request, obj, message)
+        self._audit_saved(request, obj, added=False)
+        return entry
+
+    def _audit_deleted(self, request, obj, **data) -> None:
+        before = audit_snapshot(obj, self.audited_fields)
+        self._audit(request, obj, CONFIG_DELETE, audit_changes(before, None), **data)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic(using=router.db_for_write(type(obj))):
+            self._audit_deleted(request, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic(using=router.db_for_write(queryset.model)):
+            for obj in queryset:
+                self._audit_deleted(request, obj)
+            super().delete_queryset(request, queryset)
+
+    def save_formset(self, request, form, formset, change):
+        """Inline rows (an edition's entry periods and fees, a delegation's contacts and
+        sub-delegations): each one added, changed or deleted is audited on its own, naming
+        the object it belongs to."""
+        model = formset.model
+        parent = {"parent": str(form.instance)}
+        existing = [f.instance.pk for f in formset.initial_forms if f.instance.pk is not None]
+        before = {
+            obj.pk: audit_snapshot(obj) for obj in model._base_manager.filter(pk__in=existing)
+        }
+        for deleted in formset.deleted_forms:
+            if deleted.instance.pk in before:
+                changes = audit_changes(before[deleted.instance.pk], None)
+                self._audit(request, deleted.instance, CONFIG_DELETE, changes, **parent)
+        super().save_formset(request, form, formset, change)
+        for obj in formset.new_objects:
+            stored = self._stored(model, obj.pk)
+            self._audit(
+                request, stored, CONFIG_ADD, audit_changes(None, audit_snapshot(stored)), **parent
+            )
+        for obj, _names in formset.changed_objects:
+            stored = self._stored(model, obj.pk)
+            changes = audit_changes(before.get(obj.pk, {}), audit_snapshot(stored))
+            self._audit(request, stored, CONFIG_CHANGE, changes, **parent)
 
 
 class EditionForm(forms.ModelForm):
@@ -37,7 +137,7 @@ class EntryPeriodInline(admin.TabularInline):
 
 
 @admin.register(Edition)
-class EditionAdmin(admin.ModelAdmin):
+class EditionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = EditionForm
     list_display = [
         "number",
@@ -109,7 +209,7 @@ class EditionAdmin(admin.ModelAdmin):
 
 
 @admin.register(SideEvent)
-class SideEventAdmin(admin.ModelAdmin):
+class SideEventAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "starts_at", "organiser", "open_to_visitors", "edition"]
     list_filter = ["edition", "open_to_visitors"]
     search_fields = ["name", "organiser"]
@@ -134,6 +234,23 @@ class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     pass
 
 
+def _change_label(model, name: str) -> str:
+    try:
+        return str(model._meta.get_field(name).verbose_name) if model else name
+    except FieldDoesNotExist:
+        return name
+
+
+def _change_text(value) -> str:
+    if value is None or value in ("", [], {}):
+        return "—"
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    if isinstance(value, list):
+        return ", ".join(_change_text(item) for item in value)
+    return str(value)
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = [
@@ -145,7 +262,23 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         "from_state",
         "to_state",
         "reason",
+        "changes",
     ]
+    readonly_fields = ["changes"]
+
+    @admin.display(description=_("changes (old → new)"))
+    def changes(self, obj):
+        """A configuration edit's fields, one a line: "fee: 200.00 → 150.00"."""
+        changes = (obj.data or {}).get("changes") if isinstance(obj.data, dict) else None
+        if not isinstance(changes, dict) or not changes:
+            return "—"
+        model = obj.content_type.model_class() if obj.content_type_id else None
+        rows = []
+        for name, pair in changes.items():
+            old, new = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
+            rows.append((_change_label(model, name), _change_text(old), _change_text(new)))
+        return format_html_join(mark_safe("<br>"), "{}: {} → {}", rows)
+
     list_filter = ["content_type", "action"]
     search_fields = ["object_repr", "actor_repr", "object_id", "reason"]
     list_select_related = ["content_type"]

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ciie_portal.admin import AuditedAdminMixin
 from ciie_portal.context_processors import current_edition_for
 from ciie_portal.spreadsheets import csv_rows_write
 from registration.models import DeliveryAddress, Label, Unit, Visitor
@@ -57,7 +58,7 @@ class IsGroupFilter(admin.SimpleListFilter):
 
 
 @admin.register(Delegation)
-class DelegationAdmin(admin.ModelAdmin):
+class DelegationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "parent", "contact_unit", "sub_delegations", "is_active"]
     list_filter = [IsGroupFilter, "is_active"]
     list_select_related = ["parent"]
@@ -80,7 +81,7 @@ class DelegationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Secretary)
-class SecretaryAdmin(admin.ModelAdmin):
+class SecretaryAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "delegation"]
     list_select_related = ["user", "delegation"]
     search_fields = ["user__username", "delegation__name"]
@@ -192,7 +193,7 @@ class DeliveryAddressInline(admin.TabularInline):
 
 
 @admin.register(Unit)
-class UnitAdmin(DelegationScopedAdmin):
+class UnitAdmin(AuditedAdminMixin, DelegationScopedAdmin):
     list_display = [
         "name", "uscc", "category", "delegation", "status", "paid_by_delegation", "submitted_at",
     ]  # fmt: skip
@@ -206,11 +207,14 @@ class UnitAdmin(DelegationScopedAdmin):
     ]  # fmt: skip
     inlines = [DeliveryAddressInline]
     show_full_result_count = False
+    # The one field the admin edits (organisers only); the rest is the unit's own data.
+    audited_fields = ("delegation",)
 
     def save_model(self, request, obj, form, change):
         """Organisers may move a unit to another delegation: through the service, which writes
         only that field on the locked row, audits it, and ends 证件复用 for the unit's visitors
-        (the delegation is printed on the card)."""
+        (the delegation is printed on the card). The mixin adds the old and new delegation by
+        name (``config.change``)."""
         if change and "delegation" in form.changed_data:
             unit_delegation_change(
                 unit=obj,
@@ -460,7 +464,7 @@ class VisitorAdmin(DelegationScopedAdmin):
 
 
 @admin.register(DelegationQuota)
-class DelegationQuotaAdmin(admin.ModelAdmin):
+class DelegationQuotaAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["delegation", "edition", "vip_limit", "staff_limit"]
     list_filter = ["edition"]
     list_select_related = ["delegation", "edition"]
