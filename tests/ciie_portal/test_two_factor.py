@@ -49,6 +49,12 @@ def enrolled(user):
     return device
 
 
+@pytest.fixture(autouse=True)
+def _in_english(client, settings):
+    """The pages' texts are asserted in English (the Chinese is the catalogue's)."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
 @pytest.fixture
 def staff_client():
     """A client of its own: no fixture wraps its sign-in."""
