@@ -1,6 +1,7 @@
 """Fixtures shared by the credentials tests."""
 
 import pytest
+from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.utils import translation
 
@@ -30,3 +31,28 @@ def in_english():
     """Services called directly write their texts (revocation reasons) in English."""
     with translation.override("en"):
         yield
+
+
+def production_permissions():
+    codenames = [
+        "view_credential",
+        "revoke_credential",
+        "view_productionjob",
+        "add_productionjob",
+        "change_productionjob",
+        "view_printbatch",
+        "confirm_printbatch",
+    ]
+    return Permission.objects.filter(content_type__app_label="credentials", codename__in=codenames)
+
+
+@pytest.fixture
+def credential_office(roles):
+    """制证: a member of the credential office with the production permissions."""
+    from ciie_portal.roles import CREDENTIAL_OFFICE
+    from tests.registration.factories import UserFactory
+
+    user = UserFactory(is_staff=True)
+    user.groups.add(Group.objects.get(name=CREDENTIAL_OFFICE))
+    user.user_permissions.add(*production_permissions())
+    return user

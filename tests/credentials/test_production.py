@@ -6,7 +6,7 @@ import io
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import Count
@@ -34,9 +34,9 @@ from credentials.production.signing import public_key
 from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.conftest import on_postgres
-from tests.credentials.conftest import PRODUCTION
+from tests.credentials.conftest import PRODUCTION, production_permissions
 from tests.races import run_at_once
-from tests.registration.factories import ApprovedUnitFactory, UserFactory, VisitorFactory
+from tests.registration.factories import ApprovedUnitFactory, VisitorFactory
 
 Job = ProductionJob.Status
 
@@ -422,29 +422,6 @@ def test_a_failed_chunk_leaves_no_credential_and_no_file(
 
 
 # --- Admin -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def credential_office(roles):
-    from ciie_portal.roles import CREDENTIAL_OFFICE
-
-    user = UserFactory(is_staff=True)
-    user.groups.add(Group.objects.get(name=CREDENTIAL_OFFICE))
-    user.user_permissions.add(*production_permissions())
-    return user
-
-
-def production_permissions():
-    codenames = [
-        "view_credential",
-        "revoke_credential",
-        "view_productionjob",
-        "add_productionjob",
-        "change_productionjob",
-        "view_printbatch",
-        "confirm_printbatch",
-    ]
-    return Permission.objects.filter(content_type__app_label="credentials", codename__in=codenames)
 
 
 def test_the_credential_office_starts_a_job_and_watches_its_progress(

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -29,9 +28,9 @@ from credentials.production.services import (
 from credentials.production.tasks import production_jobs_take_over_task
 from tests.conftest import on_postgres
 from tests.credentials.conftest import PRODUCTION
-from tests.credentials.test_production import jpeg, production_permissions, reviewed
+from tests.credentials.test_production import jpeg, reviewed
 from tests.races import run_at_once
-from tests.registration.factories import ApprovedUnitFactory, UserFactory
+from tests.registration.factories import ApprovedUnitFactory
 
 Job = ProductionJob.Status
 
@@ -46,16 +45,6 @@ pytestmark = pytest.mark.usefixtures(*PRODUCTION)
 @pytest.fixture
 def photo(private_storage):
     return default_storage.save("visitor-photos/photo.jpg", ContentFile(jpeg()))
-
-
-@pytest.fixture
-def credential_office(roles):
-    from ciie_portal.roles import CREDENTIAL_OFFICE
-
-    user = UserFactory(is_staff=True)
-    user.groups.add(Group.objects.get(name=CREDENTIAL_OFFICE))
-    user.user_permissions.add(*production_permissions())
-    return user
 
 
 def queued_job(edition, unit, photo, *, visitors=10, chunk_size=4) -> ProductionJob:

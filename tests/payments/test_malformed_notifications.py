@@ -27,6 +27,13 @@ def _signed_with_amount(payment, amount, *, raw: bytes | None = None):
     return provider.name, body, {SIGNATURE_HEADER: sandbox_sign(body)}
 
 
+def _post(client, provider, body, headers):
+    return client.post(
+        f"/payments/notify/{provider}/", data=body, content_type="application/json",
+        headers=headers,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "amount",
     ["NaN", "nan", "Infinity", "-Infinity", "1e400", "-1.00", "0.001", "abc", "", None, [], {}],
@@ -36,10 +43,7 @@ def test_a_signed_notification_with_an_amount_that_is_not_money_is_refused_and_r
 ):
     provider, body, headers = _signed_with_amount(payment, amount)
 
-    response = client.post(
-        f"/payments/notify/{provider}/", data=body, content_type="application/json",
-        headers=headers,
-    )  # fmt: skip
+    response = _post(client, provider, body, headers)
 
     assert response.status_code == 400
     record = PaymentNotification.objects.get()
@@ -56,10 +60,7 @@ def test_a_bare_json_constant_is_refused_and_kept_as_text(client, payment, token
     body = body.replace(b'"PLACEHOLDER"', token)
     headers = {SIGNATURE_HEADER: sandbox_sign(body)}
 
-    response = client.post(
-        f"/payments/notify/{provider}/", data=body, content_type="application/json",
-        headers=headers,
-    )  # fmt: skip
+    response = _post(client, provider, body, headers)
 
     assert response.status_code == 400
     record = PaymentNotification.objects.get()
@@ -71,10 +72,7 @@ def test_a_bare_json_constant_is_refused_and_kept_as_text(client, payment, token
 
 def test_an_amount_with_two_decimals_still_confirms(client, payment):
     provider, body, headers = _signed_with_amount(payment, str(payment.amount))
-    response = client.post(
-        f"/payments/notify/{provider}/", data=body, content_type="application/json",
-        headers=headers,
-    )  # fmt: skip
+    response = _post(client, provider, body, headers)
     assert response.status_code == 200
     payment.refresh_from_db()
     assert payment.status == Payment.Status.CONFIRMED
@@ -84,10 +82,7 @@ def test_with_the_sandbox_off_its_callback_answers_404_and_pays_nothing(client, 
     provider, body, headers = _signed_with_amount(payment, str(payment.amount))
     settings.PAYMENT_SANDBOX_ENABLED = False
 
-    response = client.post(
-        f"/payments/notify/{provider}/", data=body, content_type="application/json",
-        headers=headers,
-    )  # fmt: skip
+    response = _post(client, provider, body, headers)
 
     assert response.status_code == 404
     assert not PaymentNotification.objects.exists()
