@@ -4,7 +4,11 @@ from django.utils.translation import gettext_lazy as _
 
 from ciie_portal.two_factor.site import SecondFactorResetMixin
 
+from .forms import StaffLoginForm
 from .models import User
+
+# Staff sign in under the same per-address ceiling as units (registration/limits.py).
+admin.site.login_form = StaffLoginForm
 
 # Units and visitors are administered by the delegations app, whose admin scopes them to the
 # secretary's delegation.

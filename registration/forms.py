@@ -4,6 +4,7 @@ import re
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -263,23 +264,16 @@ class AccountForm(forms.Form):
         return data
 
 
-class LoginForm(AuthenticationForm):
-    """Sign-in. Above django-axes (five failures for one login name from one address), one
-    address may fail a limited number of times whatever the login names (``limits``): then no
-    password is checked from it for a while, and the form says so (and for how long) at the top."""
-
-    username = forms.CharField(
-        label=_("USCC or account number"),
-        widget=forms.TextInput(attrs={"autofocus": True, "autocapitalize": "characters"}),
-    )
+class AddressCeilingMixin:
+    """Above django-axes (five failures for one login name from one address), one address may
+    fail a limited number of times whatever the login names (``limits``): then no password is
+    checked from it for a while, and the form says so (and for how long) at the top. For the
+    units' sign-in and the staff's (the admin's)."""
 
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
         #: The per-address refusal, when the address is at its ceiling.
         self.address_limited: Limited | None = None
-
-    def clean_username(self):
-        return normalize_login_name(self.cleaned_data.get("username", ""))
 
     def clean(self):
         if not (self.cleaned_data.get("username") and self.cleaned_data.get("password")):
@@ -292,6 +286,22 @@ class LoginForm(AuthenticationForm):
         data = super().clean()  # a wrong password raises here and keeps its place counted
         attempt.succeeded()
         return data
+
+
+class LoginForm(AddressCeilingMixin, AuthenticationForm):
+    """Sign-in of a unit's contact, by USCC or account number."""
+
+    username = forms.CharField(
+        label=_("USCC or account number"),
+        widget=forms.TextInput(attrs={"autofocus": True, "autocapitalize": "characters"}),
+    )
+
+    def clean_username(self):
+        return normalize_login_name(self.cleaned_data.get("username", ""))
+
+
+class StaffLoginForm(AddressCeilingMixin, AdminAuthenticationForm):
+    """The admin's sign-in (staff), under the same per-address ceiling."""
 
 
 def stand_in_user(login_name: str) -> User:

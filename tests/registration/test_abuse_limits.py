@@ -263,3 +263,25 @@ def test_a_name_waits_its_minute_in_a_new_session_too(db):
     assert again.status_code == 429
     assert 55 <= again.json()["wait_seconds"] <= 61
     assert VerificationCode.objects.filter(account_name=name).count() == 1
+
+
+def test_the_staff_sign_in_is_under_the_same_ceiling_per_address(ceiling, db):
+    staff = [UserFactory(is_staff=True) for _n in range(ceiling + 1)]
+    for member in staff[:ceiling]:
+        response = client_at("10.1.9.1").post(
+            "/admin/login/", {"username": member.username, "password": "Summer2027!"}
+        )
+        assert response.status_code == 200
+
+    browser = client_at("10.1.9.1")
+    refused = browser.post("/admin/login/", {"username": staff[-1].username, "password": PASSWORD})
+
+    assert "Too many failed sign-ins from your network address." in refused.content.decode()
+    assert not signed_in(browser)  # not even the right password was checked
+    other = client_at("10.1.9.2")
+    assert (
+        other.post(
+            "/admin/login/", {"username": staff[-1].username, "password": PASSWORD}
+        ).status_code
+        == 302
+    )
