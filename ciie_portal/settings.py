@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
@@ -102,9 +102,10 @@ ID_INDEX_KEY = env.str("ID_INDEX_KEY", default="") or _fallback["ID_INDEX_KEY"]
 if len(ID_INDEX_KEY) < 32:
     raise ImproperlyConfigured("ID_INDEX_KEY must be at least 32 characters.")
 # Credential QR codes are signed with Ed25519. The key is the 32-byte private key as 64 hex
-# characters (python -c 'import secrets; print(secrets.token_hex(32))'); the public key the gate
-# verifies with is derived from it (credentials.production.signing.public_key_hex, `manage.py
-# export_gate_bundle`). A new key makes every printed credential fail the gate check.
+# characters (python -c 'import secrets; print(secrets.token_hex(32))'), named in each payload by
+# its id (1–255). The gate verifies with its public half and with the earlier keys' public halves
+# listed in CREDENTIAL_VERIFY_KEYS ("id:64 hex,id:64 hex"), so a new signing key (with a new id)
+# leaves every card printed with an old one valid (docs/gate.md).
 CREDENTIAL_SIGNING_KEY = (
     env.str("CREDENTIAL_SIGNING_KEY", default="") or _fallback["CREDENTIAL_SIGNING_KEY"]
 ).strip()
@@ -115,6 +116,25 @@ except ValueError as exc:
         "CREDENTIAL_SIGNING_KEY must be an Ed25519 private key: 64 hex characters "
         "(python -c 'import secrets; print(secrets.token_hex(32))')"
     ) from exc
+CREDENTIAL_SIGNING_KEY_ID = env.int("CREDENTIAL_SIGNING_KEY_ID", default=1)
+if not 1 <= CREDENTIAL_SIGNING_KEY_ID <= 255:
+    raise ImproperlyConfigured("CREDENTIAL_SIGNING_KEY_ID must be a number from 1 to 255.")
+CREDENTIAL_VERIFY_KEYS: dict[int, str] = {}
+for _entry in env.list("CREDENTIAL_VERIFY_KEYS", default=[]):
+    _id, _colon, _hex = _entry.partition(":")
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(_hex.strip()))
+        _key_id = int(_id)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            "CREDENTIAL_VERIFY_KEYS lists earlier public keys as id:64 hex characters, "
+            f"comma-separated; {_entry!r} is not one."
+        ) from exc
+    if not 1 <= _key_id <= 255 or _key_id == CREDENTIAL_SIGNING_KEY_ID:
+        raise ImproperlyConfigured(
+            f"CREDENTIAL_VERIFY_KEYS: key id {_key_id} must be 1–255 and not the signing key's."
+        )
+    CREDENTIAL_VERIFY_KEYS[_key_id] = _hex.strip()
 
 INSTALLED_APPS = [
     "django.contrib.admin",

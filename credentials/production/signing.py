@@ -1,26 +1,30 @@
-"""The signed QR payload of a credential, verifiable offline with the public key alone.
+"""The signed QR payload of a credential, verifiable offline with the public keys alone.
 
-Format, version 1::
+Format, version 2 (every card printed now)::
 
-    "C1" + base32( body ‖ Ed25519 signature of ("C1" ‖ body) ), without "=" padding
-    body = edition (uint16) ‖ sequence (uint32) ‖ first day ‖ last day   (big-endian)
+    "C2" + base32( body ‖ Ed25519 signature of ("C2" ‖ body) ), without "=" padding
+    body = key id (uint8) ‖ edition (uint16) ‖ sequence (uint32) ‖ first day ‖ last day
 
-the days counted from 2000-01-01 (uint16, so until 2179). 10 + 64 bytes give 121 characters,
-all from the QR code's alphanumeric set (A–Z, 2–7): a version-6 QR code at error correction
-level M, and nothing a keyboard-wedge scanner can get wrong (no lower case, no "-" or "_" that a
-keyboard layout moves). The credential number is the edition and the sequence
-(:func:`credential_number`); names are not in the payload, so a photo of the code gives away
-nobody's personal data.
+big-endian, the days counted from 2000-01-01 (uint16, so until 2179). 11 + 64 bytes give 122
+characters, all from the QR code's alphanumeric set (A–Z, 2–7): a version-6 QR code at error
+correction level M, and nothing a keyboard-wedge scanner can get wrong (no lower case, no "-" or
+"_" that a keyboard layout moves). Version 1 ("C1", the same without the key id) is still
+accepted, checked against every known key. The credential number is the edition and the
+sequence (:func:`credential_number`); names are not in the payload, so a photo of the code gives
+away nobody's personal data.
 
-The private key is ``settings.CREDENTIAL_SIGNING_KEY`` (64 hex characters, an Ed25519 seed);
-:func:`public_key_hex` is what gate devices need. This module imports nothing from Django at
-load time, so the gate check (credentials.production.gate) runs anywhere.
+Keys rotate without reprinting: the private key ``settings.CREDENTIAL_SIGNING_KEY`` (64 hex
+characters, an Ed25519 seed) signs with its id ``settings.CREDENTIAL_SIGNING_KEY_ID``; the public
+halves of earlier keys stay in ``settings.CREDENTIAL_VERIFY_KEYS`` (id → 64 hex characters), and
+:func:`verification_keys` is every key a gate accepts, by id. This module imports nothing from
+Django at load time, so the gate check (credentials.entry.rules) runs anywhere.
 """
 
 import base64
 import binascii
 import functools
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -31,8 +35,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-PREFIX = "C1"
-_BODY = struct.Struct(">HIHH")
+PREFIX = "C2"
+LEGACY_PREFIX = "C1"
+_BODY = struct.Struct(">BHIHH")
+_LEGACY_BODY = struct.Struct(">HIHH")
 _SIGNATURE_BYTES = 64
 _EPOCH = date(2000, 1, 1)
 # Longer input is refused before any decoding (a scanner never sends more).
@@ -56,6 +62,7 @@ class Claims:
     sequence: int
     first_day: date
     last_day: date
+    key_id: int | None = None  # None: a version-1 payload, which names no key
 
     @property
     def number(self) -> str:
@@ -85,6 +92,29 @@ def signing_key() -> Ed25519PrivateKey:
     from django.conf import settings
 
     return _private_key_from_hex(settings.CREDENTIAL_SIGNING_KEY)
+
+
+def signing_key_id() -> int:
+    from django.conf import settings
+
+    return settings.CREDENTIAL_SIGNING_KEY_ID
+
+
+def verification_keys() -> dict[int, Ed25519PublicKey]:
+    """Every key a gate accepts, by key id: the signing key's and the earlier keys' kept in
+    ``settings.CREDENTIAL_VERIFY_KEYS``."""
+    from django.conf import settings
+
+    keys = {
+        key_id: load_public_key(value) for key_id, value in settings.CREDENTIAL_VERIFY_KEYS.items()
+    }
+    keys[signing_key_id()] = public_key()
+    return keys
+
+
+def verification_keys_hex() -> dict[str, str]:
+    """:func:`verification_keys` as a gate device receives them (JSON object keys are text)."""
+    return {str(key_id): public_key_hex(key) for key_id, key in sorted(verification_keys().items())}
 
 
 def public_key() -> Ed25519PublicKey:
@@ -133,39 +163,83 @@ def sign_payload(
     first_day: date,
     last_day: date,
     key: Ed25519PrivateKey | None = None,
+    key_id: int | None = None,
 ) -> str:
-    """The QR payload of a credential (121 characters)."""
-    body = _BODY.pack(edition_number, sequence, _day_number(first_day), _day_number(last_day))
-    signature = (key or signing_key()).sign(PREFIX.encode() + body)
+    """The QR payload of a credential (122 characters), signed with ``key`` (default: the
+    signing key) under ``key_id`` (default: the signing key's id)."""
+    if key is None:
+        key, key_id = signing_key(), signing_key_id()
+    elif key_id is None:
+        raise ValueError("a key given by hand needs its key id")
+    body = _BODY.pack(
+        key_id, edition_number, sequence, _day_number(first_day), _day_number(last_day)
+    )
+    signature = key.sign(PREFIX.encode() + body)
     return PREFIX + base64.b32encode(body + signature).decode().rstrip("=")
 
 
-def verify_payload(payload: str, key: Ed25519PublicKey) -> Claims:
+def sign_legacy_payload(
+    *, edition_number: int, sequence: int, first_day: date, last_day: date, key
+) -> str:
+    """A version-1 payload, as cards printed before key ids were: only for tests and the test
+    vectors, which prove those cards still pass."""
+    body = _LEGACY_BODY.pack(
+        edition_number, sequence, _day_number(first_day), _day_number(last_day)
+    )
+    signature = key.sign(LEGACY_PREFIX.encode() + body)
+    return LEGACY_PREFIX + base64.b32encode(body + signature).decode().rstrip("=")
+
+
+def verify_payload(payload: str, keys: Mapping[int, Ed25519PublicKey] | Ed25519PublicKey) -> Claims:
     """The claims of a genuine payload; :class:`PayloadError` otherwise.
 
+    ``keys`` maps key ids to public keys (a single key stands for every id). A version-2
+    payload is checked with the key of its id, a version-1 payload with each key in turn.
     Scanners add line ends and a Caps Lock key swaps case: both are forgiven.
     """
     if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD_LENGTH:
         raise PayloadError("malformed")
     text = "".join(payload.split()).upper()
-    if not text.startswith(PREFIX):
+    prefix = text[:2]
+    if prefix == PREFIX:
+        layout = _BODY
+    elif prefix == LEGACY_PREFIX:
+        layout = _LEGACY_BODY
+    else:
         raise PayloadError("malformed")
-    encoded = text[len(PREFIX) :]
+    encoded = text[2:]
     try:
         raw = base64.b32decode(encoded + "=" * (-len(encoded) % 8))
     except (binascii.Error, ValueError):
         raise PayloadError("malformed") from None
-    if len(raw) != _BODY.size + _SIGNATURE_BYTES:
+    if len(raw) != layout.size + _SIGNATURE_BYTES:
         raise PayloadError("malformed")
-    body, signature = raw[: _BODY.size], raw[_BODY.size :]
-    try:
-        key.verify(signature, PREFIX.encode() + body)
-    except InvalidSignature:
-        raise PayloadError("bad_signature") from None
-    edition, sequence, first, last = _BODY.unpack(body)
+    body, signature = raw[: layout.size], raw[layout.size :]
+    signed = prefix.encode() + body
+    if layout is _BODY:
+        key_id, edition, sequence, first, last = layout.unpack(body)
+        if isinstance(keys, Ed25519PublicKey):
+            candidates = [keys]
+        else:
+            candidates = [keys[key_id]] if key_id in keys else []
+    else:
+        key_id = None
+        edition, sequence, first, last = layout.unpack(body)
+        candidates = [keys] if isinstance(keys, Ed25519PublicKey) else list(keys.values())
+    if not any(_signed_by(key, signature, signed) for key in candidates):
+        raise PayloadError("bad_signature")
     return Claims(
         edition=edition,
         sequence=sequence,
         first_day=_EPOCH + timedelta(days=first),
         last_day=_EPOCH + timedelta(days=last),
+        key_id=key_id,
     )
+
+
+def _signed_by(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
+    try:
+        key.verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
