@@ -25,7 +25,7 @@ urlpatterns = [
     path("accounts/", include("registration.urls")),
     path("staff/", include("delegations.urls")),
     # 入场核验: the gate's page and JSON endpoint (public key + revocation list).
-    path("gate/", include("credentials.production.urls")),
+    path("gate/", include("credentials.entry.urls")),
     path("payments/", include("payments.urls")),
     path("invoices/", include("invoicing.urls")),
     path("admin/", admin.site.urls),

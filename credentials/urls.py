@@ -1,6 +1,6 @@
 """The unit's pages of this app at ``accounts/orders/`` (namespace ``credentials``): its orders
 and the 注销 of a visitor. The other pages have URLconfs of their own, included by the project:
-``credentials.issuance.urls`` (``accounts/credentials/``) and ``credentials.production.urls``
+``credentials.issuance.urls`` (``accounts/credentials/``) and ``credentials.entry.urls``
 (the gate, ``gate/``)."""
 
 from credentials.orders.urls import urlpatterns as order_patterns

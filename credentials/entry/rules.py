@@ -77,6 +77,11 @@ def local_day(moment: datetime) -> date:
     return moment.astimezone(SHANGHAI).date()
 
 
+def today_in_shanghai(now: datetime | None = None) -> date:
+    """The expo's date now (or at ``now``), wherever the server's clock is set."""
+    return local_day(now or datetime.now(tz=SHANGHAI))
+
+
 def window_start(moment: datetime, rule: Rule) -> datetime:
     """Since when earlier scans count: the day's start (Beijing), or today's "everyone out"
     time once it has passed."""

@@ -68,7 +68,10 @@
   (function () {
     const payload = document.getElementById("gate-payload");
     if (!payload) return;
-    document.addEventListener("click", function () { window.setTimeout(function () { payload.focus(); }, 0); });
+    document.addEventListener("click", function (event) {
+      if (event.target.closest("input, select, textarea, label")) return;
+      window.setTimeout(function () { payload.focus(); }, 0);
+    });
   })();
 
   /* Entry page: show only the unit categories of the chosen region (the server checks them

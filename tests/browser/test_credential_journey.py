@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from ciie_portal.roles import CREDENTIAL_OFFICE, GATE, roles_sync
 from credentials.models import Credential, ProductionJob
-from credentials.production.gate import today_in_shanghai
+from credentials.entry.rules import today_in_shanghai
 from credentials.production.services import (
     credentials_revoke,
     production_job_run,

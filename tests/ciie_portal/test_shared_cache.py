@@ -18,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from credentials.production.gate import today_in_shanghai
+from credentials.entry.rules import today_in_shanghai
 from credentials.production.selectors import revoked_numbers_cache_key
 from credentials.production.services import production_job_start
 from registration.models import Label, Pickup, Visitor

@@ -3,7 +3,7 @@
 import csv
 import hashlib
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -16,8 +16,8 @@ from pypdf import PdfReader
 from ciie_portal.models import AuditEntry
 from ciie_portal.records import ImmutableRecord
 from ciie_portal.states import IllegalTransition
+from credentials.entry.rules import SHANGHAI, decide
 from credentials.models import Credential, PrintBatch, ProductionJob
-from credentials.production.gate import check
 from credentials.production.models import NameScript
 from credentials.production.selectors import revoked_numbers
 from credentials.production.services import (
@@ -30,7 +30,7 @@ from credentials.production.services import (
     production_job_start,
     production_job_stop,
 )
-from credentials.production.signing import public_key
+from credentials.production.signing import verification_keys
 from registration.models import Label, Pickup, Visitor
 from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.conftest import on_postgres
@@ -81,6 +81,18 @@ def produce(edition, actor=None, **selection) -> ProductionJob:
     return job
 
 
+def gate_verdict(credential, *, revoked=()):
+    """The gate's verdict on ``credential`` at noon of its first entry day."""
+    return decide(
+        credential.qr_payload,
+        keys=verification_keys(),
+        edition=credential.edition.number,
+        issued={credential.number: credential.label},
+        revoked=revoked,
+        at=datetime.combine(credential.first_day, time(12), tzinfo=SHANGHAI),
+    )
+
+
 def active(visitor) -> Credential:
     return visitor.credentials.get(status=Credential.Status.ACTIVE)
 
@@ -110,8 +122,8 @@ def test_it_makes_a_credential_for_each_reviewed_visitor_with_cards_sheets_and_m
         Label.VISITOR,
     )
     # The QR payload is signed: the gate accepts it on an entry day.
-    answer = check(first.qr_payload, public_key(), set(), first.first_day)
-    assert (answer.valid, answer.number) == (True, first.number)
+    answer = gate_verdict(first)
+    assert (answer.admitted, answer.number) == (True, first.number)
 
     batches = list(PrintBatch.objects.order_by("pk"))
     assert [(b.cards, b.sheets, b.first_number, b.last_number) for b in batches] == [
@@ -386,10 +398,8 @@ def test_cancelling_a_batch_revokes_its_credentials_and_the_next_run_makes_new_o
     assert revoked[0].revoked_reason == "Print batch PB100000001 cancelled: Printer jammed"
     assert set(revoked_numbers(edition.pk)) == {c.number for c in revoked}
     # The sheet may have been printed anyway: the gate refuses its cards.
-    answer = check(
-        revoked[0].qr_payload, public_key(), revoked_numbers(edition.pk), revoked[0].first_day
-    )
-    assert (answer.valid, answer.reason) == (False, "revoked")
+    answer = gate_verdict(revoked[0], revoked=revoked_numbers(edition.pk))
+    assert (answer.admitted, answer.reason) == (False, "revoked")
 
     produce(edition)
     assert [active(v).number for v in visitors] == ["100000004", "100000005", "100000006"]
