@@ -51,6 +51,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "credentials.view_pickupitem",
         "credentials.issue_credentials",
         "credentials.hand_over_pickuplist",
+        # The gate (credentials/entry): scans, devices, entry rules; holds are seen only.
+        "credentials.view_scan",
+        "credentials.force_entry",
+        "credentials.view_gatedevice",
+        "credentials.add_gatedevice",
+        "credentials.change_gatedevice",
+        "credentials.view_entryrule",
+        "credentials.add_entryrule",
+        "credentials.change_entryrule",
+        "credentials.delete_entryrule",
+        "credentials.view_securityhold",
         # Reset another staff member's two-factor sign-in (ciie_portal/two_factor).
         "otp_totp.delete_totpdevice",
         "otp_static.delete_staticdevice",
@@ -96,6 +107,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "credentials.add_reviewbatch",
         "credentials.view_reviewresult",
         "credentials.add_reviewresult",
+        # Security holds (credentials/entry/holds.py) and the watchlist (registration/watchlist.py).
+        "credentials.view_securityhold",
+        "credentials.add_securityhold",
+        "credentials.place_hold",
+        "registration.view_watchlistentry",
+        "registration.add_watchlistentry",
+        "registration.change_watchlistentry",
+        "registration.view_watchlistmatch",
     ],
     CREDENTIAL_OFFICE: [
         "registration.view_visitor",
@@ -114,8 +133,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "credentials.issue_credentials",
         "credentials.hand_over_pickuplist",
     ],
-    # Gate staff: the check page and endpoint only.
-    GATE: ["credentials.check_credential"],
+    # Gate staff: the check page and endpoint, and the scans.
+    GATE: ["credentials.check_credential", "credentials.view_scan"],
 }
 
 

@@ -22,6 +22,7 @@ from ciie_portal.context_processors import current_edition_for
 from ciie_portal.models import Edition
 from ciie_portal.private_files import private_file_response
 from ciie_portal.states import TransitionError
+from credentials.entry.admin_holds import has_place_hold_permission, hold_holders
 from delegations.models import Delegation
 from delegations.selectors import scope_to_user
 from registration.models import Label
@@ -613,7 +614,8 @@ class CredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["number", "name", "unit_name", "visitor__reference"]
     ordering = ["-created_at", "-pk"]
     show_full_result_count = False
-    actions = ["revoke"]
+    actions = ["revoke", hold_holders]
+    has_place_hold_permission = has_place_hold_permission  # 安检暂停 (credentials.entry)
     fieldsets = [
         (None, {"fields": ["number", "edition", "status", "card"]}),
         (

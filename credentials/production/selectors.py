@@ -4,6 +4,7 @@ gate's revocation list (cached)."""
 from django.core.cache import cache
 from django.db.models import Exists, OuterRef, QuerySet
 
+from credentials.entry.models import SecurityHold
 from delegations.gates import of_approved_units
 from delegations.models import Delegation
 from registration.models import Visitor
@@ -36,8 +37,9 @@ def selection_visitors(
 
 
 def producible(visitors: QuerySet) -> QuerySet:
-    """Those of ``visitors`` of approved units who passed review and hold no active
-    credential (the review decision gates production too: ``delegations.gates``)."""
+    """Those of ``visitors`` of approved units who passed review, hold no active credential
+    and are not on security hold (the review decision gates production too:
+    ``delegations.gates``; a lifted hold makes them producible again)."""
     return (
         of_approved_units(visitors)
         .filter(status=Visitor.Status.REVIEW_PASSED, entry_period__isnull=False)
@@ -47,6 +49,11 @@ def producible(visitors: QuerySet) -> QuerySet:
                 Credential.objects.filter(
                     visitor_id=OuterRef("pk"), status=Credential.Status.ACTIVE
                 )
+            )
+        )
+        .filter(
+            ~Exists(
+                SecurityHold.objects.filter(visitor_id=OuterRef("pk"), released_at__isnull=True)
             )
         )
     )
