@@ -36,9 +36,16 @@
     : "/static/vendor/noble-ed25519/index.js";
   let ed25519Module = null;
   function ed25519() {
-    if (!ed25519Module) ed25519Module = import(ED25519_URL);
+    if (!ed25519Module) {
+      ed25519Module = import(ED25519_URL).catch(function (error) {
+        ed25519Module = null; // tried again at the next check
+        throw error;
+      });
+    }
     return ed25519Module;
   }
+  // Loaded now, while the page is surely online: the first check may be an offline one.
+  ed25519().catch(function () {});
 
   /* --- The payload ------------------------------------------------------------------------ */
 

@@ -19,7 +19,8 @@ async (vectors) => {
       edition: vectors.edition, keys: vectors.keys, issued: c.issued, revoked: c.revoked,
       held: c.held, rules: c.rules, earlier: c.earlier,
     };
-    answers.push(await window.CiieGate.decide(state, {payload: c.payload, at: c.at, direction: c.direction}));
+    const scan = {payload: c.payload, at: c.at, direction: c.direction};
+    answers.push(await window.CiieGate.decide(state, scan));
   }
   return answers;
 }
@@ -47,7 +48,12 @@ def test_the_reader_takes_apart_both_payload_versions(page: Page, live_server):
     legacy = next(c for c in vectors["cases"] if c["payload"].startswith("C1"))
     page.goto(live_server.url + "/gate/app/")
     page.wait_for_function("() => window.CiieGate !== undefined")
-    parse = "p => { const r = window.CiieGate.parsePayload(p); delete r.signed; delete r.signature; return r; }"
+    parse = """p => {
+      const r = window.CiieGate.parsePayload(p);
+      delete r.signed;
+      delete r.signature;
+      return r;
+    }"""
     current = page.evaluate(parse, first["payload"])
     assert (current["ok"], current["version"], current["number"]) == (True, 2, "100000042")
     assert current["keyId"] in (1, 2)
