@@ -69,9 +69,11 @@ def _verdict_of(scan: Scan) -> Verdict:
 
 
 def _decide_locked(
-    claims: Claims | str, *, edition, at: datetime, direction: str
-) -> tuple[Verdict, Credential | None]:
-    """The verdict at ``at``, the holder's credential locked until the transaction ends."""
+    claims: Claims | str, *, edition, at: datetime | None, direction: str
+) -> tuple[Verdict, Credential | None, datetime]:
+    """The verdict at ``at`` (None: now), the holder's credential locked until the transaction
+    ends. "Now" is read once the lock is held: a scan that waited for another gate's scan of
+    the same card comes after it, and sees it."""
     credential = None
     open_holds = SecurityHold.objects.filter(released_at__isnull=True)
     if not isinstance(claims, str) and claims.edition == edition.number:
@@ -84,6 +86,8 @@ def _decide_locked(
             .filter(edition=edition, number=claims.number)
             .first()
         )
+    if at is None:
+        at = timezone.now()
     verdict = judge(
         claims,
         edition=edition.number,
@@ -97,7 +101,7 @@ def _decide_locked(
         at=at,
         direction=direction,
     )
-    return verdict, credential
+    return verdict, credential, at
 
 
 def _direction(value: str) -> str:
@@ -130,9 +134,8 @@ def scan_check(
     claims = read(payload, verification_keys())
     try:
         with transaction.atomic():
-            now = timezone.now()
-            verdict, credential = _decide_locked(
-                claims, edition=edition, at=now, direction=direction
+            verdict, credential, now = _decide_locked(
+                claims, edition=edition, at=None, direction=direction
             )
             scan = Scan.objects.create(
                 edition=edition,
@@ -227,7 +230,7 @@ def _upload_one(*, device: GateDevice, item) -> Upload:
     claims = read(payload, verification_keys())
     try:
         with transaction.atomic():
-            verdict, credential = _decide_locked(
+            verdict, credential, _at = _decide_locked(
                 claims, edition=device.edition, at=scanned_at, direction=direction
             )
             flagged = admitted and not verdict.admitted

@@ -1,5 +1,7 @@
 """Fixtures shared by the credentials tests."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
@@ -56,3 +58,71 @@ def credential_office(roles):
     user.groups.add(Group.objects.get(name=CREDENTIAL_OFFICE))
     user.user_permissions.add(*production_permissions())
     return user
+
+
+# --- The gate ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gate_staff(db):
+    """入场核验: staff with the gate permission only."""
+    from tests.registration.factories import UserFactory
+
+    user = UserFactory(is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="check_credential"))
+    return user
+
+
+@pytest.fixture
+def credentials(edition, unit, private_media):
+    """Credentials of the current edition, made by a production run: one valid today (王小明,
+    VIP), one for later days, one revoked."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from credentials.entry.rules import today_in_shanghai
+    from credentials.models import Credential
+    from credentials.production.services import (
+        credentials_revoke,
+        production_job_run,
+        production_job_start,
+    )
+    from registration.models import Label, Pickup, Visitor
+    from tests.ciie_portal.factories import EntryPeriodFactory
+    from tests.credentials.test_production import jpeg
+    from tests.registration.factories import VisitorFactory
+
+    cache.clear()
+    today = today_in_shanghai()
+    around_today = EntryPeriodFactory(
+        edition=edition, name="今天", first_day=today - timedelta(days=1), last_day=today
+    )
+    later = EntryPeriodFactory(
+        edition=edition,
+        name="以后",
+        first_day=today + timedelta(days=3),
+        last_day=today + timedelta(days=5),
+    )
+    photo = default_storage.save("visitor-photos/photo.jpg", ContentFile(jpeg()))
+    made = {}
+    for key, name, period, label in (
+        ("today", "王小明", around_today, Label.VIP),
+        ("later", "Anna Schmidt", later, Label.VISITOR),
+        ("revoked", "李雷", around_today, Label.STAFF),
+    ):
+        made[key] = VisitorFactory(
+            unit=unit,
+            name=name,
+            status=Visitor.Status.REVIEW_PASSED,
+            label=label,
+            entry_period=period,
+            pickup=Pickup.COURIER,
+            photo=photo,
+        )
+    job = production_job_start(edition=edition, actor=None)
+    assert production_job_run(job_id=job.pk) == "done"
+    result = {key: visitor.credentials.get() for key, visitor in made.items()}
+    credentials_revoke(
+        credentials=Credential.objects.filter(pk=result["revoked"].pk), reason="lost", actor=None
+    )
+    return result
