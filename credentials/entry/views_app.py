@@ -82,11 +82,11 @@ def _texts() -> dict:
             "bad_signature": _("Forged or altered: the signature does not match"),
             "unknown": _("Not a credential of this expo"),
             "revoked": _("Revoked: this card was replaced or withdrawn"),
-            "held": _("Security hold: please go to the security service desk"),
+            "held": _("Please go to the security desk"),
             "not_an_entry_day": _("Not valid today: not one of its entry days"),
             "no_exit_scans": _("Exits are not scanned for this credential"),
-            # {time} is the entry's time (Beijing), {gate} where it was scanned.
-            "already_inside": _("Already entered today at {time} · {gate}"),
+            # The same text as the staff page's (credentials.entry.views.reason_message).
+            "already_inside": _("Already entered today at %(time)s · %(gate)s"),
         },
         "labels": {str(value): str(label) for value, label in Label.choices},
         "valid": _("VALID"),

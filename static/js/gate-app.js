@@ -57,7 +57,9 @@
   };
 
   function format(text, values) {
-    return String(text).replace(/\{(\w+)\}/g, function (all, name) {
+    // "{name}", or "%(name)s" as in the texts the server shares with its own pages.
+    return String(text).replace(/\{(\w+)\}|%\((\w+)\)s/g, function (all, brace, percent) {
+      const name = brace || percent;
       return Object.prototype.hasOwnProperty.call(values, name) ? values[name] : all;
     });
   }
@@ -457,7 +459,43 @@
     }
   }
 
-  /** Uploads the queued offline scans; each one the server answers for leaves the queue. */
+  function uploadItem(scan) {
+    return {
+      nonce: scan.nonce,
+      payload: scan.payload,
+      direction: scan.direction,
+      scanned_at: scan.scanned_at,
+      admitted: scan.admitted,
+      reason: scan.reason,
+      forced: scan.forced,
+    };
+  }
+
+  /** Sends a batch; resolves with the server's answer per nonce, or null to retry later. A
+      batch the server refuses whole (400) is sent again one by one, so that one scan it can
+      never take does not hold back the others. */
+  async function sendBatch(batch) {
+    const response = await api("POST", C.api.scans, { scans: batch.map(uploadItem) }, BUNDLE_TIMEOUT_MS);
+    if (response.status === 400) {
+      if (batch.length === 1) return { [batch[0].nonce]: { status: "invalid", error: "400" } };
+      const answers = {};
+      for (const scan of batch) {
+        const one = await sendBatch([scan]);
+        if (!one) return Object.keys(answers).length ? answers : null;
+        Object.assign(answers, one);
+      }
+      return answers;
+    }
+    if (!response.ok) return null;
+    const answers = {};
+    ((await response.json()).results || []).forEach(function (result) {
+      if (result.nonce) answers[result.nonce] = result;
+    });
+    return answers;
+  }
+
+  /** Uploads the queued offline scans; each one the server answers for leaves the queue
+      ("created", "duplicate" for one it already has, "invalid" for one it will never take). */
   async function uploadPending() {
     if (uploading || !device || !navigator.onLine) return;
     uploading = true;
@@ -466,33 +504,20 @@
       pending.sort(function (a, b) { return a.scanned_at < b.scanned_at ? -1 : 1; });
       for (let start = 0; start < pending.length; start += UPLOAD_BATCH) {
         const batch = pending.slice(start, start + UPLOAD_BATCH);
-        const response = await api("POST", C.api.scans, {
-          scans: batch.map(function (scan) {
-            return {
-              nonce: scan.nonce,
-              payload: scan.payload,
-              direction: scan.direction,
-              scanned_at: scan.scanned_at,
-              admitted: scan.admitted,
-              reason: scan.reason,
-              forced: scan.forced,
-            };
-          }),
-        }, BUNDLE_TIMEOUT_MS);
-        if (!response.ok) break;
-        const answered = {};
-        ((await response.json()).results || []).forEach(function (result) {
-          if (result.status === "created" || result.status === "duplicate") answered[result.nonce] = result;
-        });
+        const answered = await sendBatch(batch);
+        if (!answered) break;
         await transact(["scans"], "readwrite", function (store) {
           batch.forEach(function (scan) {
-            if (!answered[scan.nonce]) return;
+            const answer = answered[scan.nonce];
+            if (!answer || !answer.status) return;
             delete scan.pending;
             scan.uploaded_at = Date.now();
-            scan.flagged = Boolean(answered[scan.nonce].flagged);
+            scan.upload_status = answer.status;
+            scan.flagged = Boolean(answer.flagged);
             store.put(scan);
           });
         });
+        if (Object.keys(answered).length < batch.length) break;
       }
     } catch (error) {
       // Offline again or no answer: the queue stays and the next tick retries.

@@ -2,13 +2,16 @@
 offline when the network is gone — decided by gate-check.js on the downloaded bundle, the scan
 queued and uploaded once the network is back, recorded once however often it is sent."""
 
+import io
 from datetime import timedelta
 
 import pytest
+import segno
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import translation
+from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
 from credentials.entry.models import Scan
@@ -18,6 +21,7 @@ from credentials.entry.views_app import _texts as app_texts
 from credentials.models import Credential, ProductionJob
 from credentials.production.services import production_job_run, production_job_start
 from registration.models import Label, Pickup, Visitor
+from tests.browser.conftest import CSP_LISTENER, CSP_MARKERS, PHONE
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.credentials.test_production import jpeg
 from tests.registration.factories import ApprovedUnitFactory, VisitorFactory
@@ -116,7 +120,7 @@ def _journey(page: Page, context: BrowserContext, live_server, cards, browser_la
     expect(page.locator("#gate-verdict")).to_have_text(texts["not_valid"])
     entered = Scan.objects.get(credential=first, admitted=True)
     expect(page.locator("#gate-reason")).to_have_text(
-        texts["reasons"]["already_inside"].format(time=_beijing(entered.scanned_at), gate=GATE)
+        texts["reasons"]["already_inside"] % {"time": _beijing(entered.scanned_at), "gate": GATE}
     )
     assert Scan.objects.filter(credential=first, device=device, offline=False).count() == 2
 
@@ -267,3 +271,60 @@ def test_the_page_manifest_and_service_worker(client, cards):
     source = worker.content.decode()
     assert source.startswith("self.GATE_SHELL = ")
     assert "/static/js/gate-check.js" in source and "/gate/api/" in source
+
+
+def _camera_video(payload: str, path) -> None:
+    """A Y4M video of the card's QR code, for Chromium's fake camera."""
+    buffer = io.BytesIO()
+    segno.make(payload, error="m").save(buffer, kind="png", scale=6, border=4)
+    code = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    frame = Image.new("RGB", (640, 480), "white")
+    frame.paste(code, ((640 - code.width) // 2, (480 - code.height) // 2))
+    y, cb, cr = frame.convert("YCbCr").split()
+    planes = y.tobytes() + cb.resize((320, 240)).tobytes() + cr.resize((320, 240)).tobytes()
+    with open(path, "wb") as video:
+        video.write(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n")
+        for _ in range(10):
+            video.write(b"FRAME\n" + planes)
+
+
+@pytest.mark.phone
+@pytest.mark.parametrize("browser_language", ["zh-CN"])
+def test_the_phone_camera_reads_the_card(
+    browser_type, browser_type_launch_args, live_server, cards, browser_language, tmp_path
+):
+    edition, (first, *_rest) = cards
+    video = tmp_path / "card.y4m"
+    _camera_video(first.qr_payload, video)
+    camera_browser = browser_type.launch(
+        **{
+            **browser_type_launch_args,
+            "args": [
+                *browser_type_launch_args["args"],
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+            ],
+        }
+    )
+    try:
+        context = camera_browser.new_context(locale=browser_language, **PHONE)
+        context.add_init_script(CSP_LISTENER)
+        console: list[str] = []
+        context.on("console", lambda message: console.append(message.text))
+        context.grant_permissions(["camera"], origin=live_server.url)
+        page = context.new_page()
+        _enrol(page, live_server, edition)
+        page.locator("#gate-camera-toggle").click()
+        expect(page.locator("#gate-camera")).to_be_visible()
+        result = page.locator("#gate-result")
+        expect(result).to_have_attribute("data-admitted", "true", timeout=15000)
+        expect(page.locator("#gate-holder")).to_contain_text(first.name)
+        # The card stays in front of the camera: one scan, not one per frame.
+        page.wait_for_timeout(1500)
+        assert Scan.objects.filter(credential=first).count() == 1
+        page.locator("#gate-camera-toggle").click()
+        expect(page.locator("#gate-camera")).to_be_hidden()
+        assert not [m for m in console if any(marker in m for marker in CSP_MARKERS)]
+    finally:
+        camera_browser.close()
