@@ -1,7 +1,5 @@
-"""Which visitors a production selection holds and which of them can be produced, and the
-gate's revocation list (cached)."""
+"""Which visitors a production selection holds and which of them can be produced."""
 
-from django.core.cache import cache
 from django.db.models import Exists, OuterRef, QuerySet
 
 from credentials.entry.models import SecurityHold
@@ -14,10 +12,6 @@ from .models import (
     Credential,
     NameScript,
 )
-
-# Gate checks read the revocation list from the cache; a revocation clears it in this process
-# at once, other processes see it at the latest this many seconds later.
-REVOCATION_CACHE_SECONDS = 10
 
 
 def selection_visitors(
@@ -65,24 +59,3 @@ def producible_count(
     return producible(
         selection_visitors(edition_id=edition_id, delegation=delegation, label=label, script=script)
     ).count()
-
-
-# --- Revocation -----------------------------------------------------------------------------
-
-
-def revoked_numbers_cache_key(edition_id: int) -> str:
-    return f"credentials:revoked:{edition_id}"
-
-
-def revoked_numbers(edition_id: int) -> frozenset[str]:
-    """The numbers of the edition's revoked credentials (the gate's revocation list)."""
-    key = revoked_numbers_cache_key(edition_id)
-    numbers = cache.get(key)
-    if numbers is None:
-        numbers = frozenset(
-            Credential.objects.filter(
-                edition_id=edition_id, status=Credential.Status.REVOKED
-            ).values_list("number", flat=True)
-        )
-        cache.set(key, numbers, REVOCATION_CACHE_SECONDS)
-    return numbers

@@ -69,7 +69,6 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -104,7 +103,7 @@ from .models import (
     PrintBatch,
     ProductionJob,
 )
-from .selectors import producible, revoked_numbers_cache_key, selection_visitors
+from .selectors import producible, selection_visitors
 from .signing import credential_number, sign_payload
 
 logger = logging.getLogger(__name__)
@@ -191,7 +190,6 @@ def _revoke_ids(ids: list[int], *, reason: str, actor) -> int:
         return 0
     now = timezone.now()
     revoked = 0
-    editions: set[int] = set()
     with transaction.atomic():
         for start in range(0, len(ids), REVOKE_SLICE):
             moved = CREDENTIAL_STATES.move_many(
@@ -203,14 +201,6 @@ def _revoke_ids(ids: list[int], *, reason: str, actor) -> int:
                 revoked_reason=reason[:300],
             )
             revoked += len(moved)
-            editions.update(credential.edition_id for credential in moved)
-        for edition_id in editions:
-            # Now, for reads in this transaction; and after commit, in case another request
-            # cached the old list meanwhile.
-            cache.delete(revoked_numbers_cache_key(edition_id))
-            transaction.on_commit(
-                lambda edition_id=edition_id: cache.delete(revoked_numbers_cache_key(edition_id))
-            )
     return revoked
 
 
