@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 from ciie_portal.admin import AuditedAdminMixin
 from ciie_portal.context_processors import current_edition_for
 from ciie_portal.spreadsheets import csv_rows_write
+from registration.admin_watchlist import WatchlistVisitorAdminMixin
 from registration.models import DeliveryAddress, Label, Unit, Visitor
 from registration.returning import one_click_invite_send
 from registration.services import UNIT_INFO_FIELDS, unit_delegation_change
@@ -329,7 +330,7 @@ def visitor_action_register(action) -> None:
 
 
 @admin.register(Visitor)
-class VisitorAdmin(DelegationScopedAdmin):
+class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
     delegation_field = "unit__delegation"
     list_display = [
         "name",

@@ -539,3 +539,86 @@ class DeliveryAddress(models.Model):
 
     def __str__(self):
         return f"{self.recipient} {self.address}"
+
+
+class WatchlistEntry(models.Model):
+    """关注名单: a person security wants to know about, whatever the edition.
+
+    Matched when a visitor is saved (``registration.watchlist``), by the blind index of the ID
+    number or by name and date of birth. The ID number itself is never stored, not even masked.
+    Only security learns of a match; the unit never does.
+    """
+
+    id_number_index = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    name = models.CharField(_("full name"), max_length=100, blank=True)
+    birth_date = models.DateField(_("date of birth"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=300)
+    expires_on = models.DateField(
+        _("expires on"),
+        null=True,
+        blank=True,
+        help_text=_("Not matched after this day (Beijing time). Empty: never expires."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("added by"),
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("watchlist entry")
+        verbose_name_plural = _("watchlist")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # An ID number, or a name with a date of birth: something to match on.
+            models.CheckConstraint(
+                condition=~Q(id_number_index="") | (~Q(name="") & Q(birth_date__isnull=False)),
+                name="watchlist_entry_matchable",
+            ),
+        ]
+        indexes = [models.Index(fields=["birth_date", "name"])]
+
+    def __str__(self):
+        return f"{self.name or '—'} · {self.reason}"
+
+
+class WatchlistMatch(models.Model):
+    """A visitor found on the watchlist: the mark security sees (never the unit)."""
+
+    class On(models.TextChoices):
+        ID_NUMBER = "id_number", _("ID number")
+        NAME_BIRTH_DATE = "name_birth_date", _("Name and date of birth")
+
+    entry = models.ForeignKey(
+        WatchlistEntry,
+        on_delete=models.PROTECT,
+        related_name="matches",
+        verbose_name=_("watchlist entry"),
+    )
+    visitor = models.ForeignKey(
+        Visitor,
+        on_delete=models.CASCADE,
+        related_name="watchlist_matches",
+        verbose_name=_("visitor"),
+    )
+    matched_on = models.CharField(_("matched on"), max_length=16, choices=On.choices)
+    matched_at = models.DateTimeField(_("matched"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("watchlist match")
+        verbose_name_plural = _("watchlist matches")
+        ordering = ["-matched_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entry", "visitor"], name="one_match_per_entry_visitor"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.visitor} · {self.entry.reason}"

@@ -34,6 +34,7 @@ from .limits import Counter, Limited, login_attempt, wait_text
 from .models import Unit, User, VerificationCode, Visitor
 from .services import UNIT_INFO_FIELDS
 from .verification import CodeRefused, code_verify_for_account
+from .watchlist import watchlist_match
 
 PURPOSE = VerificationCode.Purpose.RETURNING
 VISITOR_FORWARD_FIELDS = [
@@ -198,6 +199,7 @@ def unit_bring_forward(
         # constraint decides, and whoever lost is counted as skipped.
         Visitor.objects.bulk_create(copies, ignore_conflicts=True)
         copied_visitors = list(Visitor.objects.filter(unit=unit).order_by("created_at", "pk"))
+        watchlist_match(Visitor.objects.filter(unit=unit))  # the watchlist, across editions
         copied = len(copied_visitors)
         skipped = len(candidates) - copied
         audit_record(

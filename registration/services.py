@@ -21,6 +21,7 @@ from .models import (
     Visitor,
 )
 from .validators import validate_id_number
+from .watchlist import watchlist_match
 
 
 def address_create(
@@ -230,6 +231,7 @@ def visitor_save(
             # Two units entered the same number at the same moment; the constraint decided.
             raise _duplicate_id_error() from None
         audit_record(actor=actor, obj=visitor, action=action, to_state=visitor.status)
+        watchlist_match([visitor])  # security is told; the unit never is
         if reuse_cleared:
             audit_record(
                 actor=actor,

@@ -17,7 +17,7 @@ from ciie_portal.spreadsheets import (
     sheet_workbook,
 )
 from delegations.bulk import LABELS
-from registration.models import Visitor
+from registration.models import Visitor, WatchlistMatch
 
 from .models import ReviewBatch, ReviewResult
 
@@ -39,6 +39,8 @@ COLUMNS = {
     "birth_date": "出生日期",
     "unit": "单位名称",
     "delegation": "所属交易团",
+    # Security's own file only: the reasons of the watchlist entries the visitor matched.
+    "watchlist": "关注名单",
     "result": "审核结果",
     "reason": "不通过原因",
 }
@@ -54,7 +56,7 @@ COLUMN_ALIASES = {
 #: The columns a result file must have.
 REQUIRED_COLUMNS = ("reference", "id_number", "result")
 #: The columns of the delegations' read-only list (no result to fill in).
-LIST_COLUMNS = [key for key in COLUMNS if key not in ("batch", "result", "reason")]
+LIST_COLUMNS = [key for key in COLUMNS if key not in ("batch", "watchlist", "result", "reason")]
 
 RESULT_PASSED = "通过"
 RESULT_FAILED = "不通过"
@@ -95,7 +97,7 @@ def _country_names(codes: set[str]) -> dict[str, str]:
         return {code: str(countries.name(code)) for code in codes if code}
 
 
-def _cells(visitor: Visitor, *, batch_code: str, countries: dict) -> dict:
+def _cells(visitor: Visitor, *, batch_code: str, countries: dict, watchlist: dict) -> dict:
     nationality = str(visitor.nationality or "")
     if not nationality and visitor.person_type == "mainland":
         nationality = "CN"
@@ -112,13 +114,31 @@ def _cells(visitor: Visitor, *, batch_code: str, countries: dict) -> dict:
         "birth_date": visitor.birth_date.isoformat() if visitor.birth_date else "",
         "unit": unit.name,
         "delegation": unit.delegation.name if unit.delegation_id else "",
+        "watchlist": "; ".join(watchlist.get(visitor.pk, ())),
         "result": "",
         "reason": "",
     }
 
 
+def _watchlist_reasons(visitors: list[Visitor]) -> dict[int, list[str]]:
+    """Visitor id → the reasons of the watchlist entries they matched
+    (``registration.watchlist``)."""
+    reasons: dict[int, list[str]] = {}
+    matches = WatchlistMatch.objects.filter(visitor_id__in=[v.pk for v in visitors])
+    for visitor_id, reason in matches.order_by("pk").values_list("visitor_id", "entry__reason"):
+        reasons.setdefault(visitor_id, []).append(reason)
+    return reasons
+
+
 #: Column widths; the others are 12.
-WIDTHS = {"name": 14, "id_number": 22, "unit": 32, "delegation": 18, "reason": 30}
+WIDTHS = {
+    "name": 14,
+    "id_number": 22,
+    "unit": 32,
+    "delegation": 18,
+    "watchlist": 24,
+    "reason": 30,
+}
 
 
 def review_workbook(visitors: list[Visitor], *, batch: ReviewBatch | None = None) -> bytes:
@@ -127,9 +147,12 @@ def review_workbook(visitors: list[Visitor], *, batch: ReviewBatch | None = None
     columns = list(COLUMNS) if batch is not None else LIST_COLUMNS
     countries = _country_names({str(v.nationality) for v in visitors} | {"CN"})
     code = batch.code if batch is not None else ""
+    watchlist = _watchlist_reasons(visitors) if batch is not None else {}
     rows = (
         [values[column] for column in columns]
-        for values in (_cells(v, batch_code=code, countries=countries) for v in visitors)
+        for values in (
+            _cells(v, batch_code=code, countries=countries, watchlist=watchlist) for v in visitors
+        )
     )
     return sheet_workbook(
         title=SHEET_TITLE,

@@ -19,6 +19,7 @@ from ciie_portal.crypto import normalize_id
 from ciie_portal.models import Edition
 from registration.models import IdType, Label, PersonType, Unit, User, Visitor
 from registration.validators import validate_id_number, validate_uscc
+from registration.watchlist import watchlist_match
 
 ACTOR = "import_previous_edition"
 
@@ -375,6 +376,7 @@ class Command(BaseCommand):
             visitor = Visitor(edition=self.edition, unit=unit, **values)
             visitor.id_number = row.id_number
             visitor.save()
+            watchlist_match([visitor])
             self.stats["visitors_created"] += 1
             audit_record_bulk(
                 actor=ACTOR, objects=[visitor], action="visitor.import", to_state=visitor.status
@@ -384,6 +386,7 @@ class Command(BaseCommand):
         changed = {k: v for k, v in values.items() if getattr(visitor, k) != v}
         if changed:
             Visitor.objects.filter(pk=visitor.pk).update(**changed, updated_at=timezone.now())
+            watchlist_match([visitor])
             self.stats["visitors_updated"] += 1
             audit_record_bulk(
                 actor=ACTOR,
