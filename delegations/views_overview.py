@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from ciie_portal.context_processors import current_edition_for
 from registration.models import Label, Unit, Visitor
-from registration.progress import credential_counts
+from registration.progress import admissions, credential_counts
 
 from .mailing import group_mail_delivery_counts, group_mail_send
 from .models import Delegation, GroupMail, Secretary
@@ -118,6 +118,7 @@ def overview(request):
             quotas=_quotas(scope.node, edition),
             credentials=_credential_progress(scope.visitors(edition)),
             chart=_registrations_per_day(scope.visitors(edition)),
+            admissions=admissions(scope.visitors(edition), edition.pk),
         )
     return _admin_page(request, "admin/delegations/overview.html", context)
 

@@ -4,8 +4,9 @@ registers a provider here (from its ``AppConfig.ready()``) and the dashboard and
 delegation overview call ``credential_counts``.
 
 A provider takes a queryset of visitors (a unit's, a delegation's) and returns
-``{"produced": n, "issued": n}``: how many of them have a valid credential, and how many of
-those reached their holder. With no provider (an installation without credentials) both are 0.
+``{"produced": n, "issued": n, "entered": n}``: how many of them have a valid credential, how
+many of those reached their holder, and how many were admitted at the gate at least once.
+With no provider (an installation without credentials) all are 0.
 """
 
 from collections.abc import Callable
@@ -13,9 +14,10 @@ from collections.abc import Callable
 Counts = dict[str, int]
 Provider = Callable[..., Counts]
 
-EMPTY: Counts = {"produced": 0, "issued": 0}
+EMPTY: Counts = {"produced": 0, "issued": 0, "entered": 0}
 
 _providers: list[Provider] = []
+_admission_providers: list[Callable] = []
 
 
 def register_credential_progress(provider: Provider) -> Provider:
@@ -32,3 +34,20 @@ def credential_counts(visitors) -> Counts:
         for key, value in provider(visitors).items():
             counts[key] = counts.get(key, 0) + value
     return counts
+
+
+def register_admissions(provider: Callable) -> Callable:
+    """Register the provider of gate admissions: ``provider(visitors, edition_id)`` returns
+    ``{"by_day": {day: n}, "by_gate": [{"day", "gate", "n", "forced"}], "by_hour": {hour: n}}``
+    for those visitors (the app that runs the gate registers it)."""
+    if provider not in _admission_providers:
+        _admission_providers.append(provider)
+    return provider
+
+
+def admissions(visitors, edition_id: int) -> dict | None:
+    """Admissions at the gate of ``visitors`` per day, per day and gate, per hour; None
+    without a provider."""
+    for provider in _admission_providers:
+        return provider(visitors, edition_id)
+    return None

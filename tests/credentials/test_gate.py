@@ -423,3 +423,24 @@ def test_one_card_at_two_gates_at_once_is_admitted_once():
         reasons = sorted(outcome.value.reason for outcome in outcomes)
         assert reasons == ["already_inside", "ok"]
         assert Scan.objects.filter(credential=card, admitted=True).count() == 1
+
+
+def test_the_delegation_overview_counts_its_own_admissions(
+    client, gate_staff, credentials, secretary, other_unit
+):
+    client.force_login(gate_staff)
+    scan_page(client, credentials["today"].qr_payload, gate="2号门")
+    client.force_login(secretary)
+    page = client.get("/staff/overview/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.context["credentials"]["entered"] == 1
+    admitted = page.context["admissions"]
+    assert admitted["by_day"] == {today_in_shanghai(): 1}
+    assert [row["gate"] for row in admitted["by_gate"]] == ["2号门"]
+    assert 'id="admissions"' in page.content.decode()
+    # Another delegation's secretary sees none of it.
+    from delegations.models import Secretary
+
+    Secretary.objects.filter(user=secretary).update(delegation=other_unit.delegation)
+    page = client.get("/staff/overview/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.context["credentials"]["entered"] == 0
+    assert page.context["admissions"]["by_day"] == {}
