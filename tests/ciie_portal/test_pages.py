@@ -91,7 +91,7 @@ def test_demo_data_loads_twice_without_duplicates(demo):
 
 def test_demo_accounts_cover_the_cast(demo):
     accounts = _accounts(demo)
-    assert len(accounts) == 10
+    assert len(accounts) == 11
     staff = {username: where for _role, username, _password, where in accounts}
     assert staff["reviewer"] == staff["office"] == "/admin/" and staff["gate"] == "/gate/"
     secretaries = {
@@ -121,6 +121,14 @@ def test_every_demo_account_can_log_in(client, demo, settings):
                 account__username=username, edition__is_current=True
             ).exists()
             assert response.status_code == 200
+        elif where.startswith("/gate/app/#enrol="):
+            # The demo gate device: its one-time link registers it.
+            response = client.post(
+                "/gate/api/enrol/",
+                {"token": where.split("=", 1)[1]},
+                content_type="application/json",
+            )
+            assert response.status_code == 200 and response.json()["device_key"]
         elif where == "/gate/":
             response = client.post(
                 "/admin/login/?next=/gate/", {"username": username, "password": password}
