@@ -138,11 +138,13 @@
     return dbPromise;
   }
 
-  /** Runs fn(stores…) in one transaction; resolves with fn's result once it has committed. */
-  function transact(names, mode, fn) {
+  /** Runs fn(stores…) in one transaction; resolves with fn's result once it has committed.
+      "relaxed" (bulk writes of the bundle, which a crash only makes download again) does not
+      wait for the disk. */
+  function transact(names, mode, fn, durability) {
     return openDb().then(function (db) {
       return new Promise(function (resolve, reject) {
-        const tx = db.transaction(names, mode);
+        const tx = db.transaction(names, mode, { durability: durability || "default" });
         let result;
         tx.oncomplete = function () { resolve(result); };
         tx.onerror = function () { reject(tx.error); };
@@ -198,7 +200,7 @@
       const chunk = credentials.slice(start, start + CHUNK);
       await transact(["credentials"], "readwrite", function (store) {
         chunk.forEach(function (credential) { store.put(credential); });
-      });
+      }, "relaxed");
     }
     await transact(["revoked", "held", "meta"], "readwrite", function (revoked, held, metaStore) {
       (bundle.revoked || []).forEach(function (number) { revoked.put({ number: number }); });
@@ -441,20 +443,26 @@
   let lastSyncAttempt = 0;
   let timer = null;
 
+  let syncs = 0;
   async function sync() {
     if (syncing || !device) return;
     syncing = true;
+    root.dataset.syncing = "true";
     lastSyncAttempt = Date.now();
     updateStatus();
     try {
       const meta = await getMeta();
       const since = meta && meta.cursor ? "?since=" + encodeURIComponent(meta.cursor) : "";
       const response = await api("GET", C.api.bundle + since, undefined, BUNDLE_TIMEOUT_MS);
-      if (response.ok) await mergeBundle(await response.json(), meta);
+      if (response.ok) {
+        await mergeBundle(await response.json(), meta);
+        root.dataset.syncs = String(++syncs);
+      }
     } catch (error) {
       // Offline, or the server did not answer: the next tick tries again.
     } finally {
       syncing = false;
+      root.dataset.syncing = "false";
       updateStatus();
     }
   }

@@ -14,17 +14,22 @@ from django.utils import translation
 from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
+from credentials.entry.holds import hold_place
 from credentials.entry.models import Scan
 from credentials.entry.rules import SHANGHAI, today_in_shanghai
 from credentials.entry.services import device_create, device_revoke
 from credentials.entry.views_app import _texts as app_texts
 from credentials.models import Credential, ProductionJob
-from credentials.production.services import production_job_run, production_job_start
+from credentials.production.services import (
+    credentials_revoke,
+    production_job_run,
+    production_job_start,
+)
 from registration.models import Label, Pickup, Visitor
 from tests.browser.conftest import CSP_LISTENER, CSP_MARKERS, PHONE
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.credentials.test_production import jpeg
-from tests.registration.factories import ApprovedUnitFactory, VisitorFactory
+from tests.registration.factories import ApprovedUnitFactory, UserFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -328,3 +333,33 @@ def test_the_phone_camera_reads_the_card(
         assert not [m for m in console if any(marker in m for marker in CSP_MARKERS)]
     finally:
         camera_browser.close()
+
+
+@pytest.mark.parametrize("browser_language", ["zh-CN"])
+def test_the_bundle_refresh_brings_revocations_and_holds_offline(
+    page, context, live_server, cards, browser_language
+):
+    edition, (first, second, third) = cards
+    _enrol(page, live_server, edition)
+    bundles: list[str] = []
+    page.on("request", lambda r: bundles.append(r.url) if "/gate/api/bundle/" in r.url else None)
+    credentials_revoke(
+        credentials=Credential.objects.filter(pk=first.pk), reason="lost", actor=None
+    )
+    hold_place(visitor=second.visitor, reason="核查", actor=UserFactory(is_staff=True))
+    # The next refresh (every minute, and whenever the network comes back) asks only for what
+    # changed since the last one.
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_function("() => document.getElementById('gate-app').dataset.syncing === 'false'")
+    expect(page.locator("#gate-app")).to_have_attribute("data-syncs", "2")
+    assert len(bundles) == 1 and "since=" in bundles[0]
+
+    context.set_offline(True)
+    expect(page.locator("#gate-app")).to_have_attribute("data-online", "false")
+    result = page.locator("#gate-result")
+    for credential, reason in ((first, "revoked"), (second, "held"), (third, "ok")):
+        _scan(page, credential.qr_payload)
+        expect(result).to_have_attribute("data-reason", reason)
+        expect(result).to_have_attribute("data-offline", "true")
+        expect(page.locator("#gate-number")).to_contain_text(credential.number)
+    expect(page.locator("#gate-app")).to_have_attribute("data-pending", "3")
