@@ -276,6 +276,9 @@
   async function enrol(token) {
     root.dataset.state = "enrolling";
     notice(T.enrolling, "info", true);
+    // Registered already (a new code for this device, or another device's): what is still
+    // queued goes up under the old key first, which the new registration ends.
+    if (device) await uploadPending();
     let response;
     try {
       response = await fetch(C.api.enrol, {
@@ -295,8 +298,6 @@
       notice(format(T.enrol_failed, { error: data.error || response.status }), "danger", true);
       return start();
     }
-    const previous = device;
-    if (previous) await uploadPending().catch(function () {});
     stopTimers();
     await wipeDb();
     device = { key: data.device_key, device: data.device || {}, edition: editionNumber(data.edition) };
@@ -341,8 +342,9 @@
     el.scanner.hidden = false;
     const info = device.device || {};
     el.device.textContent = [info.name, info.gate].filter(Boolean).join(" · ");
-    const direction = localStorage.getItem(DIRECTION_KEY) === "out" ? "out" : "in";
-    $("gate-direction-" + direction).checked = true;
+    const chosen = localStorage.getItem(DIRECTION_KEY) === "out" ? "out" : "in";
+    $("gate-direction-" + chosen).checked = true;
+    root.classList.toggle("gate-app-exit", chosen === "out");
     keepFocus();
   }
 

@@ -103,7 +103,7 @@ def _enrol(page: Page, live_server, edition):
 
 
 def _journey(page: Page, context: BrowserContext, live_server, cards, browser_language):
-    edition, (first, second, _third) = cards
+    edition, (first, second, third) = cards
     texts = _texts(browser_language)
     device = _enrol(page, live_server, edition)
     result = page.locator("#gate-result")
@@ -157,6 +157,12 @@ def _journey(page: Page, context: BrowserContext, live_server, cards, browser_la
     expect(page.locator("#gate-app")).to_have_attribute("data-state", "ready")
     expect(page.locator("#gate-app")).to_have_attribute("data-pending", "2")
     expect(page.locator("#gate-online")).to_have_text(texts["offline"])
+    # … and checks on, its scripts (the signature library too) from the worker's cache.
+    _scan(page, third.qr_payload)
+    expect(result).to_have_attribute("data-offline", "true")
+    expect(result).to_have_attribute("data-reason", "ok")
+    expect(page.locator("#gate-holder")).to_contain_text(third.name)
+    expect(page.locator("#gate-app")).to_have_attribute("data-pending", "3")
 
     # Back online: the queue is uploaded and the server holds each scan once.
     context.set_offline(False)
@@ -169,9 +175,9 @@ def _journey(page: Page, context: BrowserContext, live_server, cards, browser_la
 
     # Sent again (a retry after a lost answer): the server says "duplicate", records nothing.
     statuses = page.evaluate(RESEND_QUEUED)
-    assert statuses == ["duplicate", "duplicate"]
+    assert statuses == ["duplicate", "duplicate", "duplicate"]
     assert Scan.objects.filter(credential=second).count() == 1
-    assert Scan.objects.filter(offline=True).count() == 2
+    assert Scan.objects.filter(offline=True).count() == 3
 
 
 def _beijing(moment) -> str:
