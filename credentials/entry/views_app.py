@@ -68,9 +68,11 @@ def _app_urls() -> dict:
     }
 
 
-def _plural(singular: str, plural: str) -> dict:
-    """Both forms, for the app to choose by the count (English and Chinese need no more)."""
-    return {"one": ngettext(singular, plural, 1), "other": ngettext(singular, plural, 2)}
+def _both(count_text) -> dict:
+    """Both plural forms of a text, for the app to choose by the count (English and Chinese
+    need no more); ``count_text(n)`` is the ngettext call, written out so that makemessages
+    finds it."""
+    return {"one": count_text(1), "other": count_text(2)}
 
 
 def _texts() -> dict:
@@ -96,15 +98,21 @@ def _texts() -> dict:
         "online": _("Online"),
         "offline": _("Offline"),
         # {count} is a number.
-        "waiting": _plural("{count} scan waiting to upload", "{count} scans waiting to upload"),
+        "waiting": _both(
+            lambda n: ngettext(
+                "{count} scan waiting to upload", "{count} scans waiting to upload", n
+            )
+        ),
         "nothing_waiting": _("All scans uploaded"),
         # {time} is Beijing time.
         "last_sync": _("Last sync {time}"),
         "never_synced": _("Not synced yet"),
         "syncing": _("Downloading the credential list…"),
         # {count} is a number.
-        "credentials_held": _plural(
-            "{count} credential on this device", "{count} credentials on this device"
+        "credentials_held": _both(
+            lambda n: ngettext(
+                "{count} credential on this device", "{count} credentials on this device", n
+            )
         ),
         "no_bundle": _(
             "No credential list on this device yet: connect to the network once before "
