@@ -11,8 +11,8 @@ from django.core.files.storage import default_storage
 from playwright.sync_api import Page, expect
 
 from ciie_portal.roles import CREDENTIAL_OFFICE, GATE, roles_sync
-from credentials.models import Credential, ProductionJob
 from credentials.entry.rules import today_in_shanghai
+from credentials.models import Credential, ProductionJob
 from credentials.production.services import (
     credentials_revoke,
     production_job_run,
