@@ -40,6 +40,7 @@ from hypothesis.stateful import (
 )
 
 from ciie_portal.models import AuditEntry, Notice, OutboxMessage
+from credentials.entry.holds import hold_place, hold_release
 from credentials.issuance.services import parcels_pack
 from credentials.models import (
     Credential,
@@ -48,6 +49,7 @@ from credentials.models import (
     Parcel,
     PrintBatch,
     ReviewResult,
+    SecurityHold,
 )
 from credentials.orders.delegation import delegation_order_create
 from credentials.orders.fees import FREE_LABELS, credential_fee
@@ -755,6 +757,30 @@ class Season(RuleBasedStateMachine):
                 actor=self.c["office"],
             )
 
+    @precondition(
+        lambda self: self._exists(Visitor, status__in=[V.PENDING_REVIEW, V.REVIEW_PASSED])
+    )
+    @rule(data=st.data(), lift=st.booleans())
+    def security_holds_or_lifts(self, data, lift):
+        """Security puts a visitor on hold (refused while one of theirs is open), or lifts a
+        hold: production makes their card again."""
+        holds = SecurityHold.objects.filter(edition=self.edition, released_at__isnull=True)
+        if lift and holds.exists():
+            hold = self._pick(data, holds.order_by("pk"))
+            hold_release(hold=hold, reason="已面谈", actor=self.c["reviewer"])
+            return
+        visitor = self._pick(
+            data,
+            # Those still waiting for their card: where a hold matters.
+            Visitor.objects.filter(
+                edition=self.edition, status__in=[V.PENDING_REVIEW, V.REVIEW_PASSED]
+            )
+            .exclude(credentials__status=Credential.Status.ACTIVE)
+            .order_by("pk")[:10],
+        )
+        if visitor is not None:
+            self._try(hold_place, visitor=visitor, reason="核查", actor=self.c["reviewer"])
+
     @precondition(lambda self: self._exists(Credential, status=Credential.Status.ACTIVE))
     @rule()
     def credential_office_packs_parcels(self):
@@ -896,6 +922,24 @@ class Season(RuleBasedStateMachine):
                 .values_list("edition_sequence", flat=True)
             )
             assert numbers == list(range(1, len(numbers) + 1)), numbers
+
+    @invariant()
+    def nobody_on_security_hold_has_a_credential_made(self):
+        """No credential is made for a visitor while a security hold of theirs is open."""
+        for hold in SecurityHold.objects.filter(edition=self.edition):
+            made = Credential.objects.filter(
+                visitor_id=hold.visitor_id, created_at__gte=hold.placed_at
+            )
+            if hold.released_at is not None:
+                made = made.filter(created_at__lt=hold.released_at)
+            assert not made.exists(), (hold.visitor_id, hold.placed_at, hold.released_at)
+        assert not (
+            SecurityHold.objects.filter(released_at__isnull=True)
+            .values("visitor")
+            .annotate(n=Count("pk"))
+            .filter(n__gt=1)
+            .exists()
+        )
 
     @invariant()
     def every_state_change_is_audited_and_every_notice_sent_once(self):
