@@ -62,6 +62,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "credentials.change_entryrule",
         "credentials.delete_entryrule",
         "credentials.view_securityhold",
+        # Organisers see every credential: they may put holders on hold from that list too.
+        "credentials.add_securityhold",
+        "credentials.place_hold",
         # Reset another staff member's two-factor sign-in (ciie_portal/two_factor).
         "otp_totp.delete_totpdevice",
         "otp_static.delete_staticdevice",
@@ -115,6 +118,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registration.add_watchlistentry",
         "registration.change_watchlistentry",
         "registration.view_watchlistmatch",
+        # The gate's record: flagged offline admissions, holders let in against the check.
+        "credentials.view_scan",
     ],
     CREDENTIAL_OFFICE: [
         "registration.view_visitor",

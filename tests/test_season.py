@@ -17,7 +17,7 @@ import csv
 import io
 import os
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -26,7 +26,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -41,6 +41,9 @@ from hypothesis.stateful import (
 
 from ciie_portal.models import AuditEntry, Notice, OutboxMessage
 from credentials.entry.holds import hold_place, hold_release
+from credentials.entry.models import EntryRule, Scan
+from credentials.entry.rules import SHANGHAI
+from credentials.entry.services import scan_check
 from credentials.issuance.services import parcels_pack
 from credentials.models import (
     Credential,
@@ -168,6 +171,7 @@ class Season(RuleBasedStateMachine):
         self.serial = 0
         self.previous_units = {}
         self.statements = []
+        self.gate_clock = None
 
     def teardown(self):
         if os.environ.get("SEASON_REPORT"):
@@ -781,6 +785,45 @@ class Season(RuleBasedStateMachine):
         if visitor is not None:
             self._try(hold_place, visitor=visitor, reason="核查", actor=self.c["reviewer"])
 
+    @precondition(
+        lambda self: self._exists(Credential) or self._exists(Visitor, status=V.REVIEW_PASSED)
+    )
+    @rule(
+        data=st.data(),
+        directions=st.lists(st.sampled_from(["in", "in", "out"]), min_size=1, max_size=4),
+        minutes=st.integers(min_value=0, max_value=300),
+    )
+    def a_card_is_scanned_at_the_gates(self, data, directions, minutes):
+        """A card (valid, revoked or held) shown at the gates during the expo, a few times in
+        a row (a copy at another gate, an exit, a return); the expo's clock only moves
+        forward, as a gate's does."""
+        if self.gate_clock is None:
+            first = self.edition.entry_periods.order_by("first_day").first().first_day
+            self.gate_clock = datetime.combine(first, time(8), tzinfo=SHANGHAI)
+        self.gate_clock += timedelta(minutes=minutes)
+        if not self._exists(Credential):
+            self.credential_office_produces()
+        credential = self._pick(
+            data, Credential.objects.filter(edition=self.edition).order_by("-pk")[:5]
+        )
+        if credential is None:
+            return
+        for index, direction in enumerate(directions):
+            scan_check(
+                edition=self.edition,
+                payload=credential.qr_payload,
+                direction=direction,
+                gate=f"{index % 2 + 1}号门",
+                staff=self.c["office"],
+                at=self.gate_clock + timedelta(minutes=index),
+            )
+
+    @rule(exit_scans=st.booleans())
+    def organiser_sets_the_entry_rule(self, exit_scans):
+        EntryRule.objects.update_or_create(
+            edition=self.edition, label="", defaults={"exit_scans": exit_scans}
+        )
+
     @precondition(lambda self: self._exists(Credential, status=Credential.Status.ACTIVE))
     @rule()
     def credential_office_packs_parcels(self):
@@ -978,6 +1021,40 @@ class Season(RuleBasedStateMachine):
         assert notices <= queued, notices - queued
         # A notice is "sending" only while a worker holds its lease.
         assert not Notice.objects.filter(status=Notice.Status.SENDING).exists()
+
+    @invariant()
+    def a_card_admits_once_a_day_unless_scanned_out_and_never_revoked_or_held(self):
+        """At the gate: per card and day (Beijing), no two admitted entries without an admitted
+        exit between them; no scan admits a card revoked before it was received, or a holder
+        on hold when it was received."""
+        admitted = defaultdict(list)
+        for number, day_of, direction in (
+            Scan.objects.filter(edition=self.edition, admitted=True, forced=False)
+            .order_by("scanned_at", "pk")
+            .values_list("credential__number", "scanned_at", "direction")
+        ):
+            admitted[(number, day_of.astimezone(SHANGHAI).date())].append(direction)
+        for key, directions in admitted.items():
+            pairs = zip(directions, directions[1:], strict=False)
+            assert ("in", "in") not in set(pairs), (key, directions)
+        assert not Scan.objects.filter(
+            admitted=True,
+            forced=False,
+            credential__status=Credential.Status.REVOKED,
+            credential__revoked_at__lt=F("received_at"),
+        ).exists()
+        assert (
+            not Scan.objects.filter(
+                admitted=True,
+                forced=False,
+                credential__visitor__security_holds__placed_at__lt=F("received_at"),
+            )
+            .filter(
+                Q(credential__visitor__security_holds__released_at__isnull=True)
+                | Q(credential__visitor__security_holds__released_at__gt=F("received_at"))
+            )
+            .exists()
+        )
 
 
 def _cast(roles, edition, guangdong, group_secretary, finance, organiser):

@@ -119,11 +119,13 @@ def scan_check(
     device: GateDevice | None = None,
     staff=None,
     nonce: str = "",
+    at: datetime | None = None,
 ) -> ScanResult:
     """Check one scan now and record it, admitted or refused.
 
     A device's request carries a nonce: sent again (a retry after a lost answer), it gets the
-    first verdict back and nothing new is recorded.
+    first verdict back and nothing new is recorded. ``at`` replaces "now" for replaying a day
+    (the whole-season test); no view passes it.
     """
     direction = _direction(direction)
     nonce = (nonce or "")[:64]
@@ -135,7 +137,7 @@ def scan_check(
     try:
         with transaction.atomic():
             verdict, credential, now = _decide_locked(
-                claims, edition=edition, at=None, direction=direction
+                claims, edition=edition, at=at, direction=direction
             )
             scan = Scan.objects.create(
                 edition=edition,
