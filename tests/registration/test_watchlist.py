@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from ciie_portal.crypto import blind_index
 from ciie_portal.models import AuditEntry, Notice
@@ -25,6 +26,12 @@ REASON = "涉案人员，需现场核实"
 ENTRIES = "/admin/registration/watchlistentry/"
 MATCHES = "/admin/registration/watchlistmatch/"
 VISITORS = "/admin/registration/visitor/"
+
+
+@pytest.fixture(autouse=True)
+def in_english_pages(client, settings):
+    """The admin pages here are read in English (the texts asserted are the msgids)."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
 
 @pytest.fixture
@@ -68,18 +75,21 @@ def watch_notices():
 
 
 def test_an_entry_needs_an_id_number_or_a_name_with_a_birth_date_and_a_reason(reviewer):
-    with pytest.raises(ValidationError, match="an ID number, or a name with a date of birth"):
-        watchlist_add(name="李明", reason=REASON, actor=reviewer)
-    with pytest.raises(ValidationError, match="an ID number, or a name with a date of birth"):
-        watchlist_add(birth_date=BORN, reason=REASON, actor=reviewer)
-    with pytest.raises(ValidationError, match="reason"):
-        watchlist_add(id_number=NUMBER, reason=" ", actor=reviewer)
-    with pytest.raises(ValidationError, match="already passed"):
-        watchlist_add(id_number=NUMBER, reason=REASON, expires_on=date(2020, 1, 1), actor=reviewer)
-    assert not WatchlistEntry.objects.exists()
+    with translation.override("en"):
+        with pytest.raises(ValidationError, match="an ID number, or a name with a date of birth"):
+            watchlist_add(name="李明", reason=REASON, actor=reviewer)
+        with pytest.raises(ValidationError, match="an ID number, or a name with a date of birth"):
+            watchlist_add(birth_date=BORN, reason=REASON, actor=reviewer)
+        with pytest.raises(ValidationError, match="reason"):
+            watchlist_add(id_number=NUMBER, reason=" ", actor=reviewer)
+        with pytest.raises(ValidationError, match="already passed"):
+            watchlist_add(
+                id_number=NUMBER, reason=REASON, expires_on=date(2020, 1, 1), actor=reviewer
+            )
+        assert not WatchlistEntry.objects.exists()
 
-    by_name = watchlist_add(name=" 李  明 ", birth_date=BORN, reason=REASON, actor=reviewer)
-    assert (by_name.name, by_name.birth_date, by_name.id_number_index) == ("李 明", BORN, "")
+        by_name = watchlist_add(name=" 李  明 ", birth_date=BORN, reason=REASON, actor=reviewer)
+        assert (by_name.name, by_name.birth_date, by_name.id_number_index) == ("李 明", BORN, "")
 
 
 def test_the_id_number_is_kept_only_as_its_blind_index(reviewer):
