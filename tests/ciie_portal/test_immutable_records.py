@@ -14,7 +14,7 @@ from django.utils import timezone
 from ciie_portal.audit import audit_record, audit_record_bulk
 from ciie_portal.models import AuditEntry
 from ciie_portal.records import GuardedModel, ImmutableRecord
-from credentials.models import CredentialOrder, OrderLine
+from credentials.models import CredentialOrder, OrderLine, Scan
 from invoicing.models import Invoice, InvoiceLine, InvoiceQuerySet
 from payments.models import BankStatement, Method, Payment, Refund, StatementEntry
 from tests.conftest import on_postgres
@@ -315,6 +315,7 @@ def test_the_triggers_allow_what_the_models_allow(db):
         "invoicing_invoice": (Invoice, InvoiceQuerySet.mutable_fields),
         "invoicing_invoiceline": (InvoiceLine, frozenset()),
         "ciie_portal_auditentry": (AuditEntry, frozenset()),
+        "credentials_scan": (Scan, frozenset()),
     }
     with connection.cursor() as cursor:
         cursor.execute(
