@@ -12,8 +12,8 @@ from .entry.selectors import admissions
 
 def credential_progress(visitors) -> dict[str, int]:
     """How many of ``visitors`` have a valid credential (produced), and how many of those
-    reached their holder (in a shipped parcel, or on a pick-up list handed over), and how many
-entered the expo at least once. Two queries."""
+        reached their holder (in a shipped parcel, or on a pick-up list handed over), and how many
+    entered the expo at least once. Two queries."""
     counts = visitors.filter(credentials__status=Credential.Status.ACTIVE).aggregate(
         produced=Count("pk", distinct=True),
         issued=Count("pk", distinct=True, filter=issued_q("credentials__")),
