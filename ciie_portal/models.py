@@ -77,6 +77,19 @@ class Edition(models.Model):
         _("visitor review days (foreign)"), default=15
     )
     is_current = models.BooleanField(_("current edition"), default=False)
+    # The end of an edition: its personal data is kept this long after the expo closes, then
+    # shredded (ciie_portal.retention); the export made first is kept for archive_days.
+    retention_days = models.PositiveIntegerField(
+        _("personal data kept (days after the expo)"),
+        default=365,
+        help_text=_("After this many days the edition's personal data is due to be shredded."),
+    )
+    archive_days = models.PositiveIntegerField(
+        _("export kept before shredding (days)"),
+        default=90,
+        help_text=_("The encrypted export made before a shred is deleted after this many days."),
+    )
+    shredded_at = models.DateTimeField(_("personal data shredded"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -335,3 +348,118 @@ class SideEvent(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class PrivacyPolicy(models.Model):
+    """One version of an edition's privacy policy (隐私政策), in Chinese and English. Published
+    versions are never edited: a change is a new version, which units accept at their next
+    sign-in (registration.consent)."""
+
+    edition = models.ForeignKey(
+        Edition,
+        on_delete=models.PROTECT,
+        related_name="privacy_policies",
+        verbose_name=_("edition"),
+    )
+    version = models.PositiveSmallIntegerField(_("version"))
+    text_zh = models.TextField(_("text (Chinese)"))
+    text_en = models.TextField(_("text (English)"))
+    published_at = models.DateTimeField(_("published"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("privacy policy")
+        verbose_name_plural = _("privacy policies")
+        ordering = ["edition", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["edition", "version"], name="one_policy_version_per_edition"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.edition} · v{self.version}"
+
+
+class AccessLogEntry(GuardedModel):
+    """One display or download of a full ID number, a photo, a licence or a voucher by staff:
+    who, what, whose, when and through which page (ciie_portal.access_log). Written once."""
+
+    class What(models.TextChoices):
+        ID_NUMBER = "id_number", _("full ID number")
+        PHOTO = "photo", _("photo")
+        LICENCE = "licence", _("business licence")
+        VOUCHER = "voucher", _("remittance voucher")
+        EXPORT = "export", _("export with full ID numbers")
+
+    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("staff member"),
+    )
+    what = models.CharField(_("what"), max_length=12, choices=What.choices)
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, verbose_name=_("object type")
+    )
+    object_id = models.CharField(_("object id"), max_length=64, db_index=True)
+    object_repr = models.CharField(_("whose"), max_length=200)
+    via = models.CharField(_("where"), max_length=100)
+    count = models.PositiveIntegerField(_("records"), default=1)
+
+    objects = GuardedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("personal data access")
+        verbose_name_plural = _("personal data accesses")
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["content_type", "object_id", "at"])]
+
+    def __str__(self):
+        return f"{self.actor} · {self.get_what_display()} · {self.object_repr}"
+
+
+class ShredJob(models.Model):
+    """Shredding one edition's personal data (ciie_portal.retention): the export first, then each
+    app's shredder in turn, in chunks, resumable; a worker holds its lease while it runs."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        EXPORTING = "exporting", _("Exporting")
+        SHREDDING = "shredding", _("Shredding")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    edition = models.OneToOneField(
+        Edition, on_delete=models.PROTECT, related_name="shred_job", verbose_name=_("edition")
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    preview = models.JSONField(_("what it removes (counts)"), default=dict)
+    progress = models.JSONField(_("progress per part"), default=dict)
+    archive = models.CharField(_("export (encrypted)"), max_length=200, blank=True)
+    archive_sha256 = models.CharField(_("export fingerprint (SHA-256)"), max_length=64, blank=True)
+    archive_expires_at = models.DateTimeField(_("export deleted after"), null=True, blank=True)
+    archive_deleted_at = models.DateTimeField(_("export deleted"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("started by"),
+    )
+    created_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    lease_owner = models.CharField(max_length=100, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("personal data shred")
+        verbose_name_plural = _("personal data shreds")
+        ordering = ["-created_at"]
+        permissions = [("shred_edition", _("Can export and shred an edition's personal data"))]
+
+    def __str__(self):
+        return f"{self.edition} · {self.get_status_display()}"

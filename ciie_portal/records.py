@@ -138,6 +138,30 @@ END
 $append$;
 """
 
+REDACT_FUNCTION = "ciie_redactable_record"
+REDACTED = "—"
+
+_REDACT_SQL = f"""
+CREATE OR REPLACE FUNCTION {REDACT_FUNCTION}() RETURNS trigger
+LANGUAGE plpgsql AS $redact$
+-- Append-only, but for one change: redaction when an edition's personal data is shredded.
+-- object_repr becomes '{REDACTED}', reason '', data an object holding "redacted"; nothing else.
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION '%: rows are never deleted', TG_TABLE_NAME
+            USING HINT = 'Financial records and the audit log are kept as they were made.';
+    END IF;
+    IF NEW.object_repr = '{REDACTED}' AND NEW.reason = '' AND NEW.data ? 'redacted'
+       AND (to_jsonb(NEW) - ARRAY['object_repr', 'reason', 'data'])
+         = (to_jsonb(OLD) - ARRAY['object_repr', 'reason', 'data']) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION '%: rows are never changed', TG_TABLE_NAME
+        USING HINT = 'Only a redaction (ciie_portal.retention) may rewrite an audit entry.';
+END
+$redact$;
+"""
+
 _DROP_FUNCTIONS_SQL = f"""
 DROP FUNCTION IF EXISTS {GUARD_FUNCTION}();
 DROP FUNCTION IF EXISTS {APPEND_ONLY_FUNCTION}();
@@ -197,4 +221,13 @@ def append_only_table(table: str) -> migrations.RunPython:
     return migrations.RunPython(
         _run_on_postgresql(_trigger_sql(table, APPEND_ONLY_FUNCTION, [])),
         _run_on_postgresql(f'DROP TRIGGER IF EXISTS "{_trigger_name(table)}" ON "{table}";'),
+    )
+
+
+def redactable_table(table: str) -> migrations.RunPython:
+    """A migration operation: on PostgreSQL, ``table`` refuses DELETE and every UPDATE but a
+    redaction (``object_repr``, ``reason`` and ``data`` replaced by the redaction markers)."""
+    return migrations.RunPython(
+        _run_on_postgresql(_REDACT_SQL + "\n" + _trigger_sql(table, REDACT_FUNCTION, [])),
+        _run_on_postgresql(_trigger_sql(table, APPEND_ONLY_FUNCTION, [])),
     )

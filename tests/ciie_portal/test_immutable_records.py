@@ -12,7 +12,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 
 from ciie_portal.audit import audit_record, audit_record_bulk
-from ciie_portal.models import AuditEntry
+from ciie_portal.models import AccessLogEntry, AuditEntry
 from ciie_portal.records import GuardedModel, ImmutableRecord
 from credentials.models import CredentialOrder, OrderLine, Scan
 from invoicing.models import Invoice, InvoiceLine, InvoiceQuerySet
@@ -316,7 +316,10 @@ def test_the_triggers_allow_what_the_models_allow(db):
         "invoicing_invoiceline": (InvoiceLine, frozenset()),
         "ciie_portal_auditentry": (AuditEntry, frozenset()),
         "credentials_scan": (Scan, frozenset()),
+        "ciie_portal_accesslogentry": (AccessLogEntry, frozenset()),
     }
+    # Append-only but for its redaction when an edition is shredded.
+    redactable = {"ciie_portal_auditentry"}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname, p.proname, t.tgargs FROM pg_trigger t "
@@ -329,6 +332,9 @@ def test_the_triggers_allow_what_the_models_allow(db):
         function, args = triggers[table]
         columns = {a.decode().removeprefix("once:") for a in args.split(b"\x00") if a}
         assert columns == {model._meta.get_field(name).column for name in mutable}, table
+        if table in redactable:
+            assert function == "ciie_redactable_record", table
+            continue
         assert function == ("ciie_guard_record" if mutable else "ciie_append_only_record")
 
 
@@ -364,3 +370,30 @@ def test_committed_records_are_refused_outside_any_test_transaction(edition):
     with refused, connection.cursor() as cursor:
         cursor.execute("DELETE FROM ciie_portal_auditentry")
     assert Payment.objects.get(pk=payment.pk).amount == order.total
+
+
+@on_postgres
+@pytest.mark.postgres
+def test_an_audit_entry_may_be_redacted_and_nothing_else(approved):
+    from ciie_portal.audit import audit_record
+
+    entry = audit_record(actor=None, obj=approved, action="unit.test", reason="王小明 110101…")
+    with pytest.raises(DatabaseError, match="never changed"), transaction.atomic():
+        run_sql(
+            "UPDATE ciie_portal_auditentry SET reason = 'x', object_repr = '—', "
+            """data = '{"redacted": "2028-01-01"}' WHERE id = %s""",
+            entry.pk,
+        )
+    with pytest.raises(DatabaseError, match="never changed"), transaction.atomic():
+        run_sql(
+            "UPDATE ciie_portal_auditentry SET action = 'x', reason = '', object_repr = '—', "
+            """data = '{"redacted": "2028-01-01"}' WHERE id = %s""",
+            entry.pk,
+        )
+    run_sql(
+        "UPDATE ciie_portal_auditentry SET reason = '', object_repr = '—', "
+        """data = '{"redacted": "2028-01-01"}' WHERE id = %s""",
+        entry.pk,
+    )
+    entry.refresh_from_db()
+    assert (entry.object_repr, entry.reason, entry.data) == ("—", "", {"redacted": "2028-01-01"})
