@@ -341,6 +341,13 @@ def new_visitor_reference() -> str:
     return "V" + "".join(secrets.choice(alphabet) for _ in range(8))
 
 
+class ConsentBy(models.TextChoices):
+    """Who ticked a visitor's consent to the processing of sensitive personal information."""
+
+    CONTACT = "contact", _("the unit contact")
+    COLLEAGUE = "colleague", _("the visitor (joined by link)")
+
+
 class VisitorQuerySet(models.QuerySet):
     def with_id_number(self, number: str):
         return self.filter(id_number_index=crypto.blind_index(number))
@@ -417,6 +424,14 @@ class Visitor(models.Model):
     )
     photo = models.FileField(_("photo"), upload_to="visitor-photos/", blank=True, max_length=200)
     pledged_at = models.DateTimeField(_("truthfulness pledge"), null=True, blank=True)
+    # PIPL art. 29: separate consent to processing the ID document and the face photo, given
+    # by the contact for the visitor or by the colleague joining by link (registration.consent).
+    sensitive_consent_at = models.DateTimeField(
+        _("consent to sensitive personal information"), null=True, blank=True
+    )
+    sensitive_consent_by = models.CharField(
+        _("sensitive consent given by"), max_length=12, choices=ConsentBy.choices, blank=True
+    )
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     # 单位人员: joined through the unit's invite link, waiting for the contact's approval.
     join_pending = models.BooleanField(_("awaiting the unit's approval"), default=False)
@@ -622,3 +637,36 @@ class WatchlistMatch(models.Model):
 
     def __str__(self):
         return f"{self.visitor} · {self.entry.reason}"
+
+
+class ConsentRecord(models.Model):
+    """A unit account's acceptance of one version of the privacy policy: when, from which
+    address and browser (registration.consent). Written once, never changed."""
+
+    class Kind(models.TextChoices):
+        POLICY = "policy", _("privacy policy")
+
+    USER_AGENT_MAX = 300
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="consents", verbose_name=_("account")
+    )
+    policy = models.ForeignKey(
+        "ciie_portal.PrivacyPolicy",
+        on_delete=models.PROTECT,
+        related_name="consents",
+        verbose_name=_("privacy policy"),
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.POLICY)
+    accepted_at = models.DateTimeField(_("accepted"), db_index=True)
+    ip_address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    user_agent = models.CharField(_("browser"), max_length=USER_AGENT_MAX, blank=True)
+
+    class Meta:
+        verbose_name = _("consent record")
+        verbose_name_plural = _("consent records")
+        ordering = ["-accepted_at", "-pk"]
+        indexes = [models.Index(fields=["user", "policy"])]
+
+    def __str__(self):
+        return f"{self.user} · {self.policy} · {self.accepted_at:%Y-%m-%d %H:%M}"
