@@ -317,3 +317,7 @@ class NoticeAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         # The retry action needs change permission on the list; the form stays read-only.
         return obj is None and request.user.has_perm("ciie_portal.change_notice")
+
+
+# The personal-data access log (read-only), which builds on the classes above.
+from .admin_access import AccessLogEntryAdmin  # noqa: E402, F401

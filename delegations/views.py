@@ -3,9 +3,9 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from ciie_portal.access_log import logged_file_response
 from ciie_portal.context_processors import current_edition_for
 from ciie_portal.models import EntryPeriod
-from ciie_portal.private_files import private_file_response
 from registration.models import Unit, Visitor
 
 from .selectors import delegation_directory, scope_to_user
@@ -31,7 +31,7 @@ def unit_licence(request, pk: int):
     if not request.user.has_perm("registration.view_unit"):
         raise Http404
     unit = get_object_or_404(scope_to_user(Unit.objects.all(), request.user), pk=pk)
-    return private_file_response(unit.licence)
+    return logged_file_response(request, unit.licence, obj=unit, what="licence")
 
 
 @staff_member_required
@@ -44,4 +44,6 @@ def visitor_photo(request, pk: int):
         Visitor.objects.all(), request.user, delegation_field="unit__delegation"
     )
     visitor = get_object_or_404(visitors, pk=pk)
-    return private_file_response(visitor.photo, content_type="image/jpeg")
+    return logged_file_response(
+        request, visitor.photo, obj=visitor, what="photo", content_type="image/jpeg"
+    )

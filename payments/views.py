@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ciie_portal.access_log import access_record
 from ciie_portal.private_files import private_file_response
 from credentials.orders.selectors import order_of_unit
 from registration.access import current_unit
@@ -178,16 +179,21 @@ def voucher(request, payment_id):
             remittance = None
     if remittance is None or not remittance.voucher:
         raise Http404(_("No such voucher."))
-    return voucher_response(remittance, remittance.payment.order.number)
+    return voucher_response(remittance, remittance.payment.order.number, request=request)
 
 
-def voucher_response(remittance: TransferRemittance, order_number: str):
+def voucher_response(remittance: TransferRemittance, order_number: str, request=None):
     """A transfer voucher for someone its view has let through: a PDF as a download, an image
-    shown; never cached."""
+    shown; never cached. Staff's downloads are recorded in the access log."""
     extension = remittance.voucher.name.rsplit(".", 1)[-1].lower()
-    return private_file_response(
+    response = private_file_response(
         remittance.voucher,
         content_type="application/pdf" if remittance.voucher_is_pdf else None,
         as_attachment=remittance.voucher_is_pdf,
         filename=f"voucher-{order_number}-{remittance.payment_id}.{extension}",
     )
+    if request is not None:
+        access_record(
+            actor=request.user, obj=remittance.payment.order, what="voucher", via=request.path
+        )
+    return response

@@ -115,7 +115,7 @@ def delegation_voucher(request, number, payment_id):
     )
     if remittance is None or not remittance.voucher:
         raise Http404(_("No such voucher."))
-    return voucher_response(remittance, order.number)
+    return voucher_response(remittance, order.number, request=request)
 
 
 @staff_member_required

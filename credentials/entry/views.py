@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from ciie_portal.access_log import access_record
 from ciie_portal.context_processors import current_edition_for
 from ciie_portal.private_files import private_file_response
 from registration.models import Label
@@ -198,5 +199,6 @@ def gate_photo(request, token: str):
     if credential is None:
         raise Http404
     response = private_file_response(credential.visitor.photo)
+    access_record(actor=request.user, obj=credential.visitor, what="photo", via=request.path)
     response["Cache-Control"] = "private, no-store"
     return response

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ciie_portal.access_log import access_record, access_record_many
 from ciie_portal.admin import ReadOnlyAdminMixin
 from ciie_portal.context_processors import current_edition_for
 from ciie_portal.models import Edition
@@ -25,7 +26,7 @@ from ciie_portal.states import TransitionError
 from credentials.entry.admin_holds import has_place_hold_permission, hold_holders
 from delegations.models import Delegation
 from delegations.selectors import scope_to_user
-from registration.models import Label
+from registration.models import Label, Visitor
 
 from .cards import entry_days_text
 from .models import Credential, NameScript, PrintBatch, ProductionJob
@@ -508,7 +509,10 @@ class PrintBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def sheets_view(self, request, pk):
         batch = self._batch(request, pk)
-        return _download(batch.sheet_pdf, "application/pdf", f"{batch.number}.pdf")
+        response = _download(batch.sheet_pdf, "application/pdf", f"{batch.number}.pdf")
+        visitors = Visitor.objects.filter(credentials__print_batch=batch).distinct()
+        access_record_many(actor=request.user, objects=visitors, what="photo", via=request.path)
+        return response
 
     def manifest_view(self, request, pk):
         batch = self._batch(request, pk)
@@ -695,7 +699,9 @@ class CredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             credential = self.get_queryset(request).get(pk=pk)
         except Credential.DoesNotExist:
             raise Http404 from None
-        return _download(credential.card_pdf, "application/pdf", f"{credential.number}.pdf")
+        response = _download(credential.card_pdf, "application/pdf", f"{credential.number}.pdf")
+        access_record(actor=request.user, obj=credential.visitor, what="photo", via=request.path)
+        return response
 
     @admin.action(description=_("Revoke the selected credentials"), permissions=["revoke"])
     def revoke(self, request, queryset):

@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from ciie_portal.access_log import access_record_many
 from ciie_portal.admin import ReadOnlyAdminMixin
 from ciie_portal.admin_uploads import SpreadsheetUploadForm, UploadReportView
 from ciie_portal.audit import audit_record
@@ -326,6 +327,10 @@ class ReviewBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         batch = get_object_or_404(ReviewBatch.objects.select_related("exported_by"), pk=pk)
         audit_record(actor=request.user, obj=batch, action="review.batch_download")
+        access_record_many(
+            actor=request.user, objects=batch.visitors.all(), what="export",
+            via=f"review batch {batch.code} (again)",
+        )  # fmt: skip
         return _xlsx_response(review_batch_file(batch), batch.file_name or f"{batch.code}.xlsx")
 
     def delegation_list_view(self, request):

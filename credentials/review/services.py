@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ciie_portal import crypto
+from ciie_portal.access_log import access_record_many
 from ciie_portal.audit import audit_record
 from ciie_portal.notices.services import notice_send_both
 from ciie_portal.spreadsheets import fold
@@ -86,6 +87,9 @@ def review_batch_export(
             batch_size=2000,
         )
         content = review_workbook(visitors, batch=batch)
+        access_record_many(
+            actor=actor, objects=visitors, what="export", via=f"review batch {batch.code}"
+        )
         batch.file_name = f"人员信息审核_{batch.code}.xlsx"
         batch.file_sha256 = hashlib.sha256(content).hexdigest()
         batch.save(update_fields=["file_name", "file_sha256"])
@@ -111,6 +115,7 @@ def delegation_review_list(*, edition, actor) -> tuple[int, bytes]:
         action="review.list_export",
         data={"visitors": len(visitors), "edition": edition.pk},
     )
+    access_record_many(actor=actor, objects=visitors, what="export", via="review list (delegation)")
     return len(visitors), review_workbook(visitors)
 
 
