@@ -5,6 +5,7 @@ from . import (
     views,
     views_addresses,
     views_join,
+    views_my_data,
     views_reference,
     views_returning,
     views_visitors,
@@ -47,6 +48,7 @@ urlpatterns = [
     path("unit/", views.unit_info, name="unit_info"),
     path("unit/autosave/", views.unit_autosave, name="unit_autosave"),
     path("unit/licence/", views.unit_licence, name="unit_licence"),
+    path("my-data/", views_my_data.my_data, name="my_data"),
     path(
         "reference/divisions/<str:code>/",
         views_reference.division_children,
