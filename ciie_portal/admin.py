@@ -234,6 +234,9 @@ class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     pass
 
 
+from . import admin_policy  # noqa: E402, F401  (the privacy policy's versions, audited)
+
+
 def _change_label(model, name: str) -> str:
     try:
         return str(model._meta.get_field(name).verbose_name) if model else name

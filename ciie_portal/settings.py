@@ -178,6 +178,8 @@ MIDDLEWARE = [
     # Staff pages outside the admin (/staff/, /gate/, finance's and secretaries' pages) also
     # need the second factor passed in this session.
     "ciie_portal.two_factor.middleware.StaffSecondFactorMiddleware",
+    # Unit contacts accept a newly published privacy policy version first (registration.consent).
+    "registration.consent.ConsentMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Stored ID numbers this server's keys cannot decrypt: a 503 page for the organiser.

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from . import views
+from . import views, views_privacy
 from .two_factor.site import require_second_factor
 
 # Staff sign in with a password and a second factor (TOTP app or backup code) before any admin
@@ -18,6 +18,14 @@ urlpatterns = [
     # Content-Security-Policy violation reports (the policy's report-uri).
     path("csp-report/", views.csp_report, name="csp_report"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # 隐私政策: the version in force, a given version, and accepting a new one (registration).
+    path("privacy/", views_privacy.privacy_policy, name="privacy"),
+    path(
+        "privacy/<int:edition>/v<int:version>/",
+        views_privacy.privacy_policy,
+        name="privacy_version",
+    ),
+    path("privacy/accept/", include("registration.urls_consent")),
     # The unit's orders and 注销 of a visitor (namespace ``credentials``).
     path("accounts/orders/", include("credentials.urls")),
     # 证件发放: the unit's credentials, parcels (查看物流) and pick-up by the delegation.

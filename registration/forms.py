@@ -9,6 +9,8 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import InMemoryUploadedFile
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -51,6 +53,14 @@ class EntryForm(forms.Form):
         label=_("I have read and agree to the privacy policy."),
         error_messages={"required": _("Please read and accept the privacy policy.")},
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["privacy"].help_text = format_html(
+            '<a href="{}" target="_blank" rel="noopener" id="entry-privacy-link">{}</a>',
+            reverse("privacy"),
+            _("Read the privacy policy"),
+        )
 
     def clean(self):
         data = super().clean()

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from ciie_portal.crypto import normalize_id
+from ciie_portal.timefmt import local_text
 
 from .models import ID_TYPES_BY_PERSON, IdType, PersonType, Pickup, Unit, Visitor
 from .photos import clean_visitor_photo
@@ -20,6 +21,14 @@ class VisitorForm(forms.ModelForm):
         label=_(
             "I promise that this information is true, standard and complete; untrue or "
             "irregular information affects the credential."
+        ),
+        required=False,
+    )
+    # PIPL art. 29: separate from the pledge; the colleague joining by link gives it in person.
+    sensitive_consent = forms.BooleanField(
+        label=_(
+            "The visitor agrees that their ID document and face photo (sensitive personal "
+            "information) are processed for the credential and the security review."
         ),
         required=False,
     )
@@ -83,6 +92,33 @@ class VisitorForm(forms.ModelForm):
             fields["pledge"].error_messages["required"] = _(
                 "Tick the pledge to submit this visitor."
             )
+        consent = fields["sensitive_consent"]
+        if self.instance.sensitive_consent_at is not None:
+            # Given already (by the contact or by the colleague): shown, kept.
+            consent.disabled, consent.initial = True, True
+            consent.help_text = _("Given on %(date)s (Beijing time) by %(who)s.") % {
+                "date": local_text(self.instance.sensitive_consent_at),
+                "who": self.instance.get_sensitive_consent_by_display(),
+            }
+        elif submitting:
+            consent.required = True
+            consent.error_messages["required"] = _(
+                "Tick the visitor's consent to processing the ID document and face photo to "
+                "submit this visitor."
+            )
+
+    def consent_by_colleague(self) -> None:
+        """The form as the colleague joining by link sees it: the consent is theirs, and
+        needed to save."""
+        consent = self.fields["sensitive_consent"]
+        consent.label = _(
+            "I agree that my ID document and face photo (sensitive personal information) are "
+            "processed for the credential and the security review."
+        )
+        consent.required = True
+        consent.error_messages["required"] = _(
+            "Tick your consent to processing your ID document and face photo to save."
+        )
 
     def clean_id_number(self):
         return normalize_id(self.cleaned_data["id_number"])
@@ -108,7 +144,7 @@ class VisitorForm(forms.ModelForm):
 
 
 #: Fields that come with a visitor's values rather than with the web form's page.
-NOT_FROM_VALUES = ("photo", "pledge")
+NOT_FROM_VALUES = ("photo", "pledge", "sensitive_consent")
 
 
 def visitor_values_clean(*, unit: Unit, person_type: str, values: dict) -> tuple[dict, FieldErrors]:

@@ -7,12 +7,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from ciie_portal.audit import audit_record, audit_record_bulk
+from ciie_portal.models import PrivacyPolicy
 from ciie_portal.notices.services import notice_send_both
 from ciie_portal.windows import registration_window_check
 
+from .consent import consent_record
 from .models import (
     UNIT_STATES,
     VISITOR_STATES,
+    ConsentBy,
     DeliveryAddress,
     Pickup,
     Unit,
@@ -172,8 +175,13 @@ def visitor_save(
     visitor: Visitor | None = None,
     photo=None,
     submit: bool = False,
+    sensitive_consent: str = "",
 ) -> Visitor:
     """Add or change a visitor of ``unit``; with ``submit`` it is also submitted (locked).
+
+    ``sensitive_consent`` (a ``ConsentBy``: the contact, or the colleague joining by link)
+    records the visitor's separate consent to processing the ID document and face photo (PIPL
+    art. 29; kept from the first time it is given). No visitor is submitted without it.
 
     One ID number is one visitor per edition, across all units. Only saved (已保存) visitors
     can change. Adding and submitting keep to the registration window (``ciie_portal.windows``;
@@ -213,6 +221,10 @@ def visitor_save(
             reuse_cleared.append("id_number")
         if reuse_cleared:
             visitor.reuse_eligible = False
+        consent_given = bool(sensitive_consent) and visitor.sensitive_consent_at is None
+        if consent_given:
+            visitor.sensitive_consent_at = timezone.now()
+            visitor.sensitive_consent_by = ConsentBy(sensitive_consent).value
         if (
             Visitor.objects.filter(
                 edition_id=unit.edition_id, id_number_index=visitor.id_number_index
@@ -223,6 +235,7 @@ def visitor_save(
             raise _duplicate_id_error()
         if submit:
             _check_complete([visitor])
+            _check_sensitive_consent([visitor])
             visitor.pledged_at = timezone.now()
         try:
             with transaction.atomic():
@@ -231,6 +244,13 @@ def visitor_save(
             # Two units entered the same number at the same moment; the constraint decided.
             raise _duplicate_id_error() from None
         audit_record(actor=actor, obj=visitor, action=action, to_state=visitor.status)
+        if consent_given:
+            audit_record(
+                actor=actor,
+                obj=visitor,
+                action="visitor.sensitive_consent",
+                data={"by": str(visitor.sensitive_consent_by)},
+            )
         watchlist_match([visitor])  # security is told; the unit never is
         if reuse_cleared:
             audit_record(
@@ -472,8 +492,25 @@ def _check_complete(visitors) -> None:
         )
 
 
-def visitors_submit(*, unit: Unit, visitor_ids, actor) -> list[Visitor]:
+def _check_sensitive_consent(visitors) -> None:
+    """PIPL art. 29: a visitor is submitted only with the separate consent to processing the ID
+    document and face photo recorded (``registration.consent``)."""
+    missing = [v.name for v in visitors if v.sensitive_consent_at is None]
+    if missing:
+        raise ValidationError(
+            _("The consent to processing the ID document and face photo is missing: %(names)s.")
+            % {"names": "、".join(missing)},
+            code="sensitive_consent",
+        )
+
+
+def visitors_submit(
+    *, unit: Unit, visitor_ids, actor, sensitive_consent: bool = False
+) -> list[Visitor]:
     """Submit several saved visitors at once, after the contact took the pledge for them.
+
+    With ``sensitive_consent`` the contact also gives, for those of them who have not given it
+    yet, the consent to processing the ID document and face photo; each one needs it.
 
     Only inside the registration window (staff are not bound)."""
     registration_window_check(edition=unit.edition, actor=actor)
@@ -485,6 +522,21 @@ def visitors_submit(*, unit: Unit, visitor_ids, actor) -> list[Visitor]:
         )
         _check_complete(chosen)
         now = timezone.now()
+        if sensitive_consent:
+            lacking = [v for v in chosen if v.sensitive_consent_at is None]
+            Visitor.objects.filter(pk__in=[v.pk for v in lacking]).update(
+                sensitive_consent_at=now, sensitive_consent_by=ConsentBy.CONTACT
+            )
+            for visitor in lacking:
+                visitor.sensitive_consent_at = now
+                visitor.sensitive_consent_by = ConsentBy.CONTACT
+            audit_record_bulk(
+                actor=actor,
+                objects=lacking,
+                action="visitor.sensitive_consent",
+                data={"by": ConsentBy.CONTACT.value},
+            )
+        _check_sensitive_consent(chosen)
         reusing = [v for v in chosen if reuse_applies(v)]
         moved = []
         for label in {v.original_label for v in reusing}:
@@ -514,7 +566,7 @@ def visitor_delete(*, visitor: Visitor, actor) -> None:
             raise ValidationError(_("This visitor was submitted and can no longer be deleted."))
 
 
-def unit_submit(*, unit: Unit, actor, visitor_ids=()) -> Unit:
+def unit_submit(*, unit: Unit, actor, visitor_ids=(), sensitive_consent: bool = False) -> Unit:
     """确认提交: the unit goes to its delegation's review (or is approved at once where the
     edition says so). At least one visitor must be submitted before or together with it.
 
@@ -530,7 +582,12 @@ def unit_submit(*, unit: Unit, actor, visitor_ids=()) -> Unit:
         if unit.info_saved_at is None:
             raise ValidationError(_("Fill in and save the unit information first."))
         if visitor_ids:
-            visitors_submit(unit=unit, visitor_ids=visitor_ids, actor=actor)
+            visitors_submit(
+                unit=unit,
+                visitor_ids=visitor_ids,
+                actor=actor,
+                sensitive_consent=sensitive_consent,
+            )
         submitted = (
             Visitor.objects.filter(unit=unit)
             .exclude(status__in=[Visitor.Status.SAVED, Visitor.Status.CANCELLED])
@@ -611,8 +668,14 @@ def account_register(
     invitation_code: str,
     mobile: str,
     password: str,
+    privacy_policy_id: int | None = None,
+    ip_address: str | None = None,
+    user_agent: str = "",
 ) -> tuple[User, Unit]:
     """Open a unit's account: its login name is the USCC (or a new account number).
+
+    ``privacy_policy_id``: the privacy policy version accepted on the entry page, recorded with
+    the address and browser (``registration.consent``).
 
     Only inside the registration window (``ciie_portal.windows``)."""
     registration_window_check(edition=edition, actor=None)
@@ -637,6 +700,11 @@ def account_register(
             contact_mobile=mobile,
         )
         audit_record(actor=user, obj=unit, action="unit.create", to_state=unit.status)
+        policy = PrivacyPolicy.objects.filter(
+            pk=privacy_policy_id, edition=edition, published_at__isnull=False
+        ).first()
+        if policy is not None:
+            consent_record(user=user, policy=policy, ip_address=ip_address, user_agent=user_agent)
     return user, unit
 
 

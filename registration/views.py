@@ -11,12 +11,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ciie_portal.privacy import policy_in_force
 from ciie_portal.private_files import private_file_response
 from ciie_portal.windows import registration_window
 
 from . import ocr, reference
 from .access import current_unit, edition_or_404
 from .auth import normalize_login_name, password_reset_account
+from .consent import request_origin
 from .forms import (
     AccountForm,
     EntryForm,
@@ -50,8 +52,11 @@ def entry(request):
     edition = edition_or_404(request)
     form = EntryForm(request.POST or None, initial=request.session.get(ENTRY_SESSION_KEY))
     if request.method == "POST" and form.is_valid():
+        policy = policy_in_force(edition)
         request.session[ENTRY_SESSION_KEY] = {
-            key: form.cleaned_data[key] for key in ("region", "category", "kind")
+            **{key: form.cleaned_data[key] for key in ("region", "category", "kind")},
+            # The version accepted with the box, recorded when the account is opened.
+            "privacy_policy": policy.pk if policy else None,
         }
         return redirect("registration:signup")
     return render(
@@ -90,7 +95,7 @@ def signup(request):
     elif request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            user, unit = _register(edition, choices, data)
+            user, unit = _register(edition, choices, data, origin=request_origin(request))
         except ValidationError as error:
             # Registration closed while the form was open: say so next to it, keep the input.
             form.add_error(None, error)
@@ -115,7 +120,7 @@ def signup(request):
     )
 
 
-def _register(edition, choices: dict, data: dict):
+def _register(edition, choices: dict, data: dict, *, origin: dict):
     return account_register(
         edition=edition,
         region=choices["region"],
@@ -128,6 +133,8 @@ def _register(edition, choices: dict, data: dict):
         invitation_code=data["invitation_code"],
         mobile=data["mobile"],
         password=data["password1"],
+        privacy_policy_id=choices.get("privacy_policy"),
+        **origin,
     )
 
 

@@ -36,7 +36,7 @@ from ciie_portal.windows import registration_window, registration_window_check
 
 from .access import current_unit
 from .forms_visitors import VisitorForm
-from .models import PersonType, Unit, Visitor
+from .models import ConsentBy, PersonType, Unit, Visitor
 from .services import visitor_save
 from .views_visitors import attach_errors
 
@@ -139,7 +139,8 @@ def _refuse_if_busy(unit: Unit) -> None:
 
 
 def join_save(*, unit: Unit, values: dict, id_type: str, id_number: str, photo=None) -> Visitor:
-    """Store a colleague's own record as a saved visitor awaiting the contact's approval.
+    """Store a colleague's own record as a saved visitor awaiting the contact's approval, with
+    the colleague's consent to processing their ID document and face photo (the form asks it).
 
     Only inside the registration window (``ciie_portal.windows``): a ValidationError says so."""
     registration_window_check(edition=unit.edition, actor=None)
@@ -156,6 +157,7 @@ def join_save(*, unit: Unit, values: dict, id_type: str, id_number: str, photo=N
             id_type=id_type,
             id_number=id_number,
             photo=photo,
+            sensitive_consent=ConsentBy.COLLEAGUE,
         )
         Visitor.objects.filter(pk=visitor.pk).update(join_pending=True)
         visitor.join_pending = True
@@ -284,7 +286,9 @@ def _join_form(request, unit: Unit, person_type: str) -> VisitorForm:
         instance=Visitor(unit=unit, edition=unit.edition, person_type=person_type),
     )
     # Colleagues only save their record; the contact takes the pledge when submitting it.
+    # The consent to processing their ID document and photo is the colleague's own.
     del form.fields["pledge"]
+    form.consent_by_colleague()
     # The unit's addresses without recipient and mobile: those are not the colleague's to see.
     form.fields["address"].label_from_instance = lambda address: address.address
     return form
@@ -331,7 +335,11 @@ def join_view(request, token):
             join_save(
                 unit=unit,
                 values={
-                    **{k: v for k, v in data.items() if k not in ("photo", "id_number")},
+                    **{
+                        k: v
+                        for k, v in data.items()
+                        if k not in ("photo", "id_number", "sensitive_consent")
+                    },
                     "person_type": person_type,
                 },
                 id_type=data["id_type"],

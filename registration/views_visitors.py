@@ -13,7 +13,7 @@ from ciie_portal.windows import registration_window
 
 from .access import current_unit
 from .forms_visitors import VisitorFilterForm, VisitorForm
-from .models import PersonType, Unit, Visitor
+from .models import ConsentBy, PersonType, Unit, Visitor
 from .selectors import unit_progress, visitors_of_unit
 from .services import (
     ENTRY_DAYS_CHANGEABLE,
@@ -114,6 +114,10 @@ def visitors_reuse_view(request):
     return redirect("registration:visitors")
 
 
+#: The form's fields that are not the visitor's values.
+FORM_ONLY = ("photo", "id_number", "pledge", "sensitive_consent")
+
+
 def _save_visitor(request, unit, form, *, visitor=None):
     submit = "submit" in request.POST
     data = form.cleaned_data
@@ -122,7 +126,7 @@ def _save_visitor(request, unit, form, *, visitor=None):
         unit=unit,
         actor=request.user,
         values={
-            **{k: v for k, v in data.items() if k not in ("photo", "id_number", "pledge")},
+            **{k: v for k, v in data.items() if k not in FORM_ONLY},
             "person_type": form.person_type,
         },
         id_type=data["id_type"],
@@ -130,6 +134,7 @@ def _save_visitor(request, unit, form, *, visitor=None):
         visitor=visitor,
         photo=photo if photo and hasattr(photo, "read") else None,
         submit=submit,
+        sensitive_consent=ConsentBy.CONTACT if data.get("sensitive_consent") else "",
     )
     if submit:
         messages.success(request, _("%(name)s was submitted.") % {"name": visitor.name})
@@ -264,7 +269,12 @@ def visitors_submit_view(request):
         messages.error(request, _("Select the visitors to submit."))
     else:
         try:
-            moved = visitors_submit(unit=unit, visitor_ids=ids, actor=request.user)
+            moved = visitors_submit(
+                unit=unit,
+                visitor_ids=ids,
+                actor=request.user,
+                sensitive_consent=bool(request.POST.get("sensitive_consent")),
+            )
             messages.success(request, _("%(count)d visitor(s) submitted.") % {"count": len(moved)})
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
@@ -286,7 +296,12 @@ def unit_submit_view(request):
     if request.method == "POST":
         ids = [int(pk) for pk in request.POST.getlist("visitor") if pk.isdigit()]
         try:
-            unit_submit(unit=unit, actor=request.user, visitor_ids=ids)
+            unit_submit(
+                unit=unit,
+                actor=request.user,
+                visitor_ids=ids,
+                sensitive_consent=bool(request.POST.get("sensitive_consent")),
+            )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:

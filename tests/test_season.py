@@ -86,7 +86,7 @@ from payments.services import (
     transfer_remittance_submit,
 )
 from payments.statements import statement_import, statement_upload
-from registration.models import Label, Pickup, Unit, Visitor
+from registration.models import ConsentBy, Label, Pickup, Unit, Visitor
 from registration.services import (
     address_create,
     unit_info_save,
@@ -268,14 +268,24 @@ class Season(RuleBasedStateMachine):
         if submit:
             self._submit(unit)
 
-    @rule(data=st.data(), short=st.booleans(), reusing=st.booleans(), submit=st.booleans())
-    def unit_adds_a_visitor(self, data, short, reusing, submit):
+    @rule(
+        data=st.data(),
+        short=st.booleans(),
+        reusing=st.booleans(),
+        submit=st.booleans(),
+        consent=st.booleans(),
+    )
+    def unit_adds_a_visitor(self, data, short, reusing, submit, consent):
+        """Without the visitor's consent to processing the ID document and face photo, the
+        submission is refused."""
         unit = self._pick(data, self._units(U.DRAFT, U.SUBMITTED, U.RETURNED, U.APPROVED))
-        visitor = self._add_visitor(unit, short=short, reusing=reusing) if unit else None
+        visitor = (
+            self._add_visitor(unit, short=short, reusing=reusing, consent=consent) if unit else None
+        )
         if visitor is not None and submit:
             self._try(visitors_submit, unit=unit, visitor_ids=[visitor.pk], actor=unit.account)
 
-    def _add_visitor(self, unit, *, short, reusing):
+    def _add_visitor(self, unit, *, short, reusing, consent=True):
         period = self.c["short" if short else "full"]
         address = unit.addresses.first()
         n = self._next()
@@ -295,6 +305,7 @@ class Season(RuleBasedStateMachine):
             id_type="resident_id",
             id_number=make_resident_id(10_000 + n),
             photo=self.c["photo"],
+            sensitive_consent=ConsentBy.CONTACT if consent else "",
         )
         if visitor is None:
             return None
@@ -358,7 +369,13 @@ class Season(RuleBasedStateMachine):
 
     def _submit(self, unit):
         saved = list(unit.visitors.filter(status=V.SAVED).values_list("pk", flat=True))
-        self._try(unit_submit, unit=unit, actor=unit.account, visitor_ids=saved)
+        self._try(
+            unit_submit,
+            unit=unit,
+            actor=unit.account,
+            visitor_ids=saved,
+            sensitive_consent=True,  # the contact ticks it for those who lack it
+        )
 
     @precondition(lambda self: self._exists(Unit, status=U.RETURNED))
     @rule(data=st.data())
@@ -1021,6 +1038,17 @@ class Season(RuleBasedStateMachine):
         assert notices <= queued, notices - queued
         # A notice is "sending" only while a worker holds its lease.
         assert not Notice.objects.filter(status=Notice.Status.SENDING).exists()
+
+    @invariant()
+    def every_submitted_visitor_has_its_sensitive_consent(self):
+        """PIPL art. 29: no visitor is past 已保存 without the consent to processing the ID
+        document and face photo recorded, and who gave it."""
+        assert not (
+            Visitor.objects.filter(edition=self.edition)
+            .exclude(status=V.SAVED)
+            .filter(Q(sensitive_consent_at__isnull=True) | Q(sensitive_consent_by=""))
+            .exists()
+        )
 
     @invariant()
     def a_card_admits_once_a_day_unless_scanned_out_and_never_revoked_or_held(self):

@@ -1,7 +1,16 @@
 import factory
+from django.utils import timezone
 
 from ciie_portal.choices import Region, UnitCategory
-from registration.models import DeliveryAddress, IdType, PersonType, Unit, User, Visitor
+from registration.models import (
+    ConsentBy,
+    DeliveryAddress,
+    IdType,
+    PersonType,
+    Unit,
+    User,
+    Visitor,
+)
 from registration.validators import resident_id_check_char, uscc_check_char
 from tests.ciie_portal.factories import EditionFactory
 
@@ -56,6 +65,10 @@ class VisitorFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"访客{n}")
     id_type = IdType.RESIDENT_ID
     id_number = factory.Sequence(make_resident_id)
+    # The visitor's consent to processing the ID document and face photo (PIPL art. 29), which
+    # every submission needs; ``sensitive_consent_at=None`` for a visitor without it.
+    sensitive_consent_at = factory.LazyFunction(timezone.now)
+    sensitive_consent_by = ConsentBy.CONTACT
 
 
 class DeliveryAddressFactory(factory.django.DjangoModelFactory):

@@ -86,6 +86,7 @@ def colleague_data(unit, *, number=NUMBER, name="王同事", **overrides) -> dic
         "entry_period": unit.edition.entry_periods.first().pk,
         "pickup": "delegation",
         "photo": photo_upload(),
+        "sensitive_consent": "on",
     }
     data.update(overrides)
     return data
@@ -159,6 +160,7 @@ def test_a_colleague_joins_and_waits_for_approval(colleague, signed_in, unit):
         AuditEntry.objects.filter(object_id=str(visitor.pk)).values_list("action", flat=True)
     ) == {
         "visitor.create",
+        "visitor.sensitive_consent",
         "visitor.join_request",
     }
 

@@ -170,7 +170,9 @@ def test_a_visitor_who_never_passed_cannot_choose_reuse(brought):
 def test_a_submitted_visitor_keeps_its_choice(brought, edition):
     reuser = copy_of(brought, "李复用")
     DeliveryAddressFactory(unit=brought, is_default=True)
-    visitors_submit(unit=brought, visitor_ids=[reuser.pk], actor=brought.account)
+    visitors_submit(
+        unit=brought, visitor_ids=[reuser.pk], actor=brought.account, sensitive_consent=True
+    )
     assert Visitor.objects.get(pk=reuser.pk).status == S.PENDING_LOCK
     with pytest.raises(ValidationError, match="was submitted"):
         visitors_reuse_choose(unit=brought, choices={reuser.pk: False}, actor=brought.account)

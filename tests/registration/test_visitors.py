@@ -83,7 +83,7 @@ def test_a_mainland_visitor_is_saved_and_stays_editable(signed_in, unit, edition
 
 
 def test_a_submitted_visitor_is_locked(signed_in, unit, edition, address):
-    data = mainland(edition, address, submit="1", pledge="on")
+    data = mainland(edition, address, submit="1", pledge="on", sensitive_consent="on")
     assert signed_in.post("/accounts/visitors/add/mainland/", data).status_code == 302
     visitor = Visitor.objects.get(unit=unit)
     assert visitor.status == Visitor.Status.SUBMITTED
@@ -263,7 +263,9 @@ def test_submitting_the_unit_with_its_visitors(signed_in, unit, edition, address
     visitor = Visitor.objects.get()
     edition.auto_approve_categories = []
     edition.save()
-    response = signed_in.post("/accounts/submit/", {"visitor": [visitor.pk]})
+    response = signed_in.post(
+        "/accounts/submit/", {"visitor": [visitor.pk], "sensitive_consent": "1"}
+    )
     assert response.status_code == 302
     unit.refresh_from_db()
     visitor.refresh_from_db()
@@ -287,7 +289,9 @@ def test_an_enterprise_is_approved_at_once_where_the_edition_says_so(
     edition.auto_approve_categories = ["enterprise"]
     edition.save()
     signed_in.post("/accounts/visitors/add/mainland/", mainland(edition, address))
-    signed_in.post("/accounts/submit/", {"visitor": [Visitor.objects.get().pk]})
+    signed_in.post(
+        "/accounts/submit/", {"visitor": [Visitor.objects.get().pk], "sensitive_consent": "1"}
+    )
     assert Unit.objects.get(pk=unit.pk).status == Unit.Status.APPROVED
     entry = AuditEntry.objects.get(action="unit.approved")
     assert entry.actor_repr == "system"
