@@ -1,13 +1,19 @@
 """This app's part of the registration dashboard and the delegation overview (steps 7 证件制作
-and 8 证件发放), registered with ``registration.progress`` in ``CredentialsConfig.ready()``."""
+and 8 证件发放; the 往届订单 of earlier editions), registered with ``registration.progress`` in
+``CredentialsConfig.ready()``."""
 
 from django.db.models import Count, Q
 
 from credentials.issuance.selectors import issued_q
 from credentials.production.models import Credential
-from registration.progress import register_admissions, register_credential_progress
+from registration.progress import (
+    register_admissions,
+    register_credential_progress,
+    register_past_orders,
+)
 
 from .entry.selectors import admissions
+from .orders.selectors import orders_of_past_units
 
 
 def credential_progress(visitors) -> dict[str, int]:
@@ -33,3 +39,4 @@ def register() -> None:
     """Called from ``CredentialsConfig.ready()``."""
     register_credential_progress(credential_progress)
     register_admissions(gate_admissions)
+    register_past_orders(orders_of_past_units)

@@ -196,13 +196,16 @@ def invoice_request(
     buyer: dict,
     remark: str = "",
     save_profile: bool = False,
+    profile_unit=None,
     now: datetime | None = None,
 ) -> Invoice:
     """开票: ask for an invoice of a paid order. An electronic one is issued right after commit.
 
     Refused for an unpaid order, for an order that already has an invoice not reversed, and
     when nothing is left to invoice. For B2B and transfer payments the title is the payer's,
-    whatever ``buyer`` says.
+    whatever ``buyer`` says. The invoice belongs to the order's edition (its numbering too),
+    also for an order of an earlier edition (往届订单). ``save_profile`` keeps the details for
+    ``profile_unit`` (the contact's current unit), by default for the order's unit.
     """
     if kind not in InvoiceKind.values:
         raise ValidationError(_("Choose the invoice type."))
@@ -268,8 +271,8 @@ def invoice_request(
                 "total": str(invoice.total),
             },
         )
-        if save_profile and locked.unit_id:
-            invoice_profile_save(unit=locked.unit, actor=actor, details=buyer)
+        if save_profile and (profile_unit is not None or locked.unit_id):
+            invoice_profile_save(unit=profile_unit or locked.unit, actor=actor, details=buyer)
         if kind == InvoiceKind.ELECTRONIC:
             _issue_later(invoice)
     return invoice

@@ -1,6 +1,7 @@
 """The unit's invoice pages: 开票, 查看发票, 查看物流, 退票, 常用发票信息.
 
-Every page shows only the signed-in contact's unit's orders and invoices; anything else is 404.
+Every page shows only the orders and invoices of the signed-in contact's unit and of its earlier
+editions' units (往届订单, ``credentials.orders.access``); anything else is 404.
 The PDF is also open to finance staff (permission ``invoicing.view_invoice``).
 """
 
@@ -14,8 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from credentials.models import CredentialOrder
-from credentials.orders.selectors import order_of_unit
-from registration.access import current_unit
+from credentials.orders.access import order_or_404
+from registration.access import current_unit, units_in_reach
 
 from .forms import InvoiceProfileForm, InvoiceRequestForm, PaperReturnForm, ReversalForm
 from .models import Invoice, InvoiceKind, InvoiceProfile
@@ -33,18 +34,17 @@ VIEW_INVOICE = "invoicing.view_invoice"
 
 
 def _order_or_404(request, number: str):
-    unit = current_unit(request)
-    order = order_of_unit(unit, number)
-    if order is None:
-        raise Http404(_("No such order."))
-    return unit, order
+    return order_or_404(request, number)
 
 
 def _invoice_or_404(request, pk: int) -> Invoice:
-    """An invoice of the signed-in contact's unit; any other unit's does not exist."""
-    unit = current_unit(request)
+    """An invoice of the signed-in contact's unit or of its earlier editions' units; any other
+    unit's does not exist."""
+    units = units_in_reach(current_unit(request))
     invoice = (
-        Invoice.objects.select_related("order", "original").filter(pk=pk, order__unit=unit).first()
+        Invoice.objects.select_related("order", "original")
+        .filter(pk=pk, order__unit__in=units)
+        .first()
     )
     if invoice is None:
         raise Http404(_("No such invoice."))
@@ -83,6 +83,7 @@ def invoice_request_view(request, number):
                 buyer=form.buyer(),
                 remark=form.cleaned_data.get("remark", ""),
                 save_profile=form.cleaned_data.get("save_profile", False),
+                profile_unit=unit,
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -31,21 +31,34 @@ ZERO = Decimal("0.00")
 Status = Refund.Status
 
 
-def _payer(unit: Unit | None, delegation: Delegation | None) -> dict:
-    """Whose orders: a unit's own, or a delegation's consolidated orders (交易团代付)."""
-    if (unit is None) == (delegation is None):
-        raise ValueError("Give a unit or a delegation.")
-    return {"order__unit": unit} if unit is not None else {"order__delegation": delegation}
+def _payer(
+    unit: Unit | None, delegation: Delegation | None, units: Iterable[Unit] | None = None
+) -> dict:
+    """Whose orders: a unit's own, the units of one organisation across editions (the unit's
+    and its 往届订单, ``registration.access.units_in_reach``), or a delegation's consolidated
+    orders (交易团代付)."""
+    if [unit, delegation, units].count(None) != 2:
+        raise ValueError("Give a unit, units or a delegation.")
+    if unit is not None:
+        return {"order__unit": unit}
+    if units is not None:
+        return {"order__unit__in": list(units)}
+    return {"order__delegation": delegation}
 
 
-def refundable_lines(unit: Unit | None = None, *, delegation: Delegation | None = None) -> QuerySet:
+def refundable_lines(
+    unit: Unit | None = None,
+    *,
+    delegation: Delegation | None = None,
+    units: Iterable[Unit] | None = None,
+) -> QuerySet:
     """The payer's order lines that can be refunded now (the rule is
     ``OrderLine.objects.refundable()``: paid order, visitor failed or cancelled, a fee, no
-    refund asked for or made already). The payer is a unit, or a delegation for its
-    consolidated orders."""
+    refund asked for or made already). The payer is a unit, one organisation's ``units`` of
+    this and earlier editions, or a delegation for its consolidated orders."""
     return (
         OrderLine.objects.refundable()
-        .filter(**_payer(unit, delegation))
+        .filter(**_payer(unit, delegation, units))
         .select_related("order", "visitor")
         .order_by("order__created_at", "order_id", "pk")
     )
@@ -87,6 +100,7 @@ def refunds_request(
     *,
     unit: Unit | None = None,
     delegation: Delegation | None = None,
+    units: Iterable[Unit] | None = None,
     line_ids: Iterable[int],
     actor,
     route: str = Refund.Route.ORIGINAL,
@@ -94,8 +108,9 @@ def refunds_request(
     reason: str = "",
     now: datetime | None = None,
 ) -> list[Refund]:
-    """退款 / 批量退款: ask for the refund of the chosen lines of ``unit`` (or of ``delegation``'s
-    consolidated orders); one refund per order.
+    """退款 / 批量退款: ask for the refund of the chosen lines of ``unit`` (or of ``units``, one
+    organisation's of this and earlier editions, or of ``delegation``'s consolidated orders);
+    one refund per order, whatever its edition.
 
     All or nothing: every reason a line cannot be refunded is reported at once and nothing is
     recorded. The orders are locked, so two requests for the same line at once make one refund
@@ -105,7 +120,8 @@ def refunds_request(
     ids = sorted({int(pk) for pk in line_ids})
     if not ids:
         raise ValidationError(_("Select the visitors whose fee should be refunded."))
-    payer = _payer(unit, delegation)
+    units = list(units) if units is not None else None
+    payer = _payer(unit, delegation, units)
     try:
         with transaction.atomic():
             order_ids = sorted(
@@ -121,7 +137,9 @@ def refunds_request(
             }
             allowed = {
                 line.pk: line
-                for line in refundable_lines(unit, delegation=delegation).filter(pk__in=ids)
+                for line in refundable_lines(unit, delegation=delegation, units=units).filter(
+                    pk__in=ids
+                )
             }
             problems = []
             refused = [pk for pk in ids if pk not in allowed]

@@ -43,11 +43,46 @@ def transfer_account(order: CredentialOrder) -> dict:
     return {**account, "reference": order.number}
 
 
+def payment_refusal(order: CredentialOrder, method: str, now: datetime | None = None) -> str:
+    """Why ``order`` cannot be paid by ``method`` now, or "" if it can: only a pending order,
+    by its payer's means, before its edition's deadline for the method (an order of an earlier
+    edition too: its own edition's deadlines), in its payment window. ``payment_create`` asks
+    it under the order's lock; the order page asks it to say why a method is closed."""
+    now = now or timezone.now()
+    if method not in Method.values:
+        return _("Choose a payment method.")
+    if order.status != CredentialOrder.Status.PENDING_PAYMENT:
+        return _("Order %(number)s is %(status)s: it cannot be paid.") % {
+            "number": order.number,
+            "status": order.get_status_display(),
+        }
+    if order.delegation_id is not None and method != Method.TRANSFER:
+        # 交易团代付: the delegation settles its consolidated order by bank transfer only.
+        return _("Order %(number)s is paid by the delegation: by bank transfer only.") % {
+            "number": order.number
+        }
+    payer_refusal = order_payer_refusal(order)
+    if payer_refusal:
+        return _("Order %(number)s cannot be paid: %(why)s") % {
+            "number": order.number,
+            "why": payer_refusal,
+        }
+    deadline = method_deadline(order, method)
+    if now > deadline:
+        return _("Payment by %(method)s closed on %(deadline)s.") % {
+            "method": Method(method).label,
+            "deadline": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M"),
+        }
+    if order.seconds_left(now) <= 0:
+        return _("The payment window of order %(number)s has ended.") % {"number": order.number}
+    return ""
+
+
 def payment_create(
     *, order: CredentialOrder, method: str, actor, now: datetime | None = None
 ) -> Payment:
-    """Start paying ``order`` by ``method``: only a pending order, in its payment window and
-    before the edition's deadline for that method."""
+    """Start paying ``order`` by ``method``: only where ``payment_refusal`` has no objection,
+    asked under the order's lock."""
     now = now or timezone.now()
     if method not in Method.values:
         raise ValidationError(_("Choose a payment method."))
@@ -57,36 +92,9 @@ def payment_create(
             .select_related("edition")
             .get(pk=order.pk)
         )
-        if locked.status != CredentialOrder.Status.PENDING_PAYMENT:
-            raise ValidationError(
-                _("Order %(number)s is %(status)s: it cannot be paid.")
-                % {"number": locked.number, "status": locked.get_status_display()}
-            )
-        if locked.delegation_id is not None and method != Method.TRANSFER:
-            # 交易团代付: the delegation settles its consolidated order by bank transfer only.
-            raise ValidationError(
-                _("Order %(number)s is paid by the delegation: by bank transfer only.")
-                % {"number": locked.number}
-            )
-        payer_refusal = order_payer_refusal(locked)
-        if payer_refusal:
-            raise ValidationError(
-                _("Order %(number)s cannot be paid: %(why)s")
-                % {"number": locked.number, "why": payer_refusal}
-            )
-        if locked.seconds_left(now) <= 0:
-            raise ValidationError(
-                _("The payment window of order %(number)s has ended.") % {"number": locked.number}
-            )
-        deadline = method_deadline(locked, method)
-        if now > deadline:
-            raise ValidationError(
-                _("Payment by %(method)s closed on %(deadline)s.")
-                % {
-                    "method": Method(method).label,
-                    "deadline": timezone.localtime(deadline).strftime("%Y-%m-%d %H:%M"),
-                }
-            )
+        refusal = payment_refusal(locked, method, now)
+        if refusal:
+            raise ValidationError(refusal)
         payment = payment_record(
             order=locked, method=method, actor=actor, now=now, data={"amount": str(locked.total)}
         )

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from ciie_portal.access_log import access_record
 from ciie_portal.private_files import private_file_response
-from credentials.orders.selectors import order_of_unit
-from registration.access import current_unit
+from credentials.orders.access import order_or_404
+from registration.access import current_unit, units_in_reach
 
 from .forms import TransferRemittanceForm
 from .models import QR_METHODS, Method, Payment, PaymentNotification, TransferRemittance
@@ -31,10 +31,8 @@ from .services import (
 
 
 def _order_or_404(request, number: str):
-    order = order_of_unit(current_unit(request), number)
-    if order is None:
-        raise Http404(_("No such order."))
-    return order
+    """The order of the signed-in contact's unit, or of its earlier editions' (往届订单)."""
+    return order_or_404(request, number)[1]
 
 
 @login_required
@@ -69,7 +67,7 @@ def sandbox(request, payment_id):
         raise Http404
     payment = (
         Payment.objects.select_related("order", "order__edition")
-        .filter(pk=payment_id, order__unit=current_unit(request))
+        .filter(pk=payment_id, order__unit__in=units_in_reach(current_unit(request)))
         .first()
     )
     if payment is None:
@@ -174,8 +172,8 @@ def voucher(request, payment_id):
         .first()
     )
     if not (request.user.is_staff and request.user.has_perm("payments.view_payment")):
-        unit = current_unit(request)
-        if remittance is not None and remittance.payment.order.unit_id != unit.pk:
+        units = units_in_reach(current_unit(request))
+        if remittance is not None and remittance.payment.order.unit_id not in {u.pk for u in units}:
             remittance = None
     if remittance is None or not remittance.voucher:
         raise Http404(_("No such voucher."))

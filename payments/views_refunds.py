@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from registration.access import current_unit
+from registration.access import current_unit, units_in_reach
 
 from .forms import RefundRequestForm
 from .models import Method, Payment
@@ -20,15 +20,16 @@ from .refunds import refundable_lines, refunds_request
 @login_required
 @require_http_methods(["GET", "POST"])
 def refund_request(request):
-    """Every line of the unit that can be refunded now, grouped by order; one or many at once.
-    ``?order=V…`` preselects that order's lines."""
+    """Every line of the unit, and of its earlier editions' units (往届订单), that can be refunded
+    now, grouped by order; one or many at once. ``?order=V…`` preselects that order's lines."""
     unit = current_unit(request)
-    lines = list(refundable_lines(unit).select_related("entry_period"))
+    units = units_in_reach(unit)
+    lines = list(refundable_lines(units=units).select_related("entry_period", "order__edition"))
     form = RefundRequestForm(request.POST or None, lines=lines)
     if request.method == "POST" and form.is_valid():
         try:
             refunds = refunds_request(
-                unit=unit,
+                units=units,
                 line_ids=form.cleaned_data["lines"],
                 actor=request.user,
                 route=form.cleaned_data["route"] or "original",
@@ -43,6 +44,9 @@ def refund_request(request):
                 _("Refund asked for: %(numbers)s. Finance will review it.")
                 % {"numbers": ", ".join(refund.number for refund in refunds)},
             )
+            if all(refund.order.unit_id != unit.pk for refund in refunds):
+                # 往届订单: the current edition's order list does not show them; their order does.
+                return redirect("credentials:order_detail", number=refunds[0].order.number)
             return redirect(reverse("credentials:orders") + "?tab=refund")
     preselected = request.GET.get("order", "")
     if form.is_bound:

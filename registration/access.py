@@ -1,6 +1,6 @@
-"""Who the request is, for the visitor pages of every app: the current edition and the signed-in
-contact's unit. The one home of the request → unit lookup (credentials, payments and invoicing
-views use it too)."""
+"""Who the request is, for the visitor pages of every app: the current edition, the signed-in
+contact's unit and the units whose orders it may open. The one home of the request → unit
+lookup (credentials, payments and invoicing views use it too)."""
 
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from ciie_portal.context_processors import current_edition_for
 
 from .models import Unit
+from .selectors import earlier_units
 
 
 def edition_or_404(request):
@@ -29,3 +30,10 @@ def current_unit(request) -> Unit:
     if unit is None:
         raise Http404(_("This account has no unit in the current edition."))
     return unit
+
+
+def units_in_reach(unit: Unit) -> list[Unit]:
+    """The units whose orders, payments, invoices and refunds the contact of ``unit`` may open:
+    the unit itself, then the same organisation's units of earlier editions (往届订单,
+    ``selectors.earlier_units``). What may be done with such an order is for the services."""
+    return [unit, *earlier_units(unit)]

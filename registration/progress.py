@@ -51,3 +51,25 @@ def admissions(visitors, edition_id: int) -> dict | None:
     for provider in _admission_providers:
         return provider(visitors, edition_id)
     return None
+
+
+_past_order_providers: list[Callable] = []
+
+
+def register_past_orders(provider: Callable) -> Callable:
+    """Register the provider of 往届订单 (the app that makes orders registers it):
+    ``provider(units)`` returns ``{unit_id: [order, …]}``, each order with what the dashboard
+    shows of it (its lines, payments, invoices and refunds)."""
+    if provider not in _past_order_providers:
+        _past_order_providers.append(provider)
+    return provider
+
+
+def past_orders(units) -> list[dict]:
+    """``[{"unit": unit, "orders": [...]}, …]`` for the earlier editions' ``units``, in their
+    order; no orders without a provider."""
+    orders: dict = {}
+    for provider in _past_order_providers:
+        for unit_id, rows in provider(units).items():
+            orders.setdefault(unit_id, []).extend(rows)
+    return [{"unit": unit, "orders": orders.get(unit.pk, [])} for unit in units]

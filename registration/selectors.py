@@ -3,9 +3,32 @@ from django.db.models import Count, Q
 from ciie_portal.models import SideEvent
 
 from .models import Unit, Visitor
-from .progress import credential_counts
+from .progress import credential_counts, past_orders
 
 S = Visitor.Status
+
+
+def earlier_units(unit: Unit):
+    """The same organisation's units of earlier editions, latest edition first: the units of
+    the unit's own account (bringing a unit forward keeps its account, so the whole chain of
+    ``Unit.previous`` is among them) with the same USCC (or, without one, the same account
+    number). Never a unit of another account: a unit that registered anew under a USCC did not
+    prove it holds the earlier account (``services._free_login_name`` archives that account),
+    so it does not see the earlier account's orders."""
+    if unit.account_id is None or not unit.login_name:
+        return Unit.objects.none()
+    same_code = (
+        {"uscc": unit.uscc} if unit.uscc else {"uscc": "", "account_number": unit.account_number}
+    )
+    return (
+        Unit.objects.filter(
+            account_id=unit.account_id,
+            edition__number__lt=unit.edition.number,
+            **same_code,
+        )
+        .select_related("edition")
+        .order_by("-edition__number", "-created_at")
+    )
 
 
 def visitors_of_unit(unit: Unit):
@@ -83,10 +106,6 @@ def unit_progress(unit: Unit) -> dict:
         "side_events": list(
             SideEvent.objects.filter(edition_id=unit.edition_id, open_to_visitors=True)
         ),
-        "past_units": list(
-            Unit.objects.filter(account_id=unit.account_id)
-            .exclude(edition_id=unit.edition_id)
-            .select_related("edition")
-            .order_by("-edition__number")
-        ),
+        # 往届订单: per earlier edition, its orders (the credentials app fills them in).
+        "past_units": past_orders(list(earlier_units(unit))),
     }

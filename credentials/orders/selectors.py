@@ -55,8 +55,35 @@ def orders_of_unit(unit: Unit, *, tab: str = "all") -> QuerySet:
     return orders
 
 
-def order_of_unit(unit: Unit, number: str) -> CredentialOrder | None:
-    return orders_of_unit(unit).select_related("created_by").filter(number=number).first()
+def order_of_units(units: list[Unit], number: str) -> CredentialOrder | None:
+    """The order ``number`` if it is one of ``units``' (``registration.access.units_in_reach``),
+    with its lines, invoices, edition and unit; else None."""
+    return (
+        CredentialOrder.objects.filter(unit__in=units, number=number)
+        .select_related("created_by", "edition", "unit")
+        .prefetch_related(Prefetch("lines", queryset=order_lines_for_display()), "invoices")
+        .first()
+    )
+
+
+def orders_of_past_units(units: list[Unit]) -> dict[int, list[CredentialOrder]]:
+    """往届订单: the orders of earlier editions' ``units`` by unit, latest first, each with its
+    lines, payments, invoices and refunds (the payments and invoicing apps' reverse relations,
+    shown through their own records). Five queries whatever their number."""
+    orders = (
+        CredentialOrder.objects.filter(unit__in=units)
+        .prefetch_related(
+            Prefetch("lines", queryset=order_lines_for_display()),
+            "payments",
+            "invoices",
+            "refunds",
+        )
+        .order_by("-created_at", "-pk")
+    )
+    by_unit: dict[int, list[CredentialOrder]] = {}
+    for order in orders:
+        by_unit.setdefault(order.unit_id, []).append(order)
+    return by_unit
 
 
 def payable_visitors(unit: Unit) -> list[dict]:

@@ -2,29 +2,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from registration.access import current_unit
-from registration.models import Unit
 
+from .access import is_past_order, order_or_404
 from .forms import OrderCreateForm
-from .models import CredentialOrder
-from .selectors import ORDER_TABS, order_of_unit, orders_of_unit, payable_visitors
+from .selectors import ORDER_TABS, orders_of_unit, payable_visitors
 from .services import order_cancel, order_create
 
 ORDERS_PER_PAGE = 20
-
-
-def _order_or_404(request, number: str) -> tuple[Unit, CredentialOrder]:
-    """An order of the signed-in contact's unit; any other unit's order does not exist."""
-    unit = current_unit(request)
-    order = order_of_unit(unit, number)
-    if order is None:
-        raise Http404(_("No such order."))
-    return unit, order
 
 
 def _clock(seconds: int) -> str:
@@ -90,7 +79,7 @@ def order_create_view(request):
 @login_required
 @require_GET
 def order_detail(request, number):
-    unit, order = _order_or_404(request, number)
+    unit, order = order_or_404(request, number)
     seconds_left = order.seconds_left()
     lines = order.lines.all()
     return render(
@@ -99,6 +88,8 @@ def order_detail(request, number):
         {
             "unit": unit,
             "order": order,
+            # 往届订单: an order of an earlier edition, under that edition's rules.
+            "past": is_past_order(unit, order),
             "lines": lines,
             # Refunds are the payments app's ledger, reached by its reverse relation.
             "refunds": order.refunds.order_by("-requested_at", "-pk"),
@@ -114,7 +105,7 @@ def order_detail(request, number):
 @login_required
 @require_POST
 def order_cancel_view(request, number):
-    _unit, order = _order_or_404(request, number)
+    _unit, order = order_or_404(request, number)
     try:
         order_cancel(order=order, actor=request.user)
     except ValidationError as error:
