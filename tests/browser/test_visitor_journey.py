@@ -123,6 +123,8 @@ def _journey(page, live_server, unit, tmp_path, language):
     # Preview and submit the unit with both visitors.
     page.goto(live_server.url + "/accounts/submit/")
     expect(page.locator("#unit-submit-form")).to_contain_text("SMITH John")
+    # The visitors' consent to processing their ID documents and photos (PIPL art. 29).
+    page.locator("#submit-sensitive-consent").check()
     page.get_by_role("button", name=text["submit_unit"]).click()
     expect(page.locator(".alert-success")).to_contain_text(text["submitted"])
     unit.refresh_from_db()

@@ -45,7 +45,10 @@ def test_an_unchanged_card_arrives_for_locking_with_its_old_label(edition, guang
     DeliveryAddressFactory(unit=unit, is_default=True)
     Unit.objects.filter(pk=unit.pk).update(delegation=guangzhou)
     visitors_submit(
-        unit=unit, visitor_ids=list(unit.visitors.values_list("pk", flat=True)), actor=None
+        unit=unit,
+        visitor_ids=list(unit.visitors.values_list("pk", flat=True)),
+        actor=None,
+        sensitive_consent=True,
     )
     reused = Visitor.objects.get(unit=unit, name="李复用")
     changed = Visitor.objects.get(unit=unit, name="王新名")
