@@ -111,6 +111,21 @@ class AuditedAdminMixin:
 
 
 class EditionForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Defaults (a year; 90 days) when left empty.
+        for name in ("retention_days", "archive_days"):
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def clean_retention_days(self):
+        value = self.cleaned_data.get("retention_days")
+        return 365 if value is None else value
+
+    def clean_archive_days(self):
+        value = self.cleaned_data.get("archive_days")
+        return 90 if value is None else value
+
     auto_approve_categories = forms.MultipleChoiceField(
         label=_("unit categories approved automatically"),
         choices=UnitCategory.choices,
@@ -148,7 +163,7 @@ class EditionAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "is_current",
     ]
     list_filter = ["is_current"]
-    readonly_fields = ["is_current", "created_at", "updated_at"]
+    readonly_fields = ["is_current", "shredded_at", "created_at", "updated_at"]
     inlines = [EntryPeriodInline]
     actions = ["make_current"]
     fieldsets = [
@@ -188,8 +203,21 @@ class EditionAdmin(AuditedAdminMixin, admin.ModelAdmin):
                 ]
             },
         ),
+        (_("Personal data"), {"fields": ["retention_days", "archive_days", "shredded_at"]}),
         (_("Record"), {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def get_actions(self, request):
+        from .admin_retention import shred_personal_data
+
+        actions = super().get_actions(request)
+        if request.user.has_perm("ciie_portal.shred_edition"):
+            actions["shred_personal_data"] = (
+                shred_personal_data,
+                "shred_personal_data",
+                shred_personal_data.short_description,
+            )
+        return actions
 
     def save_model(self, request, obj, form, change):
         # Organisers extend (or shorten) windows here: each changed window is audited, with
@@ -321,6 +349,9 @@ class NoticeAdmin(ReadOnlyAdmin):
         # The retry action needs change permission on the list; the form stays read-only.
         return obj is None and request.user.has_perm("ciie_portal.change_notice")
 
+
+# The end of an edition's admin (shred jobs), which builds on the classes above.
+from . import admin_retention  # noqa: E402, F401
 
 # The personal-data access log (read-only), which builds on the classes above.
 from .admin_access import AccessLogEntryAdmin  # noqa: E402, F401

@@ -392,6 +392,7 @@ CELERY_BATCH_QUEUE = env.str("CELERY_BATCH_QUEUE", default="ciie-batch")
 CELERY_TASK_ROUTES = {
     "credentials.tasks.production_job_run": {"queue": CELERY_BATCH_QUEUE},
     "credentials.tasks.credentials_revoke_stale": {"queue": CELERY_BATCH_QUEUE},
+    "ciie_portal.tasks.shred_job_run": {"queue": CELERY_BATCH_QUEUE},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -445,6 +446,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "refunds-resend-pending": {
         "task": "payments.tasks.refunds_resend_pending",
+        "schedule": timedelta(minutes=5),
+    },
+    # Editions past their retention date (organisers told once), expired shred exports
+    # deleted, shred jobs whose worker is gone taken over (ciie_portal.retention).
+    "retention-housekeeping": {
+        "task": "ciie_portal.tasks.retention_housekeeping",
         "schedule": timedelta(minutes=5),
     },
 }

@@ -68,3 +68,41 @@ def notices_recover_task() -> int:
     from .notices.services import notices_recover
 
     return len(notices_recover())
+
+
+SHRED_SLICE_SECONDS = 240
+
+
+@shared_task(
+    name="ciie_portal.tasks.shred_job_run",
+    acks_late=True,
+    soft_time_limit=SHRED_SLICE_SECONDS + 600,
+    time_limit=SHRED_SLICE_SECONDS + 660,
+    **RETRYING,
+)
+def shred_job_run_task(job_id: int) -> str:
+    """Export, then shred, an edition's personal data for one slice of time; queue the next
+    slice if it is not done. Safe to run twice: only the lease holder works."""
+    from .retention import shred_job_run
+
+    outcome = shred_job_run(job_id=job_id, time_budget=SHRED_SLICE_SECONDS)
+    if outcome == "continue":
+        enqueue_on_commit(shred_job_run_task, job_id)
+    return outcome
+
+
+@shared_task(
+    name="ciie_portal.tasks.retention_housekeeping",
+    acks_late=True,
+    soft_time_limit=300,
+    time_limit=360,
+    **RETRYING,
+)
+def retention_housekeeping_task() -> dict:
+    """Daily: remind organisers of editions past their retention date, delete expired exports,
+    and hand shred jobs whose worker is gone to new runs."""
+    from .retention import retention_housekeeping, shred_jobs_take_over
+
+    done = retention_housekeeping()
+    taken = shred_jobs_take_over()
+    return {"reminded": done.reminded, "deleted": done.archives_deleted, "taken_over": taken}

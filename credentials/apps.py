@@ -13,6 +13,9 @@ class CredentialsConfig(AppConfig):
         from .review.admin import cancel_visitors
 
         register()
+        from .retention import register as register_shredders  # shredding an edition
+
+        register_shredders()
         # 注销 by staff, from the visitor list (the delegations app's admin, which may not
         # import this app).
         visitor_action_register(cancel_visitors)

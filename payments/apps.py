@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class PaymentsConfig(AppConfig):
     name = "payments"
     verbose_name = _("Payments and refunds")
+
+    def ready(self):
+        from .retention import register  # this app's part of shredding an edition
+
+        register()

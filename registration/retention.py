@@ -1,0 +1,149 @@
+"""This app's part of shredding an edition's personal data (``ciie_portal.retention``): the
+visitors' ID numbers (cipher text and blind index; the masked form stays), photos, mobiles,
+emails and birth dates; the units' licences, contacts' mobiles and emails and form drafts; the
+delivery addresses. Names, units and what the overview counts stay."""
+
+from django.db.models import CharField, Q, Value
+from django.db.models.functions import Cast, Concat
+from django.utils.translation import gettext_lazy as _
+
+from ciie_portal.retention import Shredder, delete_files, redact_audit, register_shredder
+
+from .models import DeliveryAddress, Unit, UnitDraft, Visitor
+
+# A shredded visitor's blind index: unique per row (the index is unique per edition), and no
+# HMAC of anything.
+SHREDDED = "shredded:"
+
+
+def _visitors(edition):
+    return Visitor.objects.filter(edition=edition).exclude(id_number_index__startswith=SHREDDED)
+
+
+def _visitors_export(edition, archive):
+    for chunk_start in range(0, _visitors(edition).count(), 1000):
+        batch = list(_visitors(edition).order_by("pk")[chunk_start : chunk_start + 1000])
+        archive.write_json(
+            f"registration/visitors-{chunk_start // 1000:04d}.json",
+            [
+                {
+                    "pk": v.pk,
+                    "reference": v.reference,
+                    "unit": v.unit_id,
+                    "name": v.name,
+                    "id_number": v.id_number,
+                    "id_number_masked": v.id_number_masked,
+                    "birth_date": v.birth_date,
+                    "mobile": v.mobile,
+                    "email": v.email,
+                    "photo": v.photo.name,
+                }
+                for v in batch
+            ],
+        )
+        for visitor in batch:
+            if visitor.photo:
+                archive.write_file(f"registration/photos/{visitor.pk}.jpg", visitor.photo.name)
+
+
+def _visitors_shred(edition, limit: int) -> int:
+    batch = list(_visitors(edition).order_by("pk").values_list("pk", "photo")[:limit])
+    if not batch:
+        return 0
+    ids = [pk for pk, _photo in batch]
+    delete_files(photo for _pk, photo in batch)
+    Visitor.objects.filter(pk__in=ids).update(
+        id_number_encrypted="",
+        id_number_index=Concat(Value(SHREDDED), Cast("pk", CharField())),
+        birth_date=None,
+        mobile="",
+        email="",
+        photo="",
+    )
+    redact_audit(Visitor, ids)
+    return len(ids)
+
+
+def _units(edition):
+    return Unit.objects.filter(edition=edition).filter(
+        ~Q(licence="") | ~Q(contact_mobile="") | ~Q(contact_email="") | Q(draft__isnull=False)
+    )
+
+
+def _units_export(edition, archive):
+    units = list(
+        Unit.objects.filter(edition=edition)
+        .order_by("pk")
+        .values("pk", "uscc", "name", "contact_name", "contact_mobile", "contact_email", "licence")
+    )
+    archive.write_json("registration/units.json", units)
+    for unit in units:
+        if unit["licence"]:
+            archive.write_file(f"registration/licences/{unit['pk']}", unit["licence"])
+
+
+def _units_shred(edition, limit: int) -> int:
+    batch = list(_units(edition).order_by("pk").values_list("pk", "licence")[:limit])
+    if not batch:
+        return 0
+    ids = [pk for pk, _licence in batch]
+    delete_files(licence for _pk, licence in batch)
+    UnitDraft.objects.filter(unit_id__in=ids).delete()
+    Unit.objects.filter(pk__in=ids).update(licence="", contact_mobile="", contact_email="")
+    redact_audit(Unit, ids)
+    return len(ids)
+
+
+def _addresses(edition):
+    return DeliveryAddress.objects.filter(unit__edition=edition).exclude(mobile="")
+
+
+def _addresses_export(edition, archive):
+    archive.write_json(
+        "registration/addresses.json",
+        list(
+            DeliveryAddress.objects.filter(unit__edition=edition)
+            .order_by("pk")
+            .values("pk", "unit", "recipient", "mobile", "province", "city", "address", "postcode")
+        ),
+    )
+
+
+def _addresses_shred(edition, limit: int) -> int:
+    # Blanked, not deleted: parcels and visitors still point at them.
+    ids = list(_addresses(edition).order_by("pk").values_list("pk", flat=True)[:limit])
+    DeliveryAddress.objects.filter(pk__in=ids).update(
+        recipient="—", mobile="", address="—", postcode="", district=""
+    )
+    redact_audit(DeliveryAddress, ids)
+    return len(ids)
+
+
+def register() -> None:
+    register_shredder(
+        Shredder(
+            name="registration.visitors",
+            label=_("Visitors: ID numbers, photos, mobiles, emails, birth dates"),
+            preview=lambda edition: _visitors(edition).count(),
+            export=_visitors_export,
+            shred=_visitors_shred,
+        )
+    )
+    register_shredder(
+        Shredder(
+            name="registration.units",
+            label=_("Units: licences, contacts' mobiles and emails, form drafts"),
+            preview=lambda edition: _units(edition).count(),
+            export=_units_export,
+            shred=_units_shred,
+        )
+    )
+    register_shredder(
+        Shredder(
+            name="registration.addresses",
+            label=_("Delivery addresses"),
+            preview=lambda edition: _addresses(edition).count(),
+            export=_addresses_export,
+            shred=_addresses_shred,
+        )
+    )
