@@ -271,7 +271,9 @@ def test_a_shred_is_refused_for_the_current_edition_a_wrong_number_or_twice(
     past_and_current, organiser
 ):
     past, current, _old, _new = past_and_current
-    with pytest.raises(ValidationError, match="current"):
+    from django.utils import translation
+
+    with translation.override("en"), pytest.raises(ValidationError, match="current"):
         shred_start(edition=current, actor=organiser, confirm="10")
     with pytest.raises(ValidationError):
         shred_start(edition=past, actor=organiser, confirm="10")
