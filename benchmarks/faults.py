@@ -22,6 +22,9 @@ sweeps and the relay, and injects each fault while notices are being delivered:
   write fails after the provider accepted. The fault ends with the last termination.
 - **production**: a production job over reviewed visitors with photos; its worker killed with
   SIGKILL after its first print batch, started again 2 s later; nobody resumes the job.
+- **shred**: an ended edition's personal data shredded (``ciie_portal.retention``) in chunks of
+  4; its worker killed with SIGKILL after the first chunk, started again 2 s later; nobody resumes
+  the job (the beat hands it on once its lease runs out).
 
 The SMS and email "providers" are two small backends defined here that append one line per
 accepted message to a log (the provider's own record) and answer the portal's lookup from it,
@@ -66,7 +69,7 @@ from benchmarks.payment_notifications import (  # noqa: E402
 )
 
 MAX_DELAY = 60.0
-FAULTS = ("worker", "broker", "database", "production")
+FAULTS = ("worker", "broker", "database", "production", "shred")
 
 
 # --- The providers: a log of what they accepted ---------------------------------------------
@@ -423,6 +426,78 @@ def fault_production(ctx, n: int) -> dict:
     }
 
 
+def fault_shred(ctx, n: int) -> dict:
+    from datetime import timedelta
+
+    from django.core.files.storage import default_storage
+    from django.db import transaction
+    from django.utils import timezone
+
+    from benchmarks.produce_credentials import make_data as make_visitors
+    from ciie_portal.models import Edition, ShredJob
+    from ciie_portal.retention import shred_start
+    from registration.models import Visitor
+
+    made = {}
+    make_visitors(made, token=secrets.token_hex(3), n=n, photos=2)
+    edition = made["edition"]
+    # Distinct photo files per visitor, so that every one must go.
+    for visitor in Visitor.objects.filter(edition=edition):
+        with default_storage.open(visitor.photo.name, "rb") as source:
+            name = default_storage.save(f"visitor-photos/shred-{visitor.pk}.jpg", source)
+        Visitor.objects.filter(pk=visitor.pk).update(photo=name)
+    photos = list(Visitor.objects.filter(edition=edition).values_list("photo", flat=True))
+    ended = timezone.localdate() - timedelta(days=400)
+    Edition.objects.filter(pk=edition.pk).update(starts_on=ended - timedelta(days=5), ends_on=ended)
+    edition.refresh_from_db()
+    organiser = _organiser()
+    with transaction.atomic():
+        job = shred_start(edition=edition, actor=organiser, confirm=str(edition.number))
+
+    def first_chunk_done():
+        progress = ShredJob.objects.get(pk=job.pk).progress
+        return progress.get("registration.visitors", {}).get("done", 0) > 0
+
+    wait_for(first_chunk_done, seconds=60, step=0.02)
+    ctx["worker"].kill()  # mid-job, probably mid-chunk
+    at_kill = ShredJob.objects.get(pk=job.pk)
+    killed_at = at_kill.progress.get("registration.visitors", {})
+    time.sleep(2)
+    ctx["worker"].start()
+    fault_end = time.time()
+    finished = wait_for(
+        lambda: ShredJob.objects.filter(pk=job.pk, status="done").exists(), seconds=120, step=0.5
+    )
+    after = round(time.time() - fault_end, 1)
+    job.refresh_from_db()
+    visitors = Visitor.objects.filter(edition=edition)
+    return {
+        "visitors": n,
+        "job_status": job.status,
+        "done_when_killed": killed_at.get("done", 0),
+        "status_when_killed": at_kill.status,
+        "finished_by_itself": finished,
+        "finished_after_fault_s": after if finished else None,
+        "visitors_with_id_number": visitors.exclude(id_number_encrypted="").count(),
+        "visitors_with_mobile_or_photo": visitors.exclude(mobile="", photo="").count(),
+        "photos_left": sum(default_storage.exists(name) for name in photos),
+        "visitors_kept": visitors.count(),
+        "archives": 1 if job.archive and default_storage.exists(job.archive) else 0,
+        "jobs": ShredJob.objects.filter(edition=edition).count(),
+    }
+
+
+def _organiser():
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    user, _created = get_user_model().objects.get_or_create(
+        username=f"faults-organiser-{secrets.token_hex(3)}", defaults={"is_staff": True}
+    )
+    user.user_permissions.add(Permission.objects.get(codename="shred_edition"))
+    return get_user_model().objects.get(pk=user.pk)  # permissions read afresh
+
+
 # --- Main -----------------------------------------------------------------------------------------
 
 
@@ -440,6 +515,8 @@ def configure_environment(folder: Path, database_url: str, redis_port: int) -> N
         FAULTS_LOG=str(folder / "deliveries.log"),
         OUTBOX_DIR=str(folder / "outbox"),
         PRIVATE_MEDIA_ROOT=str(folder / "private"),
+        SHRED_LEASE_SECONDS="8",
+        SHRED_CHUNK="4",
         CIIE_VAR_DIR=str(folder / "var"),
         CIIE_ALLOW_LOCAL_KEYS="true",
         DJANGO_DEBUG="false",
@@ -457,7 +534,7 @@ def report(results: dict) -> bool:
     ok = True
     print(f"{'fault':<11} {'expected':>8} {'once':>6} {'twice':>6} {'never':>6} {'delay s':>8}")
     for fault, figures in results.items():
-        if fault == "production":
+        if fault in ("production", "shred"):
             continue
         line_ok = (
             figures["delivered_twice"] == 0
@@ -489,6 +566,24 @@ def report(results: dict) -> bool:
             f"{p['visitors_with_one_active_credential']} with one credential, "
             f"{p['visitors_with_more']} with more, {p['reviewed_visitors_without']} without; "
             f"{p['numbers_twice']} numbers twice; {p['files_without_row']} files without a row"
+            + ("" if line_ok else "   FAILED")
+        )
+    if "shred" in results:
+        s = results["shred"]
+        line_ok = (
+            s["finished_by_itself"]
+            and s["visitors_with_id_number"] == s["visitors_with_mobile_or_photo"] == 0
+            and s["photos_left"] == 0
+            and s["visitors_kept"] == s["visitors"]
+            and s["archives"] == s["jobs"] == 1
+        )
+        ok &= line_ok
+        print(
+            f"shred: {s['visitors']} visitors, killed after {s['done_when_killed']}, job "
+            f"{s['job_status']}, finished by itself {s['finished_after_fault_s']} s after the "
+            f"fault; {s['visitors_with_id_number']} with an ID number, "
+            f"{s['visitors_with_mobile_or_photo']} with a mobile or photo, {s['photos_left']} "
+            f"photos left, {s['visitors_kept']} visitors kept, {s['archives']} export"
             + ("" if line_ok else "   FAILED")
         )
     return ok
@@ -564,8 +659,8 @@ def main() -> None:
         results = {}
         for fault in faults:
             began = time.monotonic()
-            if fault == "production":
-                results[fault] = fault_production(ctx, args.visitors)
+            if fault in ("production", "shred"):
+                results[fault] = globals()[f"fault_{fault}"](ctx, args.visitors)
             else:
                 results[fault] = globals()[f"fault_{fault}"](ctx, args.notices)
             results[fault]["seconds"] = round(time.monotonic() - began, 1)

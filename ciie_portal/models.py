@@ -258,6 +258,16 @@ class Notice(models.Model):
     template = models.CharField(_("template"), max_length=64)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    # The edition current when it was queued: its recipient and parameters are shredded with
+    # that edition's personal data (ciie_portal.retention).
+    edition = models.ForeignKey(
+        Edition,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("edition"),
+    )
     status = models.CharField(
         _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True
     )

@@ -46,7 +46,6 @@ from .models import AuditEntry, Edition, ShredJob
 from .records import REDACTED
 
 CHUNK = 500
-LEASE = timedelta(minutes=5)
 ARCHIVE_MAGIC = b"CIIEARC1"
 ARCHIVE_CHUNK = 1024 * 1024
 ARCHIVE_FOLDER = "shred-archives"
@@ -265,6 +264,10 @@ def shred_start(*, edition: Edition, actor, confirm: str) -> ShredJob:
     return job
 
 
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.SHRED_LEASE_SECONDS)
+
+
 def _owner() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(6)}"
 
@@ -274,13 +277,13 @@ def _lease_take(job_id: int, owner: str) -> bool:
         ShredJob.objects.filter(pk=job_id)
         .exclude(status__in=(ShredJob.Status.DONE, ShredJob.Status.FAILED))
         .filter(Q(lease_owner="") | Q(lease_owner=owner) | Q(lease_until__lt=Now()))
-        .update(lease_owner=owner, lease_until=Now() + LEASE)
+        .update(lease_owner=owner, lease_until=Now() + _lease())
     )
 
 
 def _lease_renew(job_id: int, owner: str) -> bool:
     return bool(
-        ShredJob.objects.filter(pk=job_id, lease_owner=owner).update(lease_until=Now() + LEASE)
+        ShredJob.objects.filter(pk=job_id, lease_owner=owner).update(lease_until=Now() + _lease())
     )
 
 
@@ -319,7 +322,7 @@ def shred_job_run(*, job_id: int, time_budget: float | None = None, chunk: int =
                 elapsed = (timezone.now() - started).total_seconds()
                 if time_budget is not None and elapsed > time_budget:
                     ShredJob.objects.filter(pk=job.pk, lease_owner=owner).update(
-                        lease_owner="", lease_until=Now() + LEASE
+                        lease_owner="", lease_until=Now() + _lease()
                     )
                     return "continue"
         with transaction.atomic():

@@ -454,10 +454,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ciie_portal.tasks.retention_housekeeping",
         "schedule": timedelta(minutes=5),
     },
+    "shred-jobs-take-over": {
+        "task": "ciie_portal.tasks.shred_jobs_take_over",
+        "schedule": timedelta(seconds=30),
+    },
 }
 # A production job's worker holds its lease this long and renews it after every print batch;
 # a job whose lease ran out (its worker died) is taken over by the beat task above.
 PRODUCTION_LEASE_SECONDS = env.int("PRODUCTION_LEASE_SECONDS", default=45)
+# A shred job likewise (ciie_portal.retention), renewed after every chunk of this many records.
+SHRED_LEASE_SECONDS = env.int("SHRED_LEASE_SECONDS", default=300)
+SHRED_CHUNK = env.int("SHRED_CHUNK", default=500)
 
 # --- Cache ----------------------------------------------------------------------------------
 # Shared by every web and worker process (the gate's revocation list must agree at once

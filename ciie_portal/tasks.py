@@ -6,6 +6,7 @@ was cut, a broker that did not answer: retried with exponential backoff and jitt
 """
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -85,7 +86,9 @@ def shred_job_run_task(job_id: int) -> str:
     slice if it is not done. Safe to run twice: only the lease holder works."""
     from .retention import shred_job_run
 
-    outcome = shred_job_run(job_id=job_id, time_budget=SHRED_SLICE_SECONDS)
+    outcome = shred_job_run(
+        job_id=job_id, time_budget=SHRED_SLICE_SECONDS, chunk=settings.SHRED_CHUNK
+    )
     if outcome == "continue":
         enqueue_on_commit(shred_job_run_task, job_id)
     return outcome
@@ -99,10 +102,22 @@ def shred_job_run_task(job_id: int) -> str:
     **RETRYING,
 )
 def retention_housekeeping_task() -> dict:
-    """Daily: remind organisers of editions past their retention date, delete expired exports,
-    and hand shred jobs whose worker is gone to new runs."""
-    from .retention import retention_housekeeping, shred_jobs_take_over
+    """Remind organisers of editions past their retention date, delete expired exports."""
+    from .retention import retention_housekeeping
 
     done = retention_housekeeping()
-    taken = shred_jobs_take_over()
-    return {"reminded": done.reminded, "deleted": done.archives_deleted, "taken_over": taken}
+    return {"reminded": done.reminded, "deleted": done.archives_deleted}
+
+
+@shared_task(
+    name="ciie_portal.tasks.shred_jobs_take_over",
+    acks_late=True,
+    soft_time_limit=50,
+    time_limit=60,
+    **RETRYING,
+)
+def shred_jobs_take_over_task() -> list[int]:
+    """Hand shred jobs whose worker is gone (lease run out) to new runs (beat, every 30 s)."""
+    from .retention import shred_jobs_take_over
+
+    return shred_jobs_take_over()

@@ -1,7 +1,8 @@
 """This app's part of shredding an edition's personal data (``ciie_portal.retention``): the
 visitors' ID numbers (cipher text and blind index; the masked form stays), photos, mobiles,
 emails and birth dates; the units' licences, contacts' mobiles and emails and form drafts; the
-delivery addresses. Names, units and what the overview counts stay."""
+delivery addresses; the addresses and browsers on consent records; watchlist matches. Names,
+units, what the overview counts and the fact of each consent stay."""
 
 from django.db.models import CharField, Q, Value
 from django.db.models.functions import Cast, Concat
@@ -9,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ciie_portal.retention import Shredder, delete_files, redact_audit, register_shredder
 
-from .models import DeliveryAddress, Unit, UnitDraft, Visitor
+from .models import ConsentRecord, DeliveryAddress, Unit, UnitDraft, Visitor, WatchlistMatch
 
 # A shredded visitor's blind index: unique per row (the index is unique per edition), and no
 # HMAC of anything.
@@ -119,6 +120,53 @@ def _addresses_shred(edition, limit: int) -> int:
     return len(ids)
 
 
+def _consents(edition):
+    return ConsentRecord.objects.filter(policy__edition=edition).filter(
+        Q(ip_address__isnull=False) | ~Q(user_agent="")
+    )
+
+
+def _consents_export(edition, archive):
+    archive.write_json(
+        "registration/consents.json",
+        list(
+            ConsentRecord.objects.filter(policy__edition=edition)
+            .order_by("pk")
+            .values("pk", "user", "policy", "kind", "accepted_at", "ip_address", "user_agent")
+        ),
+    )
+
+
+def _consents_shred(edition, limit: int) -> int:
+    # That the account accepted which version when stays: the proof of consent.
+    ids = list(_consents(edition).order_by("pk").values_list("pk", flat=True)[:limit])
+    ConsentRecord.objects.filter(pk__in=ids).update(ip_address=None, user_agent="")
+    return len(ids)
+
+
+def _matches(edition):
+    return WatchlistMatch.objects.filter(visitor__edition=edition)
+
+
+def _matches_export(edition, archive):
+    archive.write_json(
+        "registration/watchlist-matches.json",
+        list(
+            _matches(edition)
+            .order_by("pk")
+            .values("pk", "visitor", "entry", "entry__reason", "matched_on", "matched_at")
+        ),
+    )
+
+
+def _matches_shred(edition, limit: int) -> int:
+    # Security's marks on people who came a year ago go (the watchlist itself stays).
+    ids = list(_matches(edition).order_by("pk").values_list("pk", flat=True)[:limit])
+    WatchlistMatch.objects.filter(pk__in=ids).delete()
+    redact_audit(WatchlistMatch, ids)
+    return len(ids)
+
+
 def register() -> None:
     register_shredder(
         Shredder(
@@ -145,5 +193,23 @@ def register() -> None:
             preview=lambda edition: _addresses(edition).count(),
             export=_addresses_export,
             shred=_addresses_shred,
+        )
+    )
+    register_shredder(
+        Shredder(
+            name="registration.consents",
+            label=_("Consent records: addresses and browsers"),
+            preview=lambda edition: _consents(edition).count(),
+            export=_consents_export,
+            shred=_consents_shred,
+        )
+    )
+    register_shredder(
+        Shredder(
+            name="registration.watchlist_matches",
+            label=_("Watchlist matches"),
+            preview=lambda edition: _matches(edition).count(),
+            export=_matches_export,
+            shred=_matches_shred,
         )
     )

@@ -1,8 +1,9 @@
 """The fault run (``benchmarks/faults.py``) in CI: real worker, beat, relay and gunicorn
 processes on PostgreSQL and a Redis of its own; workers killed with SIGKILL mid-delivery and
-mid-production, Redis killed (without persistence) and restarted, database connections
+mid-production and mid-shred, Redis killed (without persistence) and restarted, database connections
 terminated. Nothing lost, nothing sent twice, every notice within 60 s of the fault's end, no
-HTTP 500 for committed work, the killed production job finished by itself. About 3 minutes."""
+HTTP 500 for committed work, the killed production and shred jobs finished by themselves.
+About 3½ minutes."""
 
 import json
 import os
@@ -56,3 +57,11 @@ def test_notices_and_production_survive_crashes_outages_and_lost_connections(tmp
     assert production["visitors_with_one_active_credential"] == 48
     assert production["visitors_with_more"] == production["numbers_twice"] == 0
     assert production["files_without_row"] == 0
+
+    shred = results["shred"]
+    assert shred["finished_by_itself"], shred
+    assert shred["done_when_killed"] > 0 and shred["status_when_killed"] != "done", shred
+    assert shred["visitors_with_id_number"] == shred["visitors_with_mobile_or_photo"] == 0
+    assert shred["photos_left"] == 0
+    assert shred["visitors_kept"] == 48
+    assert shred["archives"] == shred["jobs"] == 1

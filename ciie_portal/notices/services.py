@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
-from ..models import Notice
+from ..models import Edition, Notice
 from ..outbox import queue_length
 from .backends import NOT_SENT, UNKNOWN, email_lookup, get_sms_backend
 
@@ -51,6 +51,7 @@ def notice_send(
         "template": template,
         "params": params or {},
         "language": language or translation.get_language() or settings.LANGUAGE_CODE,
+        "edition": Edition.objects.filter(is_current=True).first(),
         "next_attempt_at": now,
         "dispatched_at": now,
     }

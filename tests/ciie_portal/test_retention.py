@@ -15,9 +15,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
+from django.utils import timezone
 
 from ciie_portal.audit import audit_record
-from ciie_portal.models import AuditEntry, Edition, ShredJob
+from ciie_portal.models import AuditEntry, Edition, Notice, PrivacyPolicy, ShredJob
 from ciie_portal.retention import (
     archive_decrypt,
     retention_housekeeping,
@@ -29,7 +30,14 @@ from ciie_portal.retention import (
 from credentials.models import CredentialOrder, OrderLine
 from invoicing.models import Invoice, InvoiceProfile, TitleKind
 from payments.models import Method, Payment, TransferRemittance
-from registration.models import DeliveryAddress, Unit, Visitor
+from registration.models import (
+    ConsentRecord,
+    DeliveryAddress,
+    Unit,
+    Visitor,
+    WatchlistEntry,
+    WatchlistMatch,
+)
 from registration.progress import credential_counts
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
@@ -51,6 +59,10 @@ PLANTED = {
         "street": "秘密路1号",
         "title": "张个人秘密",
         "contact_mobile": "13800001111",
+        "notice_to": "13600001111",
+        "notice_name": "通知秘密甲",
+        "ip": "203.0.113.91",
+        "browser": "PlantedBrowser/9.old",
     },
     "new": {
         "ids": ["110101197001010030", "440106198807150016"],
@@ -61,6 +73,10 @@ PLANTED = {
         "street": "保留路2号",
         "title": "李个人保留",
         "contact_mobile": "13800002222",
+        "notice_to": "13600002222",
+        "notice_name": "通知保留乙",
+        "ip": "203.0.113.92",
+        "browser": "PlantedBrowser/10.new",
     },
 }
 
@@ -117,7 +133,35 @@ def plant(edition, *, suffix: str) -> dict:
     voucher = default_storage.save(f"payment-vouchers/v{suffix}.jpg", ContentFile(jpeg()))
     TransferRemittance.objects.filter(payment__order=order).update(voucher=voucher)
     invoice = issued_invoice(order)
+    notice = Notice.objects.create(
+        key=f"planted:{suffix}",
+        event="planted",
+        channel=Notice.Channel.SMS,
+        recipient=values["notice_to"],
+        template="planted",
+        params={"name": values["notice_name"]},
+        edition=edition,
+        status=Notice.Status.SENT,
+    )
+    policy = PrivacyPolicy.objects.create(
+        edition=edition, version=1, text_zh="隐私", text_en="Privacy", published_at=timezone.now()
+    )
+    consent = ConsentRecord.objects.create(
+        user=unit.account,
+        policy=policy,
+        accepted_at=timezone.now(),
+        ip_address=values["ip"],
+        user_agent=values["browser"],
+    )
+    # The watchlist is security's own list, kept whatever the edition: its entry stays.
+    entry = WatchlistEntry.objects.create(id_number_index=f"planted-{suffix}", reason="关注")
+    match = WatchlistMatch.objects.create(
+        entry=entry, visitor=visitors[0], matched_on=WatchlistMatch.On.ID_NUMBER
+    )
     return {
+        "notice": notice,
+        "consent": consent,
+        "match": match,
         "unit": unit,
         "visitors": visitors,
         "address": address,
@@ -160,6 +204,11 @@ def dump() -> str:
     ).stdout
 
 
+def archive_read(plain: io.BytesIO, name: str) -> bytes:
+    with zipfile.ZipFile(plain) as archive:
+        return archive.read(name)
+
+
 def media_files() -> list[Path]:
     root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
     return [path for path in root.rglob("*") if path.is_file()]
@@ -183,6 +232,10 @@ def searchable(values: dict) -> list[str]:
         values["street"],
         values["title"],
         values["contact_mobile"],
+        values["notice_to"],
+        values["notice_name"],
+        values["ip"],
+        values["browser"],
     ]
 
 
@@ -197,6 +250,9 @@ def test_an_edition_is_exported_then_shredded_and_its_accounts_stay(past_and_cur
     assert preview["registration.addresses"] == 1
     assert preview["payments.vouchers"] == 1
     assert preview["invoicing.individual_profiles"] == 1
+    assert preview["ciie_portal.notices"] == 1
+    assert preview["registration.consents"] == 1
+    assert preview["registration.watchlist_matches"] == 1
 
     job = shred_start(edition=past, actor=organiser, confirm="9")
     shred_job_run(job_id=job.pk, chunk=1)  # the queued run may have done it already
@@ -219,6 +275,19 @@ def test_an_edition_is_exported_then_shredded_and_its_accounts_stay(past_and_cur
     address = DeliveryAddress.objects.get(pk=old["address"].pk)
     assert (address.recipient, address.mobile, address.address) == ("—", "", "—")
     assert not InvoiceProfile.objects.filter(unit__edition=past).exists()
+    # What happened stays (a notice went, the account consented to version 1 then); to whom
+    # and from where does not; security's mark on a past visitor is gone, the watchlist stays.
+    notice = Notice.objects.get(pk=old["notice"].pk)
+    assert (notice.status, notice.recipient, notice.params) == ("sent", "—", {})
+    consent = ConsentRecord.objects.get(pk=old["consent"].pk)
+    assert (consent.accepted_at, consent.ip_address, consent.user_agent) == (
+        old["consent"].accepted_at,
+        None,
+        "",
+    )
+    assert not WatchlistMatch.objects.filter(pk=old["match"].pk).exists()
+    assert WatchlistEntry.objects.filter(pk=old["match"].entry_id).exists()
+    assert WatchlistMatch.objects.filter(pk=new["match"].pk).exists()
     assert TransferRemittance.objects.get(payment__order=old["order"]).voucher.name == ""
     # ... no cipher text or blind index of theirs ...
     cipher = [v.id_number_encrypted for v in old["visitors"]]
@@ -259,6 +328,10 @@ def test_an_edition_is_exported_then_shredded_and_its_accounts_stay(past_and_cur
     assert set(PLANTED["old"]["mobiles"]) <= {v["mobile"] for v in visitors}
     assert sum(name.startswith("registration/photos/") for name in names) == 2
     assert "payments/remittances.json" in names and "registration/addresses.json" in names
+    consents = json.loads(archive_read(plain, "registration/consents.json"))
+    assert [c["ip_address"] for c in consents] == [PLANTED["old"]["ip"]]
+    notices = json.loads(archive_read(plain, "notices.json"))
+    assert [n["recipient"] for n in notices] == [PLANTED["old"]["notice_to"]]
     tampered = raw[:-1] + bytes([raw[-1] ^ 1])
     with pytest.raises(ValueError):
         archive_decrypt(io.BytesIO(tampered), io.BytesIO())
