@@ -25,6 +25,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registration.view_deliveryaddress",
         "registration.view_all_units",
         "registration.view_user",
+        "registration.view_consentrecord",
         "credentials.view_credentialorder",
         "credentials.view_orderline",
         "payments.view_payment",

@@ -349,8 +349,8 @@ class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
         "edition", "unit", "reference", "person_type", "name", "id_type", "id_number_masked",
         "status", "photo_preview", "sex", "birth_date", "nationality", "surname_en",
         "given_name_en", "permit_name", "job_category", "position", "mobile", "email",
-        "entry_period", "pickup", "address", "pledged_at", "submitted_at", "reuse_eligible",
-        "created_at", "updated_at",
+        "entry_period", "pickup", "address", "pledged_at", "sensitive_consent_at",
+        "sensitive_consent_by", "submitted_at", "reuse_eligible", "created_at", "updated_at",
     ]  # fmt: skip
     fieldsets = [
         (None, {"fields": [
@@ -363,8 +363,9 @@ class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
             "position", "mobile", "email",
         ]}),
         (_("Credential"), {"fields": [
-            "entry_period", "pickup", "address", "reuse_eligible", "pledged_at", "submitted_at",
-            "created_at", "updated_at",
+            "entry_period", "pickup", "address", "reuse_eligible", "pledged_at",
+            "sensitive_consent_at", "sensitive_consent_by", "submitted_at", "created_at",
+            "updated_at",
         ]}),
     ]  # fmt: skip
 

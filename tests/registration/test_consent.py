@@ -422,3 +422,48 @@ def test_a_colleague_joining_by_link_gives_the_consent_in_person(signed_in, unit
         ConsentBy.COLLEAGUE,
         given_at,
     )
+
+
+# --- Organisers read the records -------------------------------------------------------------
+
+
+def test_organisers_list_consents_and_see_each_visitors_consent(
+    admin_client, secretary, edition, unit, contact, address
+):
+    version = policy(edition, 1)
+    ConsentRecord.objects.create(
+        user=contact,
+        policy=version,
+        accepted_at=datetime(2027, 3, 5, 16, 30, tzinfo=UTC),
+        ip_address=ADDRESS,
+        user_agent="ListedBrowser/1.0",
+    )
+    page = admin_client.get("/admin/registration/consentrecord/").content.decode()
+    assert "2027-03-06 00:30:00" in page  # Beijing time
+    assert ADDRESS in page and contact.username in page
+    record = ConsentRecord.objects.get()
+    detail = admin_client.get(f"/admin/registration/consentrecord/{record.pk}/change/")
+    assert "ListedBrowser/1.0" in detail.content.decode()
+    # Read-only: a consent is never changed or deleted, even by an organiser.
+    admin_client.post(
+        f"/admin/registration/consentrecord/{record.pk}/change/", {"user_agent": "forged"}
+    )
+    assert (
+        admin_client.post(
+            f"/admin/registration/consentrecord/{record.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert ConsentRecord.objects.get().user_agent == "ListedBrowser/1.0"
+
+    # The visitor's page says when and by whom the consent to the ID document was given.
+    visitor = VisitorFactory(unit=unit, address=address)
+    page = admin_client.get(f"/admin/registration/visitor/{visitor.pk}/change/").content.decode()
+    assert "consent to sensitive personal information" in page.lower()
+    assert "the unit contact" in page
+
+    # A secretary reads neither the list nor a record.
+    other = english(Client())
+    other.force_login(secretary)
+    assert other.get("/admin/registration/consentrecord/").status_code == 403
+    assert other.get(f"/admin/registration/consentrecord/{record.pk}/change/").status_code == 403
