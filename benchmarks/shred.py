@@ -168,7 +168,9 @@ def main() -> None:
         started = time.perf_counter()
         organiser = get_user_model().objects.create(username="shred-bench", is_staff=True)
         job = ShredJob.objects.create(
-            edition=edition, started_by=organiser, preview={p["name"]: p["count"] for p in shred_preview(edition)}
+            edition=edition,
+            started_by=organiser,
+            preview={p["name"]: p["count"] for p in shred_preview(edition)},
         )
         preview_s = time.perf_counter() - started
         started = time.perf_counter()

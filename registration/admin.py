@@ -4,8 +4,10 @@ from django.utils.translation import gettext_lazy as _
 
 from ciie_portal.two_factor.site import SecondFactorResetMixin
 
-from . import admin_consent  # noqa: F401 (registers the consent records' admin)
-from . import admin_watchlist  # noqa: F401 (registers the watchlist's admin)
+from . import (
+    admin_consent,  # noqa: F401 (registers the consent records' admin)
+    admin_watchlist,  # noqa: F401 (registers the watchlist's admin)
+)
 from .forms import StaffLoginForm
 from .models import User
 
