@@ -16,6 +16,9 @@ class CredentialsConfig(AppConfig):
         from .retention import register as register_shredders  # shredding an edition
 
         register_shredders()
+        from .list_columns import register as register_list_columns  # 证件状态, fee, 订单状态
+
+        register_list_columns()
         # 注销 by staff, from the visitor list (the delegations app's admin, which may not
         # import this app).
         visitor_action_register(cancel_visitors)

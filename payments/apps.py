@@ -10,3 +10,6 @@ class PaymentsConfig(AppConfig):
         from .retention import register  # this app's part of shredding an edition
 
         register()
+        from .list_filters import register as register_list_filters  # 按支付状态
+
+        register_list_filters()
