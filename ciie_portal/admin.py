@@ -148,7 +148,7 @@ class EditionForm(forms.ModelForm):
 class EntryPeriodInline(admin.TabularInline):
     model = EntryPeriod
     extra = 0
-    fields = ["position", "name", "first_day", "last_day", "fee"]
+    fields = ["position", "name", "name_en", "first_day", "last_day", "fee"]
 
 
 @admin.register(Edition)
@@ -167,7 +167,7 @@ class EditionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     inlines = [EntryPeriodInline]
     actions = ["make_current"]
     fieldsets = [
-        (None, {"fields": ["number", "name", "is_current"]}),
+        (None, {"fields": ["number", "name", "name_en", "is_current"]}),
         (
             _("Dates"),
             {

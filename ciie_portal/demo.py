@@ -16,9 +16,13 @@ def _at(*args) -> datetime:
     return datetime(*args, tzinfo=SHANGHAI)
 
 
+ORDINALS = {9: "9th", 10: "10th"}
+
+
 def _edition(number: int, year: int, **overrides) -> Edition:
     values = {
         "name": f"第{'一二三四五六七八九十'[number - 1]}届中国国际进口博览会",
+        "name_en": f"The {ORDINALS[number]} China International Import Expo",
         "starts_on": date(year, 11, 5),
         "ends_on": date(year, 11, 10),
         "registration_opens_at": _at(year - 1, 11, 20),
@@ -37,14 +41,17 @@ def _edition(number: int, year: int, **overrides) -> Edition:
         **overrides,
     }
     edition, _ = Edition.objects.update_or_create(number=number, defaults=values)
-    for position, (name, first, last, fee) in enumerate(
-        [("全程", 6, 10, Decimal("200.00")), ("后三天", 8, 10, Decimal("100.00"))]
+    for position, (name, name_en, first, last, fee) in enumerate(
+        [
+            ("全程", "All days", 6, 10, Decimal("200.00")),
+            ("后三天", "Last three days", 8, 10, Decimal("100.00")),
+        ]
     ):
         EntryPeriod.objects.update_or_create(
             edition=edition,
             first_day=date(year, 11, first),
             last_day=date(year, 11, last),
-            defaults={"name": name, "fee": fee, "position": position},
+            defaults={"name": name, "name_en": name_en, "fee": fee, "position": position},
         )
     return edition
 

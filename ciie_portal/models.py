@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .choices import UnitCategory
+from .names import EnglishNamed
 from .records import GuardedModel, GuardedQuerySet
 
 CENT = Decimal("0.01")
@@ -30,11 +31,17 @@ class EditionQuerySet(models.QuerySet):
             ) from None
 
 
-class Edition(models.Model):
+class Edition(EnglishNamed, models.Model):
     """One expo (届): its dates, fees, deadlines and rules. Exactly one is current."""
 
     number = models.PositiveSmallIntegerField(_("edition number"), unique=True)
     name = models.CharField(_("name"), max_length=100)
+    name_en = models.CharField(
+        _("name in English"),
+        max_length=100,
+        blank=True,
+        help_text=_("Shown to visitors who use the portal in English; empty: the Chinese name."),
+    )
     starts_on = models.DateField(_("expo opens"))
     ends_on = models.DateField(_("expo closes"))
     registration_opens_at = models.DateTimeField(_("registration opens"))
@@ -113,7 +120,7 @@ class Edition(models.Model):
         ]
 
     def __str__(self):
-        return self.name
+        return self.display_name
 
     def clean(self):
         errors = {}
@@ -148,13 +155,19 @@ class Edition(models.Model):
         return self.transfer_deadline if method == "transfer" else self.online_payment_deadline
 
 
-class EntryPeriod(models.Model):
+class EntryPeriod(EnglishNamed, models.Model):
     """Days a visitor can choose to enter (入场日期), each with its credential fee."""
 
     edition = models.ForeignKey(
         Edition, on_delete=models.CASCADE, related_name="entry_periods", verbose_name=_("edition")
     )
     name = models.CharField(_("name"), max_length=50)
+    name_en = models.CharField(
+        _("name in English"),
+        max_length=50,
+        blank=True,
+        help_text=_("Shown to visitors who use the portal in English; empty: the Chinese name."),
+    )
     first_day = models.DateField(_("first day"))
     last_day = models.DateField(_("last day"))
     fee = models.DecimalField(
@@ -180,7 +193,7 @@ class EntryPeriod(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.name} ({self.first_day:%m-%d}–{self.last_day:%m-%d})"
+        return f"{self.display_name} ({self.first_day:%m-%d}–{self.last_day:%m-%d})"
 
     def clean(self):
         if self.first_day and self.last_day and self.last_day < self.first_day:

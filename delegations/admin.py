@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 
 from ciie_portal.admin import AuditedAdminMixin
 from ciie_portal.context_processors import current_edition_for
+from ciie_portal.names import matches, search_keys
 from ciie_portal.spreadsheets import csv_rows_write
 from registration.admin_watchlist import WatchlistVisitorAdminMixin
 from registration.models import DeliveryAddress, Label, Unit, Visitor
@@ -37,7 +38,7 @@ class SubDelegationInline(admin.TabularInline):
     model = Delegation
     fk_name = "parent"
     extra = 0
-    fields = ["position", "name", "code", "contact_unit", "is_active"]
+    fields = ["position", "name", "name_en", "code", "contact_unit", "is_active"]
     show_change_link = True
     verbose_name = _("sub-delegation")
     verbose_name_plural = _("sub-delegations")
@@ -60,21 +61,37 @@ class IsGroupFilter(admin.SimpleListFilter):
 
 @admin.register(Delegation)
 class DelegationAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "parent", "contact_unit", "sub_delegations", "is_active"]
+    list_display = ["name", "name_en", "parent", "contact_unit", "sub_delegations", "is_active"]
     list_filter = [IsGroupFilter, "is_active"]
     list_select_related = ["parent"]
-    search_fields = ["name", "code", "contact_unit", "contacts__persons"]
+    search_fields = ["name", "name_en", "code", "contact_unit", "contacts__persons"]
     prepopulated_fields = {}
     inlines = [DelegationContactInline, SubDelegationInline]
     ordering = ["position", "pk"]
     fieldsets = [
-        (None, {"fields": ["name", "code", "parent", "position", "is_active"]}),
+        (None, {"fields": ["name", "name_en", "code", "parent", "position", "is_active"]}),
         (_("Secretariat"), {"fields": ["contact_unit", "province_code"]}),
     ]
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).annotate(sub_count=Count("children"))
         return scope_to_user(queryset, request.user, delegation_field="pk")
+
+    def get_search_results(self, request, queryset, search_term):
+        """The fields above, and the names' pinyin and its initials (``guangzhou``, ``gz``)."""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if not search_term.strip():
+            return found, may_have_duplicates
+        # The table holds a few hundred rows at most: matching pinyin in Python is cheap.
+        by_pinyin = [
+            pk
+            for pk, name, name_en in queryset.values_list("pk", "name", "name_en")
+            if matches(search_term, search_keys(name, name_en))
+        ]
+        if not by_pinyin:
+            return found, may_have_duplicates
+        pks = {*found.values_list("pk", flat=True), *by_pinyin}
+        return queryset.filter(pk__in=pks), False
 
     @admin.display(description=_("sub-delegations"), ordering="sub_count")
     def sub_delegations(self, obj):

@@ -52,9 +52,14 @@ def load(context: dict) -> None:
     guangdong = Delegation.objects.get(code="gd")
     guangzhou = Delegation.objects.get(code="gd-guangzhou")
     # A second trade delegation so that "another delegation's secretary" can be tried out.
-    other, _ = Delegation.objects.get_or_create(
+    other, _ = Delegation.objects.update_or_create(
         code="demo-zj",
-        defaults={"name": "浙江交易团（演示）", "contact_unit": "浙江省商务厅", "position": 100},
+        defaults={
+            "name": "浙江交易团（演示）",
+            "name_en": "Zhejiang Trading Delegation (demo)",
+            "contact_unit": "浙江省商务厅",
+            "position": 100,
+        },
     )
 
     _secretary("gd-secretary", "Guangdong#2027", guangdong)

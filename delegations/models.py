@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from ciie_portal.names import EnglishNamed
+
 
 class DelegationQuerySet(models.QuerySet):
     def groups(self):
@@ -14,10 +16,16 @@ class DelegationQuerySet(models.QuerySet):
         return self.filter(Q(pk=delegation.pk) | Q(parent_id=delegation.pk))
 
 
-class Delegation(models.Model):
+class Delegation(EnglishNamed, models.Model):
     """A trade delegation (交易团) or one of its sub-delegations (分团)."""
 
     name = models.CharField(_("name"), max_length=100, unique=True)
+    name_en = models.CharField(
+        _("name in English"),
+        max_length=100,
+        blank=True,
+        help_text=_("Shown to visitors who use the portal in English; empty: the Chinese name."),
+    )
     code = models.SlugField(_("code"), max_length=40, unique=True)
     parent = models.ForeignKey(
         "self",
@@ -51,7 +59,7 @@ class Delegation(models.Model):
         ordering = ["position", "pk"]
 
     def __str__(self):
-        return self.name
+        return self.display_name
 
     @property
     def is_group(self) -> bool:
