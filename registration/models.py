@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
 
@@ -16,10 +17,26 @@ class User(AbstractUser):
     """Everyone who logs in. Unit contacts log in with their USCC (or account number)."""
 
     mobile = models.CharField(_("mobile"), max_length=20, blank=True)
+    #: Raised by "sign out of my other sessions" (``registration.account``): it is part of the
+    #: session auth hash, so every session signed in before no longer matches and is signed out.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta(AbstractUser.Meta):
         verbose_name = _("user")
         verbose_name_plural = _("users")
+
+    def _get_session_auth_hash(self, secret=None):
+        # Django's hash covers only the password (and so signs sessions out when it changes);
+        # the generation adds "sign out everywhere else" without a new password. Generation 0
+        # keeps Django's own hash, so no session was signed out by this field's arrival.
+        if not self.session_generation:
+            return super()._get_session_auth_hash(secret=secret)
+        return salted_hmac(
+            "registration.User.session_auth_hash",
+            f"{self.password}:{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
 
 class Unit(models.Model):
@@ -181,6 +198,8 @@ class VerificationCode(models.Model):
         SIGNUP = "signup", _("Registration")
         PASSWORD_RESET = "password_reset", _("Password reset")
         RETURNING = "returning", _("Returning visitor verification")
+        ACCOUNT_MOBILE = "account_mobile", _("New mobile number of an account")
+        ACCOUNT_EMAIL = "account_email", _("New email address of an account")
 
     purpose = models.CharField(max_length=16, choices=Purpose.choices)
     channel = models.CharField(max_length=8, default="sms")

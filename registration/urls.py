@@ -3,6 +3,7 @@ from django.urls import path
 
 from . import (
     views,
+    views_account,
     views_addresses,
     views_join,
     views_my_data,
@@ -18,6 +19,7 @@ urlpatterns = [
     path("visitors/", views_visitors.visitor_list, name="visitors"),
     path("visitors/add/<str:person_type>/", views_visitors.visitor_add, name="visitor_add"),
     path("visitors/submit/", views_visitors.visitors_submit_view, name="visitors_submit"),
+    path("visitors/delete/", views_visitors.visitors_delete_view, name="visitors_delete"),
     path("visitors/reuse/", views_visitors.visitors_reuse_view, name="visitors_reuse"),
     path("visitors/<int:pk>/", views_visitors.visitor_edit, name="visitor_edit"),
     path("visitors/<int:pk>/delete/", views_visitors.visitor_delete_view, name="visitor_delete"),
@@ -49,6 +51,13 @@ urlpatterns = [
     path("unit/autosave/", views.unit_autosave, name="unit_autosave"),
     path("unit/licence/", views.unit_licence, name="unit_licence"),
     path("my-data/", views_my_data.my_data, name="my_data"),
+    # 账户管理: password, mobile, email, contact person, other sessions.
+    path("account/", views_account.account, name="account"),
+    path("account/password/", views_account.account_password, name="account_password"),
+    path("account/mobile/", views_account.account_mobile, name="account_mobile"),
+    path("account/email/", views_account.account_email, name="account_email"),
+    path("account/contact/", views_account.account_contact, name="account_contact"),
+    path("account/sessions/", views_account.account_sessions, name="account_sessions"),
     path(
         "reference/divisions/<str:code>/",
         views_reference.division_children,
