@@ -20,7 +20,6 @@ urlpatterns = [
     path("visitors/add/<str:person_type>/", views_visitors.visitor_add, name="visitor_add"),
     path("visitors/submit/", views_visitors.visitors_submit_view, name="visitors_submit"),
     path("visitors/delete/", views_visitors.visitors_delete_view, name="visitors_delete"),
-    path("visitors/delete/", views_visitors.visitors_delete_view, name="visitors_delete"),
     path("visitors/reuse/", views_visitors.visitors_reuse_view, name="visitors_reuse"),
     path("visitors/<int:pk>/", views_visitors.visitor_edit, name="visitor_edit"),
     path("visitors/<int:pk>/delete/", views_visitors.visitor_delete_view, name="visitor_delete"),

@@ -1,10 +1,13 @@
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ciie_portal import crypto
@@ -13,15 +16,19 @@ from ciie_portal.windows import registration_window
 
 from .access import current_unit
 from .forms_visitors import VisitorFilterForm, VisitorForm
+from .list_filters import UNIT_LIST, visitor_list_filters
 from .models import ConsentBy, PersonType, Unit, Visitor
 from .selectors import unit_progress, visitors_of_unit
 from .services import (
     ENTRY_DAYS_CHANGEABLE,
+    VISITOR_DELETABLE,
+    VISITOR_NOT_DELETABLE,
     reuse_possible,
     unit_submit,
     visitor_change_entry_days,
     visitor_delete,
     visitor_save,
+    visitors_delete,
     visitors_reuse_choose,
     visitors_submit,
 )
@@ -47,28 +54,72 @@ def _individual_taken(unit: Unit) -> bool:
     )
 
 
-@login_required
-@require_GET
-def visitor_list(request):
-    unit = current_unit(request)
-    filters = VisitorFilterForm(request.GET or None, edition=unit.edition)
-    visitors = visitors_of_unit(unit)
-    if filters.is_valid():
-        data = filters.cleaned_data
-        if data["q"]:
+#: Visitors per page of the unit's list. A large unit registers a few hundred; one page shows
+#: most units whole, and the page costs the same queries however many there are.
+PAGE_SIZE = 200
+
+REUSE_CHOICES = [
+    ("", _lazy("All")),
+    ("yes", _lazy("Yes")),  # 证件复用: reusing last expo's credential
+    ("no", _lazy("No")),
+]
+
+
+class VisitorListForm(VisitorFilterForm):
+    """The list's filters: those of ``VisitorFilterForm``, 证件复用, and the filters the apps
+    built on this one register (按支付状态, 按订单状态: ``registration.list_filters``)."""
+
+    reuse = forms.ChoiceField(
+        label=_lazy("Credential reuse"), choices=REUSE_CHOICES, required=False
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.registered = visitor_list_filters(UNIT_LIST)
+        for entry in self.registered:
+            self.fields[entry.name] = forms.ChoiceField(
+                label=entry.label,
+                choices=[("", _lazy("All")), *entry.choices],
+                required=False,
+            )
+
+    def apply(self, visitors):
+        """``visitors`` narrowed to the valid filters; an invalid one is ignored (and shown)."""
+        if not self.is_bound:
+            return visitors
+        self.is_valid()  # ``cleaned_data`` then holds the valid fields only
+        data = self.cleaned_data
+        if data.get("q"):
             term = data["q"].strip()
             visitors = visitors.filter(
                 Q(name__icontains=term)
                 | Q(surname_en__icontains=term)
                 | Q(id_number_index=crypto.blind_index(term))
             )
-        if data["person_type"]:
-            visitors = visitors.filter(person_type=data["person_type"])
-        if data["entry_period"]:
-            visitors = visitors.filter(entry_period=data["entry_period"])
-        if data["status"]:
-            visitors = visitors.filter(status=data["status"])
-    visitors = list(visitors)
+        for name in ("person_type", "entry_period", "status"):
+            if data.get(name):
+                visitors = visitors.filter(**{name: data[name]})
+        if data.get("reuse"):
+            visitors = visitors.filter(reuse_eligible=data["reuse"] == "yes")
+        for entry in self.registered:
+            if data.get(entry.name):
+                visitors = entry.apply(visitors, data[entry.name])
+        return visitors
+
+    @property
+    def active(self) -> bool:
+        return self.is_bound and any(self.data.get(name) for name in self.fields)
+
+
+@login_required
+@require_GET
+def visitor_list(request):
+    unit = current_unit(request)
+    filters = VisitorListForm(request.GET or None, edition=unit.edition)
+    page = Paginator(filters.apply(visitors_of_unit(unit)), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    visitors = list(page.object_list)
     for visitor in visitors:
         # 证件复用 or 重新申办: saved earlier visitors who could reuse choose here.
         visitor.reuse_offer = visitor.status == Visitor.Status.SAVED and reuse_possible(visitor)
@@ -78,6 +129,8 @@ def visitor_list(request):
         {
             "unit": unit,
             "visitors": visitors,
+            "page": page,
+            "page_links": page.paginator.get_elided_page_range(page.number),
             "filters": filters,
             "unsubmitted": Visitor.objects.filter(
                 unit=unit, status=Visitor.Status.SAVED, join_pending=False
@@ -88,6 +141,52 @@ def visitor_list(request):
             "reuse_offers": any(v.reuse_offer for v in visitors),
         },
     )
+
+
+def _selected_ids(request) -> list[int]:
+    return [int(pk) for pk in request.POST.getlist("visitor") if pk.isdigit()]
+
+
+@login_required
+@require_POST
+def visitors_delete_view(request):
+    """批量删除: the selected visitors, after a confirmation page that names those that will
+    be deleted and those that cannot be (with the reason); then ``visitors_delete``."""
+    unit = current_unit(request)
+    ids = _selected_ids(request)
+    if not ids:
+        messages.error(request, _("Select the visitors to delete."))
+        return redirect("registration:visitors")
+    if request.POST.get("confirm") != "yes":
+        selected = list(
+            Visitor.objects.filter(unit=unit, join_pending=False, pk__in=ids).order_by(
+                "person_type", "created_at", "pk"
+            )
+        )
+        return render(
+            request,
+            "registration/visitors_delete_confirm.html",
+            {
+                "unit": unit,
+                "deletable": [v for v in selected if v.status in VISITOR_DELETABLE],
+                "refused": [v for v in selected if v.status not in VISITOR_DELETABLE],
+                "reason": VISITOR_NOT_DELETABLE,
+            },
+        )
+    result = visitors_delete(unit=unit, ids=ids, actor=request.user)
+    if result.deleted:
+        messages.success(
+            request,
+            _("%(count)d visitor(s) deleted: %(names)s")
+            % {"count": len(result.deleted), "names": "、".join(result.deleted)},
+        )
+    for name, reason in result.refused:
+        messages.error(
+            request, _("%(name)s was not deleted: %(reason)s") % {"name": name, "reason": reason}
+        )
+    if not result.deleted and not result.refused:
+        messages.error(request, _("None of the selected visitors could be found."))
+    return redirect("registration:visitors")
 
 
 @login_required
