@@ -15,6 +15,7 @@ admin.site.index_title = _("Administration")
 urlpatterns = [
     path("", include("delegations.urls_landing")),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     # Content-Security-Policy violation reports (the policy's report-uri).
     path("csp-report/", views.csp_report, name="csp_report"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -3,6 +3,8 @@ import logging
 
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -12,6 +14,14 @@ csp_logger = logging.getLogger("ciie_portal.csp")
 CSP_REPORT_MAX_BYTES = 16 * 1024
 # At most this many reports of one request are logged (the Reporting API batches them).
 CSP_REPORTS_PER_REQUEST = 20
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says: the emblem, for a year."""
+    response = redirect(static("img/favicon.svg"), permanent=True)
+    response["Cache-Control"] = "public, max-age=31536000"
+    return response
 
 
 @require_GET

@@ -2,7 +2,7 @@ import io
 import re
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Fieldset, Layout
+from crispy_forms.layout import HTML, Fieldset, Layout
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
@@ -522,30 +522,52 @@ class UnitInfoForm(forms.ModelForm):
                 unit.industry, unit.industry
             )
 
+    # The form's sections, in order: (anchor, title, fields). The page lists them beside the
+    # form (templates/registration/unit_info.html) to move between them.
     SECTIONS = [
-        (_("Unit information"), [
-            "name", "short_name", "country", "province", "city", "district", "street",
-            "capital_band", "nature", "industry", "revenue", "import_amount", "export_amount",
-            "import_methods", "is_listed", "licence",
+        ("unit-basics", _("Unit and licence"), [
+            "name", "short_name", "licence",
         ]),
-        (_("Contact person"), [
+        ("unit-address", _("Registered address"), [
+            "country", "province", "city", "district", "street",
+        ]),
+        ("unit-business", _("Business"), [
+            "capital_band", "nature", "industry", "revenue", "import_amount", "export_amount",
+            "import_methods", "is_listed",
+        ]),
+        ("unit-contact", _("Contact person"), [
             "contact_name", "contact_title", "contact_mobile", "contact_department",
             "contact_position", "contact_phone", "contact_email",
         ]),
-        (_("Purchase intentions"), [
+        ("unit-purchases", _("Purchase intentions"), [
             "interest_areas", "interest_zones", "purchase_1y", "purchase_5y",
         ]),
     ]  # fmt: skip
 
+    def sections(self) -> list[tuple[str, str]]:
+        """(anchor, title) of each section this unit's form has."""
+        return [
+            (anchor, title)
+            for anchor, title, names in self.SECTIONS
+            if any(name in self.fields for name in names)
+        ]
+
     def _layout(self) -> FormHelper:
         helper = FormHelper()
         helper.form_tag = False
-        helper.layout = Layout(
-            *[
-                Fieldset(title, *[name for name in names if name in self.fields])
-                for title, names in self.SECTIONS
-            ]
-        )
+        parts = []
+        for anchor, title, names in self.SECTIONS:
+            fields = []
+            for name in names:
+                if name not in self.fields:
+                    continue
+                fields.append(name)
+                if name == "licence":
+                    # What the licence recognition found, and the file kept, beside the field.
+                    fields.append(HTML('{% include "registration/_licence_status.html" %}'))
+            if fields:
+                parts.append(Fieldset(title, *fields, css_id=anchor, css_class="form-section"))
+        helper.layout = Layout(*parts)
         return helper
 
     def clean_industry(self):

@@ -22,10 +22,12 @@ def _visitors(edition):
 
 
 def _visitors_export(edition, archive):
-    for chunk_start in range(0, _visitors(edition).count(), 1000):
-        batch = list(_visitors(edition).order_by("pk")[chunk_start : chunk_start + 1000])
+    # A thousand at a time, by primary key (keyset, not OFFSET: as fast at the end as at the
+    # start of 400,000).
+    last, part = 0, 0
+    while batch := list(_visitors(edition).filter(pk__gt=last).order_by("pk")[:1000]):
         archive.write_json(
-            f"registration/visitors-{chunk_start // 1000:04d}.json",
+            f"registration/visitors-{part:04d}.json",
             [
                 {
                     "pk": v.pk,
@@ -45,6 +47,7 @@ def _visitors_export(edition, archive):
         for visitor in batch:
             if visitor.photo:
                 archive.write_file(f"registration/photos/{visitor.pk}.jpg", visitor.photo.name)
+        last, part = batch[-1].pk, part + 1
 
 
 def _visitors_shred(edition, limit: int) -> int:

@@ -122,4 +122,37 @@
     });
     show();
   })();
+  /* Tables marked .table-stack become one card per row on a phone (static/css/portal.css):
+     each cell is labelled with its column's title. */
+  document.querySelectorAll("table.table-stack").forEach(function (table) {
+    const titles = Array.from(table.querySelectorAll("thead th")).map(function (th) {
+      return th.textContent.trim();
+    });
+    table.querySelectorAll("tbody tr").forEach(function (row) {
+      Array.from(row.children).forEach(function (cell, index) {
+        if (titles[index] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", titles[index]);
+      });
+    });
+  });
+
+  /* Long forms in sections (.form-sections-nav): the section in view is marked in the list. */
+  (function () {
+    const nav = document.querySelector(".form-sections-nav");
+    if (!nav || !("IntersectionObserver" in window)) return;
+    const links = new Map();
+    nav.querySelectorAll("a[href^='#']").forEach(function (link) {
+      const section = document.getElementById(link.getAttribute("href").slice(1));
+      if (section) links.set(section, link);
+    });
+    const observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (!entry.isIntersecting) return;
+        links.forEach(function (link) { link.classList.remove("active"); link.removeAttribute("aria-current"); });
+        const link = links.get(entry.target);
+        link.classList.add("active");
+        link.setAttribute("aria-current", "location");
+      });
+    }, { rootMargin: "0px 0px -70% 0px" });
+    links.forEach(function (_link, section) { observer.observe(section); });
+  })();
 })();
