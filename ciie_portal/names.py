@@ -6,19 +6,29 @@ English sees ``name_en``, or the Chinese name while it is empty. :func:`localize
 :class:`EnglishNamed` gives it to a model as ``display_name`` (and ``__str__``), and every page
 and form uses it rather than choosing a field itself.
 
-A search term matches a name when it is part of the Chinese name, of its pinyin (``guangzhou``),
-of the initials of its pinyin (``gz``) or of the English name, case and width ignored.
+A search term finds a name in Chinese, in pinyin (``guangzhou``), by the initials of its pinyin
+(``gz``) or in English, case and width ignored: :func:`term_in` is that rule.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 from django.conf import settings
 from django.utils.translation import get_language
 
-__all__ = ["EnglishNamed", "english_active", "localized", "matches", "normalise", "search_keys"]
+__all__ = [
+    "EnglishNamed",
+    "english_active",
+    "localized",
+    "normalise",
+    "pinyin",
+    "term_in",
+    "terms",
+    "words",
+]
 
 
 def english_active() -> bool:
@@ -40,44 +50,54 @@ def normalise(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
 
 
+def words(text: str) -> str:
+    """``"Xi'an Sub-delegation"`` → ``"xi an sub delegation"``: normalised, split into words."""
+    return " ".join(re.findall(r"[^\W_]+", normalise(text)))
+
+
 @functools.lru_cache(maxsize=4096)
-def _pinyin_keys(chinese: str) -> tuple[str, ...]:
+def pinyin(chinese: str) -> tuple[str, str]:
+    """(the syllables of ``chinese``'s pinyin separated by spaces, their initials without):
+    ``广州市`` → ``("guang zhou shi", "gzs")``. Characters that are not Chinese are left out."""
     # Imported here: only names typed in by organisers need it at run time (the reference data
-    # ships its keys, see registration/data/build_english.py).
-    from pypinyin import Style, lazy_pinyin
+    # ships its pinyin, see registration/data/build_english.py).
+    from pypinyin import lazy_pinyin
 
     syllables = [s for s in lazy_pinyin(chinese, errors="ignore") if s.isascii() and s.isalpha()]
-    if not syllables:
-        return ()
-    initials = lazy_pinyin(chinese, style=Style.FIRST_LETTER, errors="ignore")
-    joined = "".join(syllables)
-    keys = [joined, "".join(i for i in initials if i.isascii() and i.isalpha())]
-    if "v" in joined:  # pypinyin writes ü as v (lv); people type lü, lu or lv
-        keys.append(joined.replace("v", "u"))
-    return tuple(keys)
+    return " ".join(syllables), "".join(syllable[0] for syllable in syllables)
 
 
-def search_keys(*names: str) -> tuple[str, ...]:
-    """What a search term is matched against: each name normalised, and for Chinese names their
-    pinyin without spaces and its initials (``广州市`` → ``guangzhoushi``, ``gzs``)."""
-    keys: list[str] = []
-    for name in names:
-        if not name:
-            continue
-        keys.append(normalise(name))
-        if not name.isascii():
-            keys.extend(_pinyin_keys(name))
-    return tuple(keys)
+def _starts_a_word(term: str, spaced: str) -> bool:
+    squeezed = spaced.replace(" ", "")
+    position = 0
+    for word in spaced.split():
+        if squeezed.startswith(term, position):
+            return True
+        position += len(word)
+    return False
 
 
-def matches(query: str, keys: tuple[str, ...] | list[str]) -> bool:
-    """Every whitespace-separated term of ``query`` is part of one of ``keys`` (spaces inside a
-    key are ignored too, so ``"guang zhou"`` and ``"guangzhou"`` both find ``Guangzhou``)."""
-    terms = normalise(query).split()
-    if not terms:
-        return True
-    squeezed = [key.replace(" ", "") for key in keys]
-    return all(any(term in key for key in squeezed) for term in terms)
+def terms(query: str) -> list[str]:
+    """The normalised terms of a search: ``"Sub-delegation 广州"`` → ``["sub", "delegation",
+    "广州"]``."""
+    return words(query).split()
+
+
+def term_in(term: str, *, chinese=(), spaced=(), initials=()) -> bool:
+    """Whether one search term is found in a name.
+
+    * ``chinese``: names in which the term may be anywhere (``州`` finds ``广州市``);
+    * ``spaced``: pinyin syllables or English words separated by spaces, where the term must
+      start at a syllable or word and may run on over the next ones (``guangzhou`` and
+      ``zhou`` find ``guang zhou shi``; ``gz`` does not find ``zhuang zu``);
+    * ``initials``: pinyin initials, which the term must start (``gz`` finds 广州 by ``gzs``,
+      not 内蒙古 by ``nmgzzq``).
+    """
+    return (
+        any(term in key for key in chinese)
+        or any(_starts_a_word(term, key) for key in spaced)
+        or any(key.startswith(term) for key in initials)
+    )
 
 
 class EnglishNamed:
@@ -87,6 +107,12 @@ class EnglishNamed:
     def display_name(self) -> str:
         return localized(self.name, self.name_en)
 
-    @property
-    def search_keys(self) -> tuple[str, ...]:
-        return search_keys(self.name, self.name_en)
+    def matches(self, query: str) -> bool:
+        """Every term of ``query`` is found in the Chinese name, its pinyin, its pinyin's
+        initials or the English name. Names typed in by organisers often start with their
+        province (广东广州交易分团), so here initials may match anywhere: ``gz`` finds it by
+        ``ggzjyft``."""
+        spelled, initials = pinyin(self.name)
+        chinese = (normalise(self.name), initials)
+        spaced = (spelled, words(self.name_en))
+        return all(term_in(term, chinese=chinese, spaced=spaced) for term in terms(query))

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponse
@@ -8,16 +9,24 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ciie_portal import crypto
 from ciie_portal.admin import AuditedAdminMixin
+from ciie_portal.choices import Region
 from ciie_portal.context_processors import current_edition_for
-from ciie_portal.names import matches, search_keys
 from ciie_portal.spreadsheets import csv_rows_write
 from registration.admin_watchlist import WatchlistVisitorAdminMixin
-from registration.models import DeliveryAddress, Label, Unit, Visitor
+from registration.list_filters import visitor_list_annotate, visitor_list_column
+from registration.models import DeliveryAddress, Label, PersonType, Unit, Visitor
 from registration.returning import one_click_invite_send
 from registration.services import UNIT_INFO_FIELDS, unit_delegation_change
+from registration.validators import ID_TYPES, validate_id_number
 
-from .filters import UNIT_FILTERS, VISITOR_FILTERS, PaidByDelegationFilter
+from .filters import (
+    UNIT_FILTERS,
+    VISITOR_FILTERS,
+    PaidByDelegationFilter,
+    registered_visitor_filters,
+)
 from .models import Delegation, DelegationContact, DelegationQuota, Secretary
 from .paid_by import (
     paid_by_preview,
@@ -84,9 +93,9 @@ class DelegationAdmin(AuditedAdminMixin, admin.ModelAdmin):
             return found, may_have_duplicates
         # The table holds a few hundred rows at most: matching pinyin in Python is cheap.
         by_pinyin = [
-            pk
-            for pk, name, name_en in queryset.values_list("pk", "name", "name_en")
-            if matches(search_term, search_keys(name, name_en))
+            delegation.pk
+            for delegation in queryset.only("pk", "name", "name_en")
+            if delegation.matches(search_term)
         ]
         if not by_pinyin:
             return found, may_have_duplicates
@@ -346,22 +355,58 @@ def visitor_action_register(action) -> None:
         _visitor_actions_of_other_apps.append(action)
 
 
+def id_number_index_of(term: str) -> str | None:
+    """The blind index of ``term`` if it is a valid number of any ID document, else None: the
+    ID number is stored only encrypted, so it is found by its index, never by LIKE."""
+    number = crypto.normalize_id(term)
+    for id_type in ID_TYPES:
+        try:
+            validate_id_number(id_type, number)
+        except ValidationError:
+            continue
+        return crypto.blind_index(number)
+    return None
+
+
+class VisitorChangeList(ChangeList):
+    """Adds the columns other apps registered (证件状态, the fee) to the page's rows only: one
+    subquery each in the page's query, never in the counts, filters or actions."""
+
+    def get_results(self, request):
+        plain = self.queryset
+        self.queryset = visitor_list_annotate(plain)
+        try:
+            super().get_results(request)
+        finally:
+            self.queryset = plain
+
+
 @admin.register(Visitor)
 class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
     delegation_field = "unit__delegation"
+    # The columns of the organiser's guide (交易团/分团 人员列表).
     list_display = [
         "name",
+        "region",
         "id_number_masked",
-        "person_type",
         "unit",
+        "position",
         "label",
         "status",
+        "entry_period",
+        "fee",
+        "pickup",
+        "credential_status",
+        "reuse_eligible",
         "paid_by_delegation",
         "reference",
     ]
     list_filter = [*VISITOR_FILTERS, "id_type", "edition"]
-    list_select_related = ["unit"]
-    search_fields = ["name", "reference", "unit__name"]
+    list_select_related = ["unit", "entry_period"]
+    # Name, reference, unit name, USCC and registered address; an exact ID number through its
+    # blind index (``get_search_results``).
+    search_fields = ["name", "reference", "unit__name", "unit__uscc", "unit__street"]
+
     readonly_fields = [
         "edition", "unit", "reference", "person_type", "name", "id_type", "id_number_masked",
         "status", "photo_preview", "sex", "birth_date", "nationality", "surname_en",
@@ -385,6 +430,43 @@ class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
             "updated_at",
         ]}),
     ]  # fmt: skip
+
+    def get_changelist(self, request, **kwargs):
+        return VisitorChangeList
+
+    def get_list_filter(self, request):
+        """Ours, then those other apps registered (证件状态), before the plain field filters."""
+        shown = list(super().get_list_filter(request))
+        at = shown.index("id_type")
+        return [*shown[:at], *registered_visitor_filters(), *shown[at:]]
+
+    def get_search_results(self, request, queryset, search_term):
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        index = id_number_index_of(search_term) if search_term.strip() else None
+        if index:
+            results |= queryset.filter(id_number_index=index)
+        return results, may_have_duplicates
+
+    @admin.display(description=_("country / region"), ordering="nationality")
+    def region(self, obj):
+        """国家/地区: the mainland for its people, the nationality or region of the others."""
+        if obj.person_type == PersonType.MAINLAND:
+            return Region.MAINLAND.label
+        return obj.nationality.name if obj.nationality else obj.get_person_type_display()
+
+    def _registered(self, obj, name):
+        column = visitor_list_column(name)
+        if column is None or not hasattr(obj, name):
+            return "—"
+        return column.display(getattr(obj, name))
+
+    @admin.display(description=_("fee (CNY)"))
+    def fee(self, obj):
+        return self._registered(obj, "order_fee")
+
+    @admin.display(description=_("credential status"))
+    def credential_status(self, obj):
+        return self._registered(obj, "credential_status")
 
     @admin.display(description=_("photo"))
     def photo_preview(self, obj):
@@ -468,7 +550,9 @@ class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
-        """Show the quota use (VIP 37/100) of the secretary's trade delegation."""
+        """Show the quota use (VIP 37/100) of the secretary's trade delegation, and how many
+        visitors of the secretary's subtree are labelled professional visitor (专业观众 n
+        已标记)."""
         extra_context = extra_context or {}
         secretary = getattr(request.user, "secretary", None)
         edition = current_edition_for(request)
@@ -479,6 +563,13 @@ class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
                 (Label(label).label, used[label], limits[label])
                 for label in (Label.VIP, Label.STAFF)
             ]
+            extra_context["professionals"] = (
+                Label.VISITOR.label,
+                self.get_queryset(request)
+                .filter(edition=edition, label=Label.VISITOR)
+                .order_by()
+                .count(),
+            )
         return super().changelist_view(request, extra_context=extra_context)
 
 

@@ -14,8 +14,12 @@ Everything here is pure Python and needs no database. The two data files in
   (门类), division (大类) and group (中类).
 * **Purchase intentions** (采购意向) and the other fixed lists of the organiser's guides.
 
-Codes are always strings: ``"440106"``, ``"0111"``. Names from the data are proper names and are
-not translated; every other label is a ``gettext_lazy`` with an English msgid.
+Codes are always strings: ``"440106"``, ``"0111"``. Names from the data are proper names, not
+gettext msgids: their English comes with the data (``divisions_china_en.json``, made by
+``python -m registration.data.build_english``; ``industry_gbt4754_2017_en.csv`` for sections and
+divisions) and every function here answers in the active language (``ciie_portal.names``), the
+Chinese name where there is no English one. Every other label is a ``gettext_lazy`` with an
+English msgid. Searches match Chinese, pinyin, pinyin initials and English.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from ciie_portal.names import english_active, normalise, term_in, terms, words
 
 __all__ = [
     "CAPITAL_BANDS",
@@ -49,13 +53,17 @@ __all__ = [
     "industry_classes",
     "industry_name",
     "provinces",
+    "search_divisions",
     "search_industries",
     "validate_division",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DIVISIONS_FILE = DATA_DIR / "divisions_china.json"
+DIVISIONS_EN_FILE = DATA_DIR / "divisions_china_en.json"
 INDUSTRY_FILE = DATA_DIR / "industry_gbt4754_2017.csv"
+INDUSTRY_EN_FILE = DATA_DIR / "industry_gbt4754_2017_en.csv"
+INDUSTRY_PINYIN_FILE = DATA_DIR / "industry_gbt4754_2017_pinyin.json"
 
 # ---------------------------------------------------------------------------------------------
 # Administrative divisions
@@ -71,10 +79,22 @@ PLACEHOLDER_NAMES = frozenset({"市辖区", "县", "省直辖县级行政区划"
 class _Division:
     code: str
     name: str
+    name_en: str
     level: int  # 1 province, 2 prefecture (city), 3 county (district)
     parent: str  # "" for a province
     functional_zone: bool
     children: tuple[str, ...]
+    # Search keys (see ciie_portal.names.term_in): the Chinese name; its pinyin and its English
+    # name, as words; the pinyin's initials.
+    keys: dict[str, tuple[str, ...]]
+
+    def found(self, term: str) -> bool:
+        return term_in(term, **self.keys)
+
+    def shown(self, english: bool | None = None) -> str:
+        """The name in English or Chinese; ``None``: in the active language."""
+        english = english_active() if english is None else english
+        return self.name_en if english and self.name_en else self.name
 
 
 @functools.cache
@@ -82,18 +102,28 @@ def _divisions() -> tuple[tuple[str, ...], dict[str, _Division]]:
     """(province codes in the file's order, every division by code)."""
     with DIVISIONS_FILE.open(encoding="utf-8") as handle:
         tree = json.load(handle)
+    with DIVISIONS_EN_FILE.open(encoding="utf-8") as handle:
+        english = json.load(handle)
     index: dict[str, _Division] = {}
 
     def add(node: dict, level: int, parent: str) -> str:
         code = node["code"]
         kids = tuple(add(child, level + 1, code) for child in node.get("children", ()))
+        extra = english.get(code, {})
+        name_en = extra.get("en", "")
         index[code] = _Division(
             code=code,
             name=node["name"],
+            name_en=name_en,
             level=level,
             parent=parent,
             functional_zone=bool(node.get("functional_zone")),
             children=kids,
+            keys={
+                "chinese": (normalise(node["name"]),),
+                "spaced": (extra.get("pinyin", ""), words(name_en)),
+                "initials": (extra.get("initials", ""),),
+            },
         )
         return code
 
@@ -112,9 +142,10 @@ def _visible_children(division: _Division, functional_zones: bool) -> list[_Divi
 
 
 def provinces() -> list[tuple[str, str]]:
-    """The 34 province-level divisions as ``(code, name)``, in GB/T 2260 order."""
+    """The 34 province-level divisions as ``(code, name)``, in GB/T 2260 order, named in the
+    active language."""
     province_codes, index = _divisions()
-    return [(code, index[code].name) for code in province_codes]
+    return [(code, index[code].shown()) for code in province_codes]
 
 
 def children(code, *, functional_zones: bool = False) -> list[tuple[str, str]]:
@@ -126,24 +157,104 @@ def children(code, *, functional_zones: bool = False) -> list[tuple[str, str]]:
     division = _divisions()[1].get(_code(code))
     if division is None:
         return []
-    return [(kid.code, kid.name) for kid in _visible_children(division, functional_zones)]
+    return [(kid.code, kid.shown()) for kid in _visible_children(division, functional_zones)]
 
 
-def division_name(code) -> str:
-    """The name of any division (functional zones included); ``""`` if the code is unknown."""
+def division_name(code, *, english: bool | None = None) -> str:
+    """The name of any division (functional zones included); ``""`` if the code is unknown.
+
+    In the active language unless ``english`` says which."""
     division = _divisions()[1].get(_code(code))
-    return division.name if division else ""
+    return division.shown(english) if division else ""
 
 
-def division_path(province="", city="", district="") -> str:
-    """The names of the given divisions for display, e.g. ``"广东省 广州市 天河区"``.
+def division_path(province="", city="", district="", *, english: bool | None = None) -> str:
+    """The names of the given divisions for display, e.g. ``"广东省 广州市 天河区"``, or in
+    English, smallest first: ``"Tianhe District, Guangzhou, Guangdong"``.
 
     Placeholders (市辖区, 县, 省直辖县级行政区划, 自治区直辖县级行政区划) are left out, so
     ``("110000", "110100", "110105")`` gives ``"北京市 朝阳区"``. Empty and unknown codes are
-    skipped.
+    skipped. In the active language unless ``english`` says which (a courier's address is
+    written in Chinese: ``english=False``).
     """
-    names = (division_name(code) for code in (province, city, district))
-    return " ".join(name for name in names if name and name not in PLACEHOLDER_NAMES)
+    english = english_active() if english is None else english
+    index = _divisions()[1]
+    found = (index.get(_code(code)) for code in (province, city, district))
+    names = [node.shown(english) for node in found if node and node.name not in PLACEHOLDER_NAMES]
+    return ", ".join(reversed(names)) if english else " ".join(names)
+
+
+@functools.cache
+def _searchable() -> tuple[_Division, ...]:
+    """What the pickers offer, provinces first, then cities, then districts, in code order."""
+    index = _divisions()[1]
+    shown = (
+        division
+        for division in index.values()
+        if not division.functional_zone and division.name not in PLACEHOLDER_NAMES
+    )
+    return tuple(sorted(shown, key=lambda division: (division.level, division.code)))
+
+
+def search_divisions(query, *, limit: int | None = 20) -> list[dict[str, str]]:
+    """Provinces, cities and districts found by ``query``: those whose name starts with the
+    first term, then the others; in each, provinces, then cities, then districts, in GB/T 2260
+    order.
+
+    A term is found in a division's Chinese name, pinyin or English name, or starts its pinyin
+    initials: ``"广州"``, ``"Guangzhou"``, ``"guangzhou"`` and ``"gz"`` all find 广州市. With
+    several terms, each must be found in the division or the divisions above it, and one in the
+    division itself: ``"guangzhou tianhe"`` finds 天河区 (and not every district of 广州).
+
+    Functional zones and placeholders are left out, as in the pickers. Each result is
+    ``{"code", "name", "label", "province", "city", "district"}`` in the active language:
+    ``label`` is the whole path, the last three are the codes to put in the pickers.
+    """
+    wanted = terms(_code(query))
+    if not wanted or (limit is not None and limit <= 0):
+        return []
+    index = _divisions()[1]
+
+    def found_in(division: _Division) -> bool:
+        if not any(division.found(term) for term in wanted):
+            return False
+        above = []
+        code = division.parent
+        while code:
+            above.append(index[code])
+            code = index[code].parent
+        return all(any(node.found(term) for node in (division, *above)) for term in wanted)
+
+    def starts(division: _Division) -> bool:
+        first = wanted[0]
+        keys = division.keys
+        return any(
+            key.replace(" ", "").startswith(first)
+            for key in (*keys["chinese"], *keys["spaced"], *keys["initials"])
+        )
+
+    # Names that start with the first term come first (xian: 西安 before every 县, xian).
+    found = sorted(
+        (division for division in _searchable() if found_in(division)),
+        key=lambda division: not starts(division),
+    )
+    results = []
+    for division in found[:limit]:
+        chain = [division.code]
+        while index[chain[0]].parent:
+            chain.insert(0, index[chain[0]].parent)
+        chain += [""] * (3 - len(chain))
+        results.append(
+            {
+                "code": division.code,
+                "name": division.shown(),
+                "label": division_path(*chain),
+                "province": chain[0],
+                "city": chain[1],
+                "district": chain[2],
+            }
+        )
+    return results
 
 
 def validate_division(province, city="", district="", *, functional_zones: bool = False) -> None:
@@ -217,24 +328,40 @@ class _IndustryClass:
     division: str
     group_code: str
     group: str
-    # Search keys, normalised (NFKC, casefolded): class, group, division and section names.
-    keys: tuple[str, str, str, str]
+    # English titles of the class, group, division and section ("" where there is none).
+    english: tuple[str, str, str, str]
+    # Search keys of the class, group, division and section names (ciie_portal.names.term_in):
+    # the Chinese name (NFKC, casefolded); its pinyin and English title, as words; the initials.
+    keys: tuple[dict[str, tuple[str, ...]], ...]
 
     @property
     def label(self) -> str:
-        return f"{self.code} {self.name}"
+        """``"6513 应用软件开发"``; in English, where the class has no English title, its
+        division's in brackets: ``"6513 应用软件开发 (Software and Information Technology
+        Services)"``."""
+        if not english_active():
+            return f"{self.code} {self.name}"
+        own, _group, division, _section = self.english
+        if own:
+            return f"{self.code} {own}"
+        return f"{self.code} {self.name} ({division})" if division else f"{self.code} {self.name}"
 
     def as_dict(self) -> dict[str, str]:
+        english = english_active()
+
+        def shown(chinese: str, level: int) -> str:
+            return self.english[level] if english and self.english[level] else chinese
+
         return {
             "code": self.code,
-            "name": self.name,
+            "name": shown(self.name, 0),
             "label": self.label,
             "section_code": self.section_code,
-            "section": self.section,
+            "section": shown(self.section, 3),
             "division_code": self.division_code,
-            "division": self.division,
+            "division": shown(self.division, 2),
             "group_code": self.group_code,
-            "group": self.group,
+            "group": shown(self.group, 1),
         }
 
 
@@ -244,12 +371,26 @@ def _normalise(text: str) -> str:
 
 
 @functools.cache
-def _industry() -> tuple[dict[str, str], tuple[_IndustryClass, ...]]:
-    """(the name of every code of every level, the 4-digit classes in the standard's order)."""
+def _industry() -> tuple[dict[str, tuple[str, str]], tuple[_IndustryClass, ...]]:
+    """(the Chinese and English names of every code of every level, the 4-digit classes in the
+    standard's order)."""
     with INDUSTRY_FILE.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    names = {row["code"]: row["name"] for row in rows}
+    with INDUSTRY_EN_FILE.open(encoding="utf-8", newline="") as handle:
+        english = {row["code"]: row["name_en"] for row in csv.DictReader(handle)}
+    with INDUSTRY_PINYIN_FILE.open(encoding="utf-8") as handle:
+        pinyin = json.load(handle)
+    names = {row["code"]: (row["name"], english.get(row["code"], "")) for row in rows}
     parents = {row["code"]: row["parent_code"] for row in rows}
+
+    def keys(code: str) -> dict[str, tuple[str, ...]]:
+        spelled, initials = pinyin.get(code, ("", ""))
+        return {
+            "chinese": (_normalise(names[code][0]),),
+            "spaced": (spelled, words(names[code][1])),
+            "initials": (initials,),
+        }
+
     classes = []
     for row in rows:
         if row["level"] != "4":
@@ -258,17 +399,19 @@ def _industry() -> tuple[dict[str, str], tuple[_IndustryClass, ...]]:
         group = parents[code]
         division = parents[group]
         section = parents[division]
+        path = (code, group, division, section)
         classes.append(
             _IndustryClass(
                 code=code,
-                name=names[code],
+                name=names[code][0],
                 section_code=section,
-                section=names[section],
+                section=names[section][0],
                 division_code=division,
-                division=names[division],
+                division=names[division][0],
                 group_code=group,
-                group=names[group],
-                keys=tuple(_normalise(names[key]) for key in (code, group, division, section)),
+                group=names[group][0],
+                english=tuple(names[key][1] for key in path),
+                keys=tuple(keys(key) for key in path),
             )
         )
     return names, tuple(classes)
@@ -279,20 +422,23 @@ def industry_classes() -> list[dict[str, str]]:
 
     Each is a new dict with ``code`` (4 digits), ``name``, ``label`` (``"6513 应用软件开发"``)
     and the path: ``section_code``/``section`` (门类), ``division_code``/``division`` (大类),
-    ``group_code``/``group`` (中类).
+    ``group_code``/``group`` (中类); names in the active language where there is an English
+    title (sections and divisions), in Chinese otherwise.
     """
     return [item.as_dict() for item in _industry()[1]]
 
 
 def industry_choices() -> list[tuple[str, str]]:
-    """``(code, "6513 应用软件开发")`` for every class, in the standard's order."""
+    """``(code, "6513 应用软件开发")`` for every class, in the standard's order (the label as
+    :attr:`_IndustryClass.label` gives it in the active language)."""
     return [(item.code, item.label) for item in _industry()[1]]
 
 
 def industry_name(code) -> str:
-    """The name of a code of any level (``"I"``, ``"65"``, ``"651"``, ``"6513"``); ``""`` if
-    unknown."""
-    return _industry()[0].get(_code(code).upper(), "")
+    """The name of a code of any level (``"I"``, ``"65"``, ``"651"``, ``"6513"``) in the
+    active language where it has an English title; ``""`` if unknown."""
+    chinese, english = _industry()[0].get(_code(code).upper(), ("", ""))
+    return english if english and english_active() else chinese
 
 
 def _term_rank(item: _IndustryClass, term: str) -> int | None:
@@ -302,8 +448,8 @@ def _term_rank(item: _IndustryClass, term: str) -> int | None:
     if len(term) == 1 and "a" <= term <= "z":
         # A section letter (门类): A–T.
         return 3 if item.section_code.casefold() == term else None
-    for rank, key in enumerate(item.keys):
-        if term in key:
+    for rank, keys in enumerate(item.keys):
+        if term_in(term, **keys):
             return rank
     return None
 
@@ -313,8 +459,9 @@ def search_industries(query, limit: int | None = 20) -> list[dict[str, str]]:
 
     The query is split on whitespace and every term must match: digits match the start of the
     code (``"65"`` → 6511…6599), a single letter matches the section (``"I"``), other text
-    matches any part of the name of the class, its group, its division or its section (``"软件"``
-    → 5176, 5273, 6511–6519, then the rest of 65 and of section I). Classes whose own name
+    matches any part of the name of the class, its group, its division or its section, in
+    Chinese, pinyin, pinyin initials or English (``"软件"``, ``"ruanjian"`` or ``"software"`` →
+    5176, 5273, 6511–6519, then the rest of 65 and of section I). Classes whose own name
     matches come first; ties keep the standard's order. An empty query gives ``[]``.
     Each result is a dict as in :func:`industry_classes`.
     """
@@ -388,18 +535,13 @@ SPECIAL_ZONES = [
 _AREA_NAMES = {slug: (zh, en) for slug, zh, en in EXHIBITION_AREAS + SPECIAL_ZONES}
 
 
-def _chinese_active() -> bool:
-    language = get_language() or settings.LANGUAGE_CODE
-    return language.lower().startswith("zh")
-
-
 def area_label(slug) -> str:
     """The name of an exhibition area or special zone in the active language (Chinese for
     zh-hans, English otherwise); ``""`` for an unknown slug."""
     names = _AREA_NAMES.get(slug)
     if names is None:
         return ""
-    return names[0] if _chinese_active() else names[1]
+    return names[1] if english_active() else names[0]
 
 
 def area_choices() -> list[tuple[str, list[tuple[str, str]]]]:

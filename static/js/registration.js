@@ -56,14 +56,30 @@ window.Registration = (function () {
     });
   }
 
-  /* Filters the options of a select by the text typed in a search box. */
+  /* The page's language, sent to the look-ups so that a cached answer is in the right one. */
+  function withLanguage(url) {
+    const lang = document.documentElement.lang || "";
+    return lang ? url + (url.indexOf("?") === -1 ? "?" : "&") + "lang=" + encodeURIComponent(lang) : url;
+  }
+
+  function english() { return (document.documentElement.lang || "").indexOf("zh") !== 0; }
+
+  /* Lower case, accents and spaces gone: "Xi'an" and "xi an" both become "xian". */
+  function fold(text) {
+    return (text || "").normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
+      .replace(/[\s'’·\-]/g, "");
+  }
+
+  /* Filters the options of a select by the text typed in a search box: the option's text, or
+     its data-search (pinyin, initials, English name) when the server gave one. */
   function selectFilter(input, select) {
     if (!input || !select) return;
     input.addEventListener("input", function () {
-      const term = input.value.trim();
+      const term = fold(input.value.trim());
       let first = null;
       Array.from(select.options).forEach(function (option) {
-        const match = !term || !option.value || option.text.indexOf(term) !== -1;
+        const keys = fold(option.text) + " " + (option.dataset.search || "");
+        const match = !term || !option.value || keys.indexOf(term) !== -1;
         option.hidden = !match;
         if (match && option.value && !first) first = option;
       });
@@ -98,23 +114,116 @@ window.Registration = (function () {
     });
   }
 
-  /* Province → city → district selects fed by the divisions endpoint. */
+  /* Province → city → district selects fed by the divisions endpoint, with a search box above
+     them: a place found in Chinese, pinyin, pinyin initials or English fills in all three. */
   function divisions(root, url) {
     const levels = ["province", "city", "district"].map(function (name) {
       return root.querySelector("select[data-division=" + name + "]");
     });
     function load(index, code) {
       const select = levels[index];
-      if (!select) return;
+      if (!select) return Promise.resolve();
       select.innerHTML = '<option value="">—</option>';
       for (let i = index + 1; i < levels.length; i++) if (levels[i]) levels[i].innerHTML = '<option value="">—</option>';
-      if (!code) return;
-      fetch(url.replace("CODE", code)).then(function (r) { return r.json(); }).then(function (data) {
+      if (!code) return Promise.resolve();
+      return fetch(withLanguage(url.replace("CODE", code))).then(function (r) { return r.json(); }).then(function (data) {
         data.children.forEach(function (child) { select.add(new Option(child.name, child.code)); });
       });
     }
     levels.forEach(function (select, index) {
       if (select) select.addEventListener("change", function () { load(index + 1, select.value); });
+    });
+    if (levels[0]) divisionSearch(levels, load, url.replace("CODE/", ""));
+  }
+
+  /* The search box of the division pickers (the search URL is the children URL without CODE/). */
+  function divisionSearch(levels, load, url) {
+    const anchor = levels[0].closest(".mb-3") || levels[0].parentElement;
+    const box = document.createElement("div");
+    box.className = "mb-3 division-search";
+    const id = "division-search-" + Math.random().toString(36).slice(2, 8);
+    const label = document.createElement("label");
+    label.className = "form-label small";
+    label.htmlFor = id;
+    label.textContent = english() ? "Find a place (Chinese, pinyin or English)" : "搜索地区（中文、拼音或英文）";
+    const input = document.createElement("input");
+    input.type = "search";
+    input.id = id;
+    input.className = "form-control form-control-sm";
+    input.placeholder = english() ? "e.g. Guangzhou, gz" : "例如：广州、guangzhou、gz";
+    input.autocomplete = "off";
+    const list = document.createElement("div");
+    list.className = "list-group division-search-results";
+    list.setAttribute("role", "listbox");
+    box.append(label, input, list);
+    anchor.parentElement.insertBefore(box, anchor);
+
+    function choose(result) {
+      list.innerHTML = "";
+      input.value = result.label;
+      levels[0].value = result.province;
+      load(1, result.province).then(function () {
+        if (levels[1] && result.city) levels[1].value = result.city;
+        return load(2, result.city);
+      }).then(function () {
+        if (levels[2] && result.district) levels[2].value = result.district;
+      });
+    }
+    let timer = null;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      const term = input.value.trim();
+      if (!term) { list.innerHTML = ""; return; }
+      timer = setTimeout(function () {
+        fetch(withLanguage(url + "?q=" + encodeURIComponent(term))).then(function (r) { return r.json(); }).then(function (data) {
+          list.innerHTML = "";
+          data.results.forEach(function (result) {
+            const item = document.createElement("button");
+            item.type = "button";
+            item.className = "list-group-item list-group-item-action py-1 small";
+            item.setAttribute("role", "option");
+            item.textContent = result.label;
+            item.addEventListener("click", function () { choose(result); });
+            list.appendChild(item);
+          });
+        });
+      }, 200);
+    });
+  }
+
+  /* The industry field: without script it offers the whole list (a datalist); with it, the
+     classes found by the server in Chinese, pinyin, pinyin initials, English or by code. */
+  function industrySearch(input, url) {
+    if (!input || !url) return;
+    input.removeAttribute("list");
+    const list = document.createElement("div");
+    list.className = "list-group industry-search-results";
+    list.setAttribute("role", "listbox");
+    input.insertAdjacentElement("afterend", list);
+    let timer = null;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      const term = input.value.trim();
+      if (!term) { list.innerHTML = ""; return; }
+      timer = setTimeout(function () {
+        fetch(withLanguage(url + "?q=" + encodeURIComponent(term))).then(function (r) { return r.json(); }).then(function (data) {
+          list.innerHTML = "";
+          data.results.forEach(function (result) {
+            if (result.label === input.value) return;
+            const item = document.createElement("button");
+            item.type = "button";
+            item.className = "list-group-item list-group-item-action py-1 small";
+            item.setAttribute("role", "option");
+            item.textContent = result.label;
+            item.addEventListener("click", function () {
+              input.value = result.label;
+              list.innerHTML = "";
+              input.dispatchEvent(new Event("change", {bubbles: true}));
+            });
+            list.appendChild(item);
+          });
+        });
+      }, 200);
     });
   }
 
@@ -139,13 +248,15 @@ window.Registration = (function () {
   }
 
   return {codeButton: codeButton, selectFilter: selectFilter, licenceOcr: licenceOcr,
-          divisions: divisions, autosave: autosave};
+          divisions: divisions, autosave: autosave, industrySearch: industrySearch,
+          withLanguage: withLanguage};
 })();
 
 /* What each page uses, found by its elements:
-   - a form with data-subdivisions-url: province → city → district selects;
-   - the unit form (#unit-form): autosave to data-autosave-url, and the licence read from
-     #id_licence by data-licence-ocr-url;
+   - a form with data-subdivisions-url: province → city → district selects and a place search;
+   - the unit form (#unit-form): autosave to data-autosave-url, the licence read from
+     #id_licence by data-licence-ocr-url, and the industry (#id_industry) searched at the
+     industries look-up, beside the divisions' one (data-subdivisions-url);
    - #licence-ocr-input (sign-up): the licence read to fill in the name and code;
    - #delegation-filter: filters the delegations of #id_delegation;
    - #send-code in a form with data-code-purpose: asks for a code, sending the fields named in
@@ -162,6 +273,10 @@ window.Registration = (function () {
   const unitForm = byId("unit-form");
   if (unitForm && unitForm.dataset.autosaveUrl) {
     R.autosave(unitForm, unitForm.dataset.autosaveUrl, byId("autosave-status"));
+  }
+  if (unitForm && unitForm.dataset.subdivisionsUrl) {
+    R.industrySearch(byId("id_industry"),
+                     unitForm.dataset.subdivisionsUrl.replace("divisions/CODE/", "industries/"));
   }
   const licence = byId("id_licence");
   if (licence && unitForm && unitForm.dataset.licenceOcrUrl) {
