@@ -63,5 +63,6 @@ urlpatterns = [
         views_reference.division_children,
         name="division_children",
     ),
+    path("reference/divisions/", views_reference.division_search, name="division_search"),
     path("reference/industries/", views_reference.industry_search, name="industry_search"),
 ]
