@@ -16,11 +16,13 @@ import functools
 import re
 import unicodedata
 
+from django import forms
 from django.conf import settings
 from django.utils.translation import get_language
 
 __all__ = [
     "EnglishNamed",
+    "SearchableSelect",
     "english_active",
     "localized",
     "normalise",
@@ -116,3 +118,24 @@ class EnglishNamed:
         chinese = (normalise(self.name), initials)
         spaced = (spelled, words(self.name_en))
         return all(term_in(term, chinese=chinese, spaced=spaced) for term in terms(query))
+
+    @property
+    def search_text(self) -> str:
+        """What a picker filtering in the browser matches besides the shown label: the pinyin,
+        its initials and the English name, each without spaces (``guangdongguangzhoujiaoyifentuan
+        ggzjyft guangzhousubdelegation``)."""
+        spelled, initials = pinyin(self.name)
+        parts = (spelled, initials, words(self.name_en))
+        return " ".join(part.replace(" ", "") for part in parts if part)
+
+
+class SearchableSelect(forms.Select):
+    """A select of model objects whose options carry ``data-search`` (their ``search_text``), so
+    that static/js/registration.js ``selectFilter`` finds them by pinyin or English too."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        instance = getattr(value, "instance", None)
+        if isinstance(instance, EnglishNamed):
+            option["attrs"]["data-search"] = instance.search_text
+        return option

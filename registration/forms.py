@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ciie_portal.choices import Region, UnitCategory
 from ciie_portal.crypto import normalize_id
+from ciie_portal.names import SearchableSelect
 from ciie_portal.windows import registration_window_check
 
 from . import reference
@@ -79,12 +80,14 @@ def mobile_is_valid(value: str, *, region: str) -> bool:
 
 
 def delegation_label(delegation) -> str:
-    return (
-        f"{delegation.parent.name} · {delegation.name}" if delegation.parent_id else delegation.name
-    )
+    """The delegation's name in the active language, after its trade delegation's."""
+    name = delegation.display_name
+    return f"{delegation.parent.display_name} · {name}" if delegation.parent_id else name
 
 
 class DelegationChoiceField(forms.ModelChoiceField):
+    widget = SearchableSelect
+
     def label_from_instance(self, obj):
         return delegation_label(obj)
 
