@@ -60,7 +60,9 @@ def _user(actor):
 
 def full_address(*, province="", city="", district="", address="") -> str:
     """``广东省 广州市 天河区 珠江新城华夏路8号``: the divisions' names, then the street."""
-    return " ".join(part for part in (division_path(province, city, district), address) if part)
+    # Couriers read Chinese, whatever language the staff member uses.
+    chinese = division_path(province, city, district, english=False)
+    return " ".join(part for part in (chinese, address) if part)
 
 
 def _draw_numbers(edition, kind: str, count: int) -> list[int]:
