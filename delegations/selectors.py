@@ -1,11 +1,13 @@
 from .models import Delegation
 
 
-def delegation_directory() -> list[Delegation]:
+def delegation_directory(query: str = "") -> list[Delegation]:
     """Active trade delegations with their sub-delegations and contacts (交易团联系方式).
 
     Two queries however many delegations there are. Each group gets ``directory_rows``:
-    itself followed by its sub-delegations.
+    itself followed by its sub-delegations. With a ``query``, only the delegations it finds (in
+    Chinese, pinyin, pinyin initials or English: ``Delegation.matches``) are rows; a group is
+    listed when it or one of its sub-delegations is found.
     """
     children = {}
     groups = []
@@ -19,9 +21,15 @@ def delegation_directory() -> list[Delegation]:
             groups.append(delegation)
         else:
             children.setdefault(delegation.parent_id, []).append(delegation)
+    listed = []
     for group in groups:
-        group.directory_rows = [group, *children.get(group.pk, [])]
-    return groups
+        rows = [group, *children.get(group.pk, [])]
+        if query.strip():
+            rows = [row for row in rows if row.matches(query)]
+        if rows:
+            group.directory_rows = rows
+            listed.append(group)
+    return listed
 
 
 def delegation_subtree_ids(delegation: Delegation) -> list[int]:

@@ -14,13 +14,20 @@ from .selectors import delegation_directory, scope_to_user
 @require_GET
 def landing(request):
     """The public home page: the edition, its fees and deadlines, and the delegations'
-    contacts (交易团联系方式) — here rather than in ciie_portal because it lists delegations."""
+    contacts (交易团联系方式) — here rather than in ciie_portal because it lists delegations.
+    ``?q=`` narrows the contacts to the delegations it finds (Chinese, pinyin or English)."""
     edition = current_edition_for(request)
     periods = list(EntryPeriod.objects.filter(edition=edition)) if edition else []
+    query = request.GET.get("q", "")[:50].strip()
     return render(
         request,
         "delegations/landing.html",
-        {"edition": edition, "periods": periods, "directory": delegation_directory()},
+        {
+            "edition": edition,
+            "periods": periods,
+            "directory": delegation_directory(query),
+            "query": query,
+        },
     )
 
 
