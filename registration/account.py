@@ -23,11 +23,14 @@ code), and every change is told by SMS and email to the channels as they were BE
 owner hears of a change made by someone else.
 """
 
+import logging
 import math
+import time
 import uuid
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -40,10 +43,13 @@ from ciie_portal.choices import Region
 from ciie_portal.notices.services import notice_send_both
 from ciie_portal.timefmt import local_text
 
+from . import limits
 from .forms import mobile_is_valid
 from .limits import Counter, wait_text
 from .models import Unit, User, VerificationCode
 from .verification import CodeRefused, SentCode, code_send, code_verify
+
+logger = logging.getLogger(__name__)
 
 #: The contact person's fields this page changes (the mobile and email have their own flow).
 CONTACT_FIELDS = [
@@ -72,6 +78,29 @@ def _codes_counter() -> Counter:
         limit=getattr(settings, "ACCOUNT_CODES_PER_DAY", 10),
         window=24 * 3600,
     )
+
+
+def _password_block_key(user: User) -> str:
+    return f"{limits.NAMESPACE}:account-password-blocked:{user.pk}"
+
+
+def _password_blocked_for(user: User) -> float:
+    """Seconds this account may not try its current password (0: it may)."""
+    try:
+        until = cache.get(_password_block_key(user))
+    except Exception:  # noqa: BLE001 - the cache is down: as registration.limits, let it through
+        logger.exception("Password ceiling not read: the cache cannot be reached")
+        return 0
+    return max(float(until) - time.time(), 0) if until else 0
+
+
+def _password_block(user: User, seconds: int) -> float:
+    try:
+        cache.add(_password_block_key(user), time.time() + seconds, timeout=seconds)
+    except Exception:  # noqa: BLE001
+        logger.exception("Password ceiling not set: the cache cannot be reached")
+        return seconds
+    return _password_blocked_for(user) or seconds
 
 
 def _wait_error(field: str, message: str, left: float) -> ValidationError:
@@ -129,17 +158,15 @@ def account_password_change(*, user: User, current_password: str, new_password: 
     Raises ValidationError keyed ``current_password`` (wrong, or too many wrong ones: the
     message says how long to wait) or ``new_password1`` (the validators' messages)."""
     counter = _password_counter()
-    identity = str(user.pk)
-    failures, left = counter.count(identity)
-    if failures >= counter.limit:
+    if left := _password_blocked_for(user):
         raise _wait_error(
-            "current_password",
-            _("Too many wrong passwords. Try again in %(wait)s."),
-            left,
+            "current_password", _("Too many wrong passwords. Try again in %(wait)s."), left
         )
     if not user.check_password(current_password):
-        count, _key, left = counter.hit(identity)
+        count, _key, _left = counter.hit(str(user.pk))
         if count >= counter.limit:
+            # From the moment the ceiling is reached, the account waits the whole window.
+            left = _password_block(user, counter.window)
             raise _wait_error(
                 "current_password",
                 _("The current password is not correct. Too many wrong passwords: try again in "
