@@ -124,7 +124,7 @@ def register() -> None:
     )
     register_visitor_list_filter(
         "credential_status",
-        _("Credential status"),  # 证件状态
+        _("credential status"),  # 证件状态
         CREDENTIAL_CHOICES,
         credential_status_apply,
         lists=[STAFF_LIST],

@@ -4,15 +4,24 @@ The counts are those of the list's scope (``model_admin.get_queryset(request)``:
 delegation subtree), one aggregate query per filter, so the changelist costs the same number of
 queries for ten visitors or ten thousand. When the admin's own facet counts are switched on
 (``?_facets``) those are shown instead, as Django computes them within the other active filters.
+
+The filters the apps built on this one register (证件状态: ``registration.list_filters``) show
+no counts: their states live in other tables, and counting each choice would join them for the
+whole list — the organiser's list holds an edition's 400,000 visitors.
 """
+
+from datetime import date
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db.models import Count
+from django.db.models import Count, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ciie_portal.context_processors import current_edition_for
 from ciie_portal.models import EntryPeriod
-from registration.models import Label, PersonType, Pickup, Unit, Visitor
+from registration.list_filters import STAFF_LIST, VisitorListFilter, visitor_list_filters
+from registration.models import Label, PersonType, Pickup, Sex, Unit, Visitor
 
 NONE = "none"
 YES = "yes"
@@ -161,14 +170,129 @@ class VisitorStatusFilter(ChoicesFilter):
     choices_class = Visitor.Status
 
 
-class CredentialStatusFilter(YesNoFilter):
-    # 证件状态: for now whether last edition's credential can still be used; the credential
-    # orders will add their own states here.
-    title = _("credential status")
+class LabelUpgradeFilter(YesNoFilter):
+    # 标签升级: a reusing visitor whose label was upgraded needs a new card, not last edition's.
+    # The credential's own state (证件状态) is the credentials app's filter (``registered``).
+    title = _("label upgrade")
     parameter_name = "credential"
     field = "needs_new_credential"
     yes_label = _("Needs a new credential")
     no_label = _("No new credential needed")
+
+
+class SexFilter(ChoicesFilter):
+    title = _("sex")  # 性别
+    parameter_name = field = "sex"
+    choices_class = Sex
+    empty_label = _("Not given")
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+#: 年龄: (value, label, lowest age, highest age) of each band; None is open.
+AGE_BANDS = [
+    ("u30", _("Under 30"), None, 29),
+    ("30", _("30–39"), 30, 39),
+    ("40", _("40–49"), 40, 49),
+    ("50", _("50–59"), 50, 59),
+    ("60", _("60 and over"), 60, None),
+]
+
+
+class AgeBandFilter(CountedListFilter):
+    """年龄: the age on the first day of the current edition's expo (today in Beijing without
+    one), from the date of birth. Each band is a range of birth dates, so the filter and its
+    counts (one aggregate query) use no per-row arithmetic."""
+
+    title = _("age")
+    parameter_name = "age"
+    field = "birth_date"
+
+    def options(self, request, model_admin):
+        edition = current_edition_for(request)
+        on = edition.starts_on if edition else timezone.localdate()
+        options = []
+        for value, label, lowest, highest in AGE_BANDS:
+            condition = Q()
+            if lowest is not None:  # at least ``lowest`` years old on ``on``
+                condition &= Q(birth_date__lte=_years_before(on, lowest))
+            if highest is not None:  # not yet ``highest + 1``
+                condition &= Q(birth_date__gt=_years_before(on, highest + 1))
+            options.append((value, label, condition))
+        options.append((NONE, _("Not given"), Q(birth_date__isnull=True)))
+        return options
+
+    def counts_in_scope(self, request, model_admin):
+        cache = request.__dict__.setdefault("_counted_filters", {})
+        key = (model_admin.model._meta.label, self.parameter_name)
+        if key not in cache:
+            cache[key] = (
+                model_admin.get_queryset(request)
+                .order_by()
+                .aggregate(
+                    **{
+                        value: Count("pk", filter=condition)
+                        for value, condition in self.db_values.items()
+                    }
+                )
+            )
+        return cache[key]
+
+    def lookups(self, request, model_admin):
+        options = self.options(request, model_admin)
+        self.db_values = {value: condition for value, _label, condition in options}
+        counts = self.counts_in_scope(request, model_admin)
+        self.counts = {value: counts.get(value, 0) for value in self.db_values}
+        return [(value, label) for value, label, _condition in options]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value not in self.db_values:
+            raise IncorrectLookupParameters(f"{self.parameter_name}={value!r}")
+        return queryset.filter(self.db_values[value])
+
+
+class RegisteredVisitorFilter(admin.SimpleListFilter):
+    """A filter another app registered for the staff list (``registration.list_filters``);
+    subclasses are made by ``registered_visitor_filters``. No counts (see above)."""
+
+    entry: VisitorListFilter
+
+    def lookups(self, request, model_admin):
+        return list(self.entry.choices)
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value not in self.entry.values():
+            raise IncorrectLookupParameters(f"{self.parameter_name}={value!r}")
+        return self.entry.apply(queryset, value)
+
+
+_registered_classes: dict = {}
+
+
+def registered_visitor_filters() -> list[type]:
+    """The admin filters of the staff list's registered filters (证件状态), one class each."""
+    classes = []
+    for entry in visitor_list_filters(STAFF_LIST):
+        if _registered_classes.get(entry.name, (None,))[0] is not entry:
+            cls = type(
+                f"Registered_{entry.name}_Filter",
+                (RegisteredVisitorFilter,),
+                {"entry": entry, "title": entry.label, "parameter_name": entry.name},
+            )
+            _registered_classes[entry.name] = (entry, cls)
+        classes.append(_registered_classes[entry.name][1])
+    return classes
 
 
 VISITOR_FILTERS = (
@@ -179,7 +303,9 @@ VISITOR_FILTERS = (
     PaidByDelegationFilter,
     ReuseFilter,
     VisitorStatusFilter,
-    CredentialStatusFilter,
+    SexFilter,
+    AgeBandFilter,
+    LabelUpgradeFilter,
 )
 
 
