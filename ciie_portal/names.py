@@ -113,7 +113,7 @@ class EnglishNamed:
         """Every term of ``query`` is found in the Chinese name, its pinyin, its pinyin's
         initials or the English name. Names typed in by organisers often start with their
         province (广东广州交易分团), so here initials may match anywhere: ``gz`` finds it by
-        ``ggzjyft``."""
+        ``gdgzjyft``."""
         spelled, initials = pinyin(self.name)
         chinese = (normalise(self.name), initials)
         spaced = (spelled, words(self.name_en))
@@ -123,7 +123,7 @@ class EnglishNamed:
     def search_text(self) -> str:
         """What a picker filtering in the browser matches besides the shown label: the pinyin,
         its initials and the English name, each without spaces (``guangdongguangzhoujiaoyifentuan
-        ggzjyft guangzhousubdelegation``)."""
+        gdgzjyft guangzhousubdelegation``)."""
         spelled, initials = pinyin(self.name)
         parts = (spelled, initials, words(self.name_en))
         return " ".join(part.replace(" ", "") for part in parts if part)

@@ -94,7 +94,7 @@ class DelegationAdmin(AuditedAdminMixin, admin.ModelAdmin):
         # The table holds a few hundred rows at most: matching pinyin in Python is cheap.
         by_pinyin = [
             delegation.pk
-            for delegation in queryset.only("pk", "name", "name_en")
+            for delegation in queryset.select_related(None).only("pk", "name", "name_en")
             if delegation.matches(search_term)
         ]
         if not by_pinyin:
