@@ -56,9 +56,7 @@ def test_the_landing_page_shows_english_names_in_english(client, edition, guangd
 
 
 @pytest.mark.parametrize("query", ["Guangzhou", "guangzhou", "gz", "广州", "GUANGZHOU sub"])
-def test_the_landing_page_finds_a_delegation_by_chinese_pinyin_or_english(
-    client, edition, query
-):
+def test_the_landing_page_finds_a_delegation_by_chinese_pinyin_or_english(client, edition, query):
     DelegationFactory(name="浙江交易团", name_en="Zhejiang Trading Delegation")
     content = client.get("/", {"q": query}).content.decode()
     assert "广东广州交易分团" in content
