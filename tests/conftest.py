@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 
 from ciie_portal.roles import FINANCE, ORGANISER, SECRETARY, roles_sync
 from delegations.models import Delegation
@@ -31,6 +32,14 @@ def database_url(name: str | None = None) -> str:
 on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL (row locks, real concurrency)"
 )
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language: a test client's request leaves the visitor's
+    language active in this thread, and names of data follow it (ciie_portal.names)."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
@@ -194,6 +203,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         if not Delegation.objects.filter(code="gd").exists():
             import_module("delegations.migrations.0003_guangdong_delegation").load(apps, None)
+        # Their English names (fills in only the empty ones).
+        import_module("delegations.migrations.0005_delegation_name_en").fill(apps, None)
 
 
 @pytest.fixture(autouse=True)
