@@ -13,6 +13,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 from openpyxl import Workbook
 
 from ciie_portal.models import AuditEntry, Notice
@@ -453,7 +454,8 @@ def test_it_skips_visitors_already_registered_for_this_expo(
 def test_it_refuses_a_unit_that_registered_anew(english, edition, old_unit):
     UnitFactory(edition=edition, uscc=OLD_USCC)  # another account took the code this year
 
-    with pytest.raises(ValidationError, match="registered anew"):
+    # A service called outside a request: English set here, not by the client's cookie.
+    with translation.override("en"), pytest.raises(ValidationError, match="registered anew"):
         unit_bring_forward(previous_unit=old_unit, edition=edition, actor=None)
     assert current_unit_of(old_unit.account, edition) is None
 
