@@ -5,6 +5,8 @@ never edited, never deleted. Every correction is a new document referring to the
 red-letter credit note for an electronic invoice; a confirmed paper return for a special one).
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -280,6 +282,16 @@ class InvoiceLine(GuardedModel):
     tax_amount = models.DecimalField(_("tax"), max_digits=12, decimal_places=2)
 
     objects = GuardedQuerySet.as_manager()  # frozen with the invoice: nothing mutable
+
+    @property
+    def unit_price_excl_tax(self) -> Decimal:
+        """单价 as a VAT invoice prints it: without tax, like 金额 beside it (金额 ÷ 数量; to the
+        cent when it divides evenly, else to 8 decimal places as tax invoices do)."""
+        if not self.quantity:
+            return self.amount_excl_tax
+        exact = self.amount_excl_tax / self.quantity
+        cents = exact.quantize(Decimal("0.01"))
+        return cents if cents == exact else exact.quantize(Decimal("0.00000001"))
 
     class Meta:
         verbose_name = _("invoice line")

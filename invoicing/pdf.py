@@ -12,6 +12,7 @@ document whose wording is fixed, so its labels are constants here, not translate
 
 import io
 import logging
+from decimal import Decimal
 
 from django.utils import timezone
 from reportlab.lib.pagesizes import A4, landscape
@@ -38,6 +39,11 @@ def cjk_font() -> str:
 
 def _money(value) -> str:
     return f"{value:,.2f}"
+
+
+def _price(value) -> str:
+    """A unit price: to the cent, or with the decimals it has (up to 8)."""
+    return _money(value) if value == value.quantize(Decimal("0.01")) else f"{value:,f}"
 
 
 def _fit(text: str, font: str, size: float, width: float) -> str:
@@ -151,7 +157,7 @@ class _Sheet:
         values = [
             _fit(line.description, self.font, 9, 320),
             str(line.quantity),
-            _money(line.unit_price),
+            _price(line.unit_price_excl_tax),
             _money(line.amount_excl_tax),
             rate,
             _money(line.tax_amount),

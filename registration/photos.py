@@ -75,12 +75,18 @@ _ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG"}
 
 
 def _not_an_image() -> ValidationError:
-    return ValidationError(_("This is not a JPG or PNG image."), code="not_an_image")
+    return ValidationError(
+        _("This is not a JPG or PNG image. Save the photo as JPG or PNG and choose it again."),
+        code="not_an_image",
+    )
 
 
 def _too_many_pixels() -> ValidationError:
     return ValidationError(
-        _("The photo has too many pixels: it must be at most 40 megapixels."),
+        _(
+            "The photo has too many pixels (at most 40 megapixels): save a smaller copy and "
+            "choose it again."
+        ),
         code="too_many_pixels",
     )
 
@@ -167,22 +173,42 @@ MAX_STORED_HEIGHT = 1063
 def clean_visitor_photo(upload) -> InMemoryUploadedFile:
     """A usable 35×45 mm ID photo on white, re-encoded as a JPEG without any metadata."""
     if upload.size > PHOTO_MAX_BYTES:
-        raise ValidationError(_("The photo is larger than 5 MB."), code="too_large")
+        raise ValidationError(
+            _(
+                "The photo is larger than 5 MB: save it smaller or at a lower quality and choose "
+                "it again."
+            ),
+            code="too_large",
+        )
 
     photo = _flattened_rgb(_open_photo(upload))
     width, height = photo.size
 
     if width < PHOTO_MIN_WIDTH or height < PHOTO_MIN_HEIGHT:
         raise ValidationError(
-            _("The photo is too small: it must be at least 413×531 pixels."), code="too_small"
+            _(
+                "The photo is too small (at least 413×531 pixels): take or scan it again at a "
+                "higher resolution."
+            ),
+            code="too_small",
         )
     if not _has_id_proportion(width, height):
         raise ValidationError(
-            _("The photo must have the proportion of a 35×45 mm ID photo (width:height = 35:45)."),
+            _(
+                "The photo must have the proportion of a 35×45 mm ID photo (width:height = "
+                "35:45): crop it to that shape, head and shoulders in the middle, and choose it "
+                "again."
+            ),
             code="wrong_proportion",
         )
     if not _background_is_white(photo):
-        raise ValidationError(_("The photo background is not white."), code="background")
+        raise ValidationError(
+            _(
+                "The photo background is not white: take it again in front of a white wall or "
+                "sheet, in even light without shadows, or use a recent ID photo."
+            ),
+            code="background",
+        )
 
     # convert() and exif_transpose() carry the original's info (EXIF, ICC profile, comment)
     # along, and the JPEG encoder falls back to info["comment"]: drop all of it, and pass no

@@ -36,10 +36,12 @@ on_postgres = pytest.mark.skipif(
 
 @pytest.fixture(autouse=True)
 def _default_language():
-    """Each test starts in the default language: a test client's request leaves the visitor's
-    language active in this thread, and names of data follow it (ciie_portal.names)."""
+    """Each test starts as the suite starts (creating the test database deactivates every
+    translation: messages read as their English msgids, names of data as their Chinese default,
+    ciie_portal.names): a test client's request leaves the visitor's language active in this
+    thread otherwise."""
     yield
-    translation.deactivate()
+    translation.deactivate_all()
 
 
 @pytest.fixture

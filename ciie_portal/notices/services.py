@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.utils import DNS_NAME
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -51,7 +51,8 @@ def notice_send(
         "template": template,
         "params": params or {},
         "language": language or translation.get_language() or settings.LANGUAGE_CODE,
-        "edition": Edition.objects.filter(is_current=True).first(),
+        # The edition current now, in the INSERT itself (no query of its own).
+        "edition_id": Subquery(Edition.objects.filter(is_current=True).values("pk")[:1]),
         "next_attempt_at": now,
         "dispatched_at": now,
     }

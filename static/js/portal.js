@@ -122,6 +122,13 @@
     });
     show();
   })();
+  /* A form sent back with errors: its summary (templates/_error_summary.html) takes the focus,
+     so that a screen reader reads it first and Tab leads to the links to each field. */
+  (function () {
+    const summary = document.getElementById("error-summary");
+    if (summary) summary.focus();
+  })();
+
   /* Tables marked .table-stack become one card per row on a phone (static/css/portal.css):
      each cell is labelled with its column's title. */
   document.querySelectorAll("table.table-stack").forEach(function (table) {

@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
+from django.utils import translation
 
 from ciie_portal.choices import UnitCategory
 from ciie_portal.models import AuditEntry, Edition, NoCurrentEdition
@@ -79,7 +80,7 @@ def test_entry_periods_must_lie_within_the_expo(db):
     period = EntryPeriodFactory.build(
         edition=edition, first_day=edition.starts_on.replace(day=1), last_day=edition.ends_on
     )
-    with pytest.raises(ValidationError, match="入场日期须在"):
+    with translation.override("zh-hans"), pytest.raises(ValidationError, match="入场日期须在"):
         period.full_clean()
 
 

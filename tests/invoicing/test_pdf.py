@@ -106,3 +106,29 @@ def test_the_pdf_embeds_a_truetype_cjk_font_when_one_is_installed(unit):
         pytest.skip("no TrueType CJK font installed (apt-get install fonts-wqy-microhei)")
     content = pdf.invoice_pdf(issued_invoice(paid_order(unit)))
     assert b"/FontFile2" in content  # the subset of the TrueType font itself
+
+
+def test_the_unit_price_is_without_tax_like_the_amount_beside_it(unit):
+    """On a VAT invoice 单价 and 金额 are both without tax: 200.00 a credential at 6 % is
+    188.68 and 188.68, not 200.00 beside 188.68."""
+    invoice = issued_invoice(paid_order(unit, lines=1))
+    line = invoice.lines.get()
+    assert (line.unit_price, line.amount_excl_tax, line.tax_amount) == (
+        Decimal("200.00"),
+        Decimal("188.68"),
+        Decimal("11.32"),
+    )
+    assert line.unit_price_excl_tax == Decimal("188.68")
+    text = text_of(pdf.invoice_pdf(invoice))
+    lines = text[text.index("证件注册费") : text.index("¥")]
+    assert "200.00" not in lines
+    assert lines.count("188.68") == 2, lines  # 单价 and 金额
+
+
+def test_a_unit_price_that_does_not_divide_evenly_keeps_its_decimals():
+    from invoicing.models import InvoiceLine
+
+    line = InvoiceLine(quantity=3, amount_excl_tax=Decimal("100.00"))
+    assert line.unit_price_excl_tax == Decimal("33.33333333")
+    assert pdf._price(line.unit_price_excl_tax) == "33.33333333"
+    assert pdf._price(Decimal("188.68")) == "188.68"
