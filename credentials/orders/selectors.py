@@ -30,6 +30,7 @@ def order_lines_for_display() -> QuerySet:
             "visitor__id_number_masked",
             "visitor__status",
             "entry_period__name",
+            "entry_period__name_en",
             "entry_period__first_day",
             "entry_period__last_day",
         )

@@ -154,7 +154,12 @@ window.Registration = (function () {
     input.autocomplete = "off";
     const list = document.createElement("div");
     list.className = "list-group division-search-results";
-    list.setAttribute("role", "listbox");
+    // Results are buttons in a named group (not a listbox: arrow keys are not wired up).
+    list.id = id + "-results";
+    list.setAttribute("role", "group");
+    list.setAttribute("aria-label", label.textContent);
+    list.setAttribute("aria-live", "polite");
+    input.setAttribute("aria-controls", list.id);
     box.append(label, input, list);
     anchor.parentElement.insertBefore(box, anchor);
 
@@ -181,7 +186,6 @@ window.Registration = (function () {
             const item = document.createElement("button");
             item.type = "button";
             item.className = "list-group-item list-group-item-action py-1 small";
-            item.setAttribute("role", "option");
             item.textContent = result.label;
             item.addEventListener("click", function () { choose(result); });
             list.appendChild(item);
@@ -198,7 +202,11 @@ window.Registration = (function () {
     input.removeAttribute("list");
     const list = document.createElement("div");
     list.className = "list-group industry-search-results";
-    list.setAttribute("role", "listbox");
+    list.id = (input.id || "industry") + "-results";
+    list.setAttribute("role", "group");
+    list.setAttribute("aria-label", input.labels && input.labels[0] ? input.labels[0].textContent.trim() : "");
+    list.setAttribute("aria-live", "polite");
+    input.setAttribute("aria-controls", list.id);
     input.insertAdjacentElement("afterend", list);
     let timer = null;
     input.addEventListener("input", function () {
@@ -213,7 +221,6 @@ window.Registration = (function () {
             const item = document.createElement("button");
             item.type = "button";
             item.className = "list-group-item list-group-item-action py-1 small";
-            item.setAttribute("role", "option");
             item.textContent = result.label;
             item.addEventListener("click", function () {
               input.value = result.label;

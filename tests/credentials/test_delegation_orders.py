@@ -392,7 +392,8 @@ def test_finance_and_organisers_see_every_delegation_order_but_do_not_settle(
     for user in (finance, organiser):
         client.force_login(user)
         listing = client.get(CHANGELIST, {"payer": "delegation"}).content.decode()
-        assert order.number in listing and "广东交易团" in listing
+        # The admin reads in English here: the delegation by its English name.
+        assert order.number in listing and "Guangdong Trading Delegation" in listing
         assert 'id="settle-delegation-order"' not in listing
         assert client.get(SETTLE).status_code == 403
         assert client.get(f"{CHANGELIST}{order.pk}/change/").status_code == 200
