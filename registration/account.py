@@ -275,35 +275,47 @@ def account_mobile_change_request(
     return sent
 
 
+def _channel_change_confirm(*, user: User, value: str, code: str, channel: str) -> User:
+    """The confirmed change of the mobile number (``channel`` "mobile") or email address
+    ("email"): the account's and this edition's contact's, audited masked, the old channel told
+    and the other one too."""
+    purpose, contact_field, mask = {
+        "mobile": (VerificationCode.Purpose.ACCOUNT_MOBILE, "contact_mobile", mask_mobile),
+        "email": (VerificationCode.Purpose.ACCOUNT_EMAIL, "contact_email", mask_email),
+    }[channel]
+    _verify(purpose=purpose, target=value, code=code)
+    with transaction.atomic():
+        locked = _lock_user(user)
+        unit = _current_unit_of(locked)
+        mobile, email = account_channels(user=locked, unit=unit)
+        old = mobile if channel == "mobile" else email
+        User.objects.filter(pk=locked.pk).update(**{channel: value})
+        if unit is not None:
+            Unit.objects.filter(pk=unit.pk).update(**{contact_field: value})
+        audit_record(
+            actor=locked,
+            obj=locked,
+            action=f"account.{channel}_changed",
+            from_state=mask(old),
+            to_state=mask(value),
+        )
+        _tell(
+            event=f"{channel}_changed",
+            user=locked,
+            mobile=mobile,
+            email=email,
+            params={"new": mask(value)},
+        )
+    setattr(locked, channel, value)
+    return locked
+
+
 def account_mobile_change_confirm(*, user: User, unit: Unit | None, mobile: str, code: str) -> User:
     """Make the NEW mobile number the account's (and this edition's contact's) once its code is
     right; the old number is told by SMS, the email address by email."""
     _refuse_other_account(user, unit)
     mobile = clean_mobile(mobile, region=_region(unit))
-    _verify(purpose=VerificationCode.Purpose.ACCOUNT_MOBILE, target=mobile, code=code)
-    with transaction.atomic():
-        locked = _lock_user(user)
-        unit = _current_unit_of(locked)
-        old_mobile, email = account_channels(user=locked, unit=unit)
-        User.objects.filter(pk=locked.pk).update(mobile=mobile)
-        if unit is not None:
-            Unit.objects.filter(pk=unit.pk).update(contact_mobile=mobile)
-        audit_record(
-            actor=locked,
-            obj=locked,
-            action="account.mobile_changed",
-            from_state=mask_mobile(old_mobile),
-            to_state=mask_mobile(mobile),
-        )
-        _tell(
-            event="mobile_changed",
-            user=locked,
-            mobile=old_mobile,
-            email=email,
-            params={"new": mask_mobile(mobile)},
-        )
-    locked.mobile = mobile
-    return locked
+    return _channel_change_confirm(user=user, value=mobile, code=code, channel="mobile")
 
 
 def account_email_change_request(
@@ -333,30 +345,7 @@ def account_email_change_confirm(*, user: User, unit: Unit | None, email: str, c
     right; the old address is told by email, the mobile number by SMS."""
     _refuse_other_account(user, unit)
     email = clean_email(email)
-    _verify(purpose=VerificationCode.Purpose.ACCOUNT_EMAIL, target=email, code=code)
-    with transaction.atomic():
-        locked = _lock_user(user)
-        unit = _current_unit_of(locked)
-        mobile, old_email = account_channels(user=locked, unit=unit)
-        User.objects.filter(pk=locked.pk).update(email=email)
-        if unit is not None:
-            Unit.objects.filter(pk=unit.pk).update(contact_email=email)
-        audit_record(
-            actor=locked,
-            obj=locked,
-            action="account.email_changed",
-            from_state=mask_email(old_email),
-            to_state=mask_email(email),
-        )
-        _tell(
-            event="email_changed",
-            user=locked,
-            mobile=mobile,
-            email=old_email,
-            params={"new": mask_email(email)},
-        )
-    locked.email = email
-    return locked
+    return _channel_change_confirm(user=user, value=email, code=code, channel="email")
 
 
 # --- Contact person -------------------------------------------------------------------------
