@@ -93,6 +93,7 @@ from registration.services import (
     unit_submit,
     visitor_change_entry_days,
     visitor_save,
+    visitors_delete,
     visitors_submit,
 )
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
@@ -169,6 +170,7 @@ class Season(RuleBasedStateMachine):
         self.c = self.cast
         self.edition = self.c["edition"]
         self.serial = 0
+        self._past_saved: set[int] = set()
         self.previous_units = {}
         self.statements = []
         self.gate_clock = None
@@ -376,6 +378,17 @@ class Season(RuleBasedStateMachine):
             visitor_ids=saved,
             sensitive_consent=True,  # the contact ticks it for those who lack it
         )
+
+    @precondition(lambda self: self._exists(Visitor))
+    @rule(data=st.data())
+    def unit_deletes_visitors_in_a_batch(self, data):
+        """批量删除 of any of the unit's visitors, and some of another unit's: only saved ones of
+        its own may go (the invariant below holds the rest)."""
+        visitors = list(Visitor.objects.filter(edition=self.edition).order_by("pk"))
+        chosen = data.draw(st.lists(st.sampled_from(visitors), min_size=1, max_size=4))
+        unit = chosen[0].unit
+        self._past_saved.update(v.pk for v in visitors if v.status != V.SAVED)
+        self._try(visitors_delete, unit=unit, ids=[v.pk for v in chosen], actor=unit.account)
 
     @precondition(lambda self: self._exists(Unit, status=U.RETURNED))
     @rule(data=st.data())
@@ -1038,6 +1051,13 @@ class Season(RuleBasedStateMachine):
         assert notices <= queued, notices - queued
         # A notice is "sending" only while a worker holds its lease.
         assert not Notice.objects.filter(status=Notice.Status.SENDING).exists()
+
+    @invariant()
+    def a_visitor_past_saved_is_never_deleted(self):
+        """Only a saved visitor may be deleted (registration.services.visitors_delete): every
+        visitor seen submitted or further is still there."""
+        past = getattr(self, "_past_saved", set())
+        assert Visitor.objects.filter(pk__in=past).count() == len(past)
 
     @invariant()
     def every_submitted_visitor_has_its_sensitive_consent(self):
