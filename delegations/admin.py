@@ -1,11 +1,12 @@
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -24,7 +25,9 @@ from registration.validators import ID_TYPES, validate_id_number
 from .filters import (
     UNIT_FILTERS,
     VISITOR_FILTERS,
+    EditionFilter,
     PaidByDelegationFilter,
+    list_edition,
     registered_visitor_filters,
 )
 from .models import Delegation, DelegationContact, DelegationQuota, Secretary
@@ -368,6 +371,18 @@ def id_number_index_of(term: str) -> str | None:
     return None
 
 
+# A search word found in more units than this looks for their visitors through a subquery.
+SEARCH_UNITS_LISTED = 500
+
+
+def _search_words(term: str):
+    """The words of a search, as the admin splits them ("quoted words" stay one)."""
+    for word in smart_split(term):
+        if word[0] in "\"'" and word[-1] == word[0]:
+            word = unescape_string_literal(word)
+        yield word
+
+
 class VisitorChangeList(ChangeList):
     """Adds the columns other apps registered (证件状态, the fee) to the page's rows only: one
     subquery each in the page's query, never in the counts, filters or actions."""
@@ -401,8 +416,11 @@ class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
         "paid_by_delegation",
         "reference",
     ]
-    list_filter = [*VISITOR_FILTERS, "id_type", "edition"]
+    list_filter = [*VISITOR_FILTERS, "id_type", EditionFilter]
     list_select_related = ["unit", "entry_period"]
+    # Newest first, by the index on (edition, id): ``Visitor.Meta.ordering`` sorts by the unit's
+    # own ordering through a join, which PostgreSQL can only do by sorting the whole edition.
+    ordering = ["-pk"]
     # Name, reference, unit name, USCC and registered address; an exact ID number through its
     # blind index (``get_search_results``).
     search_fields = ["name", "reference", "unit__name", "unit__uscc", "unit__street"]
@@ -440,12 +458,35 @@ class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
         at = shown.index("id_type")
         return [*shown[:at], *registered_visitor_filters(), *shown[at:]]
 
+    def counted_queryset(self, request):
+        """What the filters count: the list's scope within the list's edition."""
+        queryset = self.get_queryset(request)
+        edition = list_edition(request)
+        return queryset if edition is None else queryset.filter(edition_id=edition)
+
     def get_search_results(self, request, queryset, search_term):
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        index = id_number_index_of(search_term) if search_term.strip() else None
+        """Every word is looked for in the visitor's name and reference number (a trigram
+        index on PostgreSQL) and in the name, USCC and registered address of the units — found
+        first in their small table, so that the visitors' condition is one their indexes
+        serve; a term that is a valid number of an ID document also finds that exact ID number
+        by its blind index (never LIKE on the encrypted number)."""
+        if not search_term.strip():
+            return queryset, False
+        edition = list_edition(request)
+        units = Unit.objects.all() if edition is None else Unit.objects.filter(edition_id=edition)
+        found = Q()
+        for word in _search_words(search_term):
+            of_units = units.filter(
+                Q(name__icontains=word) | Q(uscc__icontains=word) | Q(street__icontains=word)
+            ).values_list("pk", flat=True)
+            unit_ids = list(of_units[: SEARCH_UNITS_LISTED + 1])
+            if len(unit_ids) > SEARCH_UNITS_LISTED:
+                unit_ids = of_units  # a word most units hold: a subquery, not a long list
+            found &= Q(name__icontains=word) | Q(reference__icontains=word) | Q(unit__in=unit_ids)
+        index = id_number_index_of(search_term)
         if index:
-            results |= queryset.filter(id_number_index=index)
-        return results, may_have_duplicates
+            found |= Q(id_number_index=index)
+        return queryset.filter(found), False
 
     @admin.display(description=_("country / region"), ordering="nationality")
     def region(self, obj):

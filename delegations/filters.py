@@ -1,13 +1,23 @@
 """Admin list filters for the secretaries' unit and visitor lists, each choice with its count.
 
-The counts are those of the list's scope (``model_admin.get_queryset(request)``: the user's
-delegation subtree), one aggregate query per filter, so the changelist costs the same number of
-queries for ten visitors or ten thousand. When the admin's own facet counts are switched on
-(``?_facets``) those are shown instead, as Django computes them within the other active filters.
+The counts are those of the list's scope — ``model_admin.counted_queryset(request)`` where the
+admin has one (the visitor list: the user's delegation subtree within the list's edition), else
+``get_queryset(request)`` — whatever other filters are active. Every filter's choices are
+counted together in one aggregate query (``COUNT(*) FILTER (WHERE …)`` for each choice), made
+when the first filter is shown, so the changelist costs the same number of queries for ten
+visitors or ten thousand, and reads the scope once.
+
+A scope of more than ``COUNTED_AT_MOST`` rows — the organiser's list of a whole edition, whose
+400,000 visitors take a quarter of a second to count even in one pass — shows its choices
+without counts: a first query counts the scope only up to that limit to know. The organiser's
+overview (``/staff/overview/``) has the edition's totals.
+
+When the admin's own facet counts are switched on (``?_facets``) those are shown instead, as
+Django computes them within the other active filters.
 
 The filters the apps built on this one register (证件状态: ``registration.list_filters``) show
 no counts: their states live in other tables, and counting each choice would join them for the
-whole list — the organiser's list holds an edition's 400,000 visitors.
+whole list.
 """
 
 from datetime import date
@@ -19,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ciie_portal.context_processors import current_edition_for
-from ciie_portal.models import EntryPeriod
+from ciie_portal.models import Edition, EntryPeriod
 from registration.list_filters import STAFF_LIST, VisitorListFilter, visitor_list_filters
 from registration.models import Label, PersonType, Pickup, Sex, Unit, Visitor
 
@@ -27,55 +37,79 @@ NONE = "none"
 YES = "yes"
 NO = "no"
 
+#: Lists of more rows than this show their filters' choices without counts (see above).
+COUNTED_AT_MOST = 50_000
+
+
+def counted_scope(request, model_admin):
+    """The rows a list's filter counts are of."""
+    scope = getattr(model_admin, "counted_queryset", None)
+    return scope(request) if scope else model_admin.get_queryset(request)
+
+
+def list_counts(changelist, request) -> dict | None:
+    """{(parameter, value): rows} for every choice of every counted filter of ``changelist``,
+    or None when its scope holds more than ``COUNTED_AT_MOST`` rows. Two queries at most, made
+    once per changelist."""
+    if not hasattr(changelist, "_filter_counts"):
+        counted = [spec for spec in changelist.filter_specs if isinstance(spec, CountedListFilter)]
+        scope = counted_scope(request, changelist.model_admin).order_by()
+        changelist._filter_counts = None
+        if scope.values("pk")[: COUNTED_AT_MOST + 1].count() <= COUNTED_AT_MOST:
+            conditions = {
+                (spec.parameter_name, value): condition
+                for spec in counted
+                for value, condition in spec.conditions.items()
+            }
+            names = {key: f"c{n}" for n, key in enumerate(conditions)}
+            rows = scope.aggregate(
+                **{
+                    names[key]: Count("pk", filter=condition)
+                    for key, condition in conditions.items()
+                }
+            )
+            changelist._filter_counts = {key: rows[names[key]] for key in conditions}
+    return changelist._filter_counts
+
 
 class CountedListFilter(admin.SimpleListFilter):
-    """A filter on one field whose choices show how many rows of the list each would keep.
+    """A filter whose choices show how many rows of the list each would keep.
 
-    Subclasses set ``field`` and ``options()``: (value in the query string, label, value in the
-    database) for each choice.
+    Subclasses set ``options()``: (value in the query string, label, condition) for each
+    choice, where the condition is a ``Q`` or, with ``field`` set, the field's value in the
+    database.
     """
 
-    field: str
+    field: str = ""
 
     def options(self, request, model_admin) -> list[tuple[str, str, object]]:
         raise NotImplementedError
 
     def lookups(self, request, model_admin):
         options = self.options(request, model_admin)
-        self.db_values = {value: db_value for value, _label, db_value in options}
-        counts = self.counts_in_scope(request, model_admin)
-        self.counts = {value: counts.get(db_value, 0) for value, _label, db_value in options}
+        self.conditions = {value: self._condition(db_value) for value, _label, db_value in options}
         return [(value, label) for value, label, _db_value in options]
 
-    def counts_in_scope(self, request, model_admin) -> dict:
-        """Rows per value of ``field`` in the list's scope: one GROUP BY query.
-
-        Kept on the request: the admin builds the filters again when it computes facets.
-        """
-        cache = request.__dict__.setdefault("_counted_filters", {})
-        key = (model_admin.model._meta.label, self.field)
-        if key not in cache:
-            rows = (
-                model_admin.get_queryset(request)
-                .order_by()
-                .values(self.field)
-                .annotate(n=Count("pk"))
-            )
-            cache[key] = {row[self.field]: row["n"] for row in rows}
-        return cache[key]
+    def _condition(self, db_value) -> Q:
+        if isinstance(db_value, Q):
+            return db_value
+        if db_value is None:
+            return Q(**{f"{self.field}__isnull": True})
+        return Q(**{self.field: db_value})
 
     def queryset(self, request, queryset):
         value = self.value()
         if value is None:
             return queryset
-        if value not in self.db_values:
+        if value not in self.conditions:
             raise IncorrectLookupParameters(f"{self.parameter_name}={value!r}")
-        return queryset.filter(**{self.field: self.db_values[value]})
+        return queryset.filter(self.conditions[value])
 
     def choices(self, changelist):
         if changelist.add_facets:
             yield from super().choices(changelist)
             return
+        counts = list_counts(changelist, self.request)
         yield {
             "selected": self.value() is None,
             "query_string": changelist.get_query_string(remove=[self.parameter_name]),
@@ -85,7 +119,9 @@ class CountedListFilter(admin.SimpleListFilter):
             yield {
                 "selected": self.value() == value,
                 "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": f"{label} ({self.counts[value]})",
+                "display": (
+                    label if counts is None else f"{label} ({counts[self.parameter_name, value]})"
+                ),
             }
 
 
@@ -113,6 +149,54 @@ class YesNoFilter(CountedListFilter):
 
 
 # --- Visitors -------------------------------------------------------------------------------
+
+ALL = "all"
+
+
+def list_edition(request) -> int | None:
+    """The edition the visitor list shows: the one chosen in its edition filter, else the
+    current one; None for all editions (chosen, or no edition is current)."""
+    return _edition_chosen(request, request.GET.get(EditionFilter.parameter_name))
+
+
+def _edition_chosen(request, value: str | None) -> int | None:
+    if value == ALL:
+        return None
+    if value is None:
+        edition = current_edition_for(request)
+        return edition.pk if edition else None
+    if not value.isdigit():
+        raise IncorrectLookupParameters(f"{EditionFilter.parameter_name}={value!r}")
+    return int(value)
+
+
+class EditionFilter(admin.SimpleListFilter):
+    """版次: the current edition's visitors unless another edition (or all) is chosen. An
+    edition holds hundreds of thousands of visitors; what the list counts, filters and pages
+    is one edition's, as an organiser or a secretary works on one edition at a time."""
+
+    title = _("edition")
+    parameter_name = "edition"
+
+    def lookups(self, request, model_admin):
+        editions = Edition.objects.order_by("-number").only("pk", "number", "name", "name_en")
+        return [(str(edition.pk), str(edition)) for edition in editions] + [
+            (ALL, _("All editions"))
+        ]
+
+    def queryset(self, request, queryset):
+        edition = _edition_chosen(request, self.value())
+        return queryset if edition is None else queryset.filter(edition_id=edition)
+
+    def choices(self, changelist):
+        # No "All" of its own: without a choice, the list shows the current edition.
+        shown = str(_edition_chosen(self.request, self.value()) or ALL)
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": shown == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
 
 
 class PersonTypeFilter(ChoicesFilter):
@@ -207,7 +291,7 @@ AGE_BANDS = [
 class AgeBandFilter(CountedListFilter):
     """年龄: the age on the first day of the current edition's expo (today in Beijing without
     one), from the date of birth. Each band is a range of birth dates, so the filter and its
-    counts (one aggregate query) use no per-row arithmetic."""
+    counts use no per-row arithmetic."""
 
     title = _("age")
     parameter_name = "age"
@@ -226,37 +310,6 @@ class AgeBandFilter(CountedListFilter):
             options.append((value, label, condition))
         options.append((NONE, _("Not given"), Q(birth_date__isnull=True)))
         return options
-
-    def counts_in_scope(self, request, model_admin):
-        cache = request.__dict__.setdefault("_counted_filters", {})
-        key = (model_admin.model._meta.label, self.parameter_name)
-        if key not in cache:
-            cache[key] = (
-                model_admin.get_queryset(request)
-                .order_by()
-                .aggregate(
-                    **{
-                        value: Count("pk", filter=condition)
-                        for value, condition in self.db_values.items()
-                    }
-                )
-            )
-        return cache[key]
-
-    def lookups(self, request, model_admin):
-        options = self.options(request, model_admin)
-        self.db_values = {value: condition for value, _label, condition in options}
-        counts = self.counts_in_scope(request, model_admin)
-        self.counts = {value: counts.get(value, 0) for value in self.db_values}
-        return [(value, label) for value, label, _condition in options]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value is None:
-            return queryset
-        if value not in self.db_values:
-            raise IncorrectLookupParameters(f"{self.parameter_name}={value!r}")
-        return queryset.filter(self.db_values[value])
 
 
 class RegisteredVisitorFilter(admin.SimpleListFilter):
