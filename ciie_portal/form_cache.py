@@ -1,0 +1,91 @@
+"""Rendered empty forms, kept per process: crispy-forms renders every field through several
+templates, and a select of 250 countries costs more than the rest of a page. An unbound form
+(the page as first shown) renders the same HTML for the same fields, language and choices, so
+that HTML is kept under a key made of exactly those, and a form whose choices or initial values
+differ (another unit's addresses, a new entry period, English) gets a key of its own.
+
+Bound forms (with what the user typed, and its errors) are never kept. Nothing outlives its
+inputs: the key is made of everything the HTML is rendered from, so nothing needs invalidating;
+the store is bounded (least recently used out first).
+"""
+
+import hashlib
+import threading
+from collections import OrderedDict
+
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+
+#: Rendered forms and fields kept per process; a few person types × languages × units'
+#: address lists in use at once.
+MAX_ENTRIES = 512
+
+_store: OrderedDict[str, str] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _choices(choices) -> list:
+    """Choices as text, optgroups included (a ModelChoiceField reads its queryset here)."""
+    out = []
+    for value, label in choices:
+        if isinstance(label, (list, tuple)):
+            out.append((str(value), _choices(label)))
+        else:
+            out.append((str(value), str(label)))
+    return out
+
+
+def _field_signature(bound) -> tuple:
+    field, widget = bound.field, bound.field.widget
+    return (
+        bound.html_name,
+        bound.auto_id,
+        str(bound.label),
+        str(field.help_text),
+        field.required,
+        field.disabled,
+        field.show_hidden_initial,
+        f"{type(widget).__module__}.{type(widget).__qualname__}",
+        repr(sorted((str(k), str(v)) for k, v in widget.attrs.items())),
+        repr(bound.value()),
+        repr(_choices(field.choices)) if hasattr(field, "choices") else "",
+        getattr(bound.form, "label_suffix", None),
+        bound.form.use_required_attribute,
+    )
+
+
+def _key(kind: str, form, fields) -> str:
+    signature = repr(
+        (
+            kind,
+            f"{type(form).__module__}.{type(form).__qualname__}",
+            form.prefix,
+            get_language(),
+            [_field_signature(bound) for bound in fields],
+        )
+    )
+    return hashlib.blake2b(signature.encode(), digest_size=20).hexdigest()
+
+
+def rendered(kind: str, form, fields, render) -> str:
+    """``render()`` of an unbound ``form`` (its ``fields``: BoundFields), kept per process;
+    a bound form is rendered every time."""
+    if form.is_bound:
+        return render()
+    key = _key(kind, form, fields)
+    with _lock:
+        html = _store.get(key)
+        if html is not None:
+            _store.move_to_end(key)
+            return mark_safe(html)  # noqa: S308 - crispy's own output, kept as it was
+    html = render()
+    with _lock:
+        _store[key] = html
+        while len(_store) > MAX_ENTRIES:
+            _store.popitem(last=False)
+    return html
+
+
+def clear() -> None:
+    with _lock:
+        _store.clear()
