@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class DelegationsConfig(AppConfig):
     name = "delegations"
     verbose_name = _("Trade delegations")
+
+    def ready(self):
+        from ciie_portal import read_cache
+
+        from .models import Delegation, DelegationContact
+
+        # The landing page's delegation directory is kept in the shared cache.
+        read_cache.forget_on_change("delegations", Delegation, DelegationContact)

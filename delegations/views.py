@@ -1,11 +1,14 @@
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from ciie_portal.access_log import logged_file_response
 from ciie_portal.context_processors import current_edition_for
 from ciie_portal.models import EntryPeriod
+from ciie_portal.read_cache import kept
 from registration.models import Unit, Visitor
 
 from .selectors import delegation_directory, scope_to_user
@@ -17,18 +20,37 @@ def landing(request):
     contacts (交易团联系方式) — here rather than in ciie_portal because it lists delegations.
     ``?q=`` narrows the contacts to the delegations it finds (Chinese, pinyin or English)."""
     edition = current_edition_for(request)
-    periods = list(EntryPeriod.objects.filter(edition=edition)) if edition else []
+    periods = (
+        kept(
+            "edition",
+            f"entry-periods:{edition.pk}",
+            lambda: list(EntryPeriod.objects.filter(edition=edition)),
+        )
+        if edition
+        else []
+    )
     query = request.GET.get("q", "")[:50].strip()
     return render(
         request,
         "delegations/landing.html",
-        {
-            "edition": edition,
-            "periods": periods,
-            "directory": delegation_directory(query),
-            "query": query,
-        },
+        {"edition": edition, "periods": periods, "directory": _directory(query), "query": query},
     )
+
+
+def _directory(query: str) -> str:
+    """The directory's HTML. The whole one (no search), the same for every visitor in a
+    language, is rendered once and kept in the shared cache until a delegation or a contact
+    changes; a search is rendered each time."""
+
+    def build():
+        return render_to_string(
+            "delegations/_directory.html",
+            {"directory": delegation_directory(query), "query": query},
+        )
+
+    if query:
+        return build()
+    return kept("delegations", f"directory:{get_language()}", build)
 
 
 @staff_member_required

@@ -210,6 +210,15 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _read_cache_anew():
+    """What one test kept in the shared cache (the landing page's directory, entry periods) is
+    not another's: a rolled-back test sends no signal that would have made it read anew."""
+    from ciie_portal import read_cache
+
+    read_cache.forget_all()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Hundreds of accounts in some tests: PBKDF2's deliberate slowness is not what they test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,80 @@
+"""Read-mostly data kept in the shared cache (Redis in production, ``settings.CACHES``), so
+that every web process serves it without asking the database again: the delegation directory
+of the landing page, an edition's entry periods.
+
+Each entry belongs to a topic (``"delegations"``, ``"edition"``) whose generation is part of its
+key. A saved or deleted row of a model of the topic starts a new generation (``forget``): at
+once, and again after the commit, since a request that read the old rows between the two may
+have stored them under the new generation. Entries of older generations are never read again
+and expire. A bulk ``UPDATE`` sends no signal: whoever writes that way calls ``forget``; every
+entry expires after ``TIMEOUT`` anyway.
+"""
+
+import time
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+#: Seconds an entry is kept at most.
+TIMEOUT = 600
+
+#: The topics whose models are watched (``forget_on_change``).
+TOPICS: set[str] = set()
+
+
+def _generation_key(topic: str) -> str:
+    return f"read-cache:{topic}:generation"
+
+
+def _generation(topic: str) -> int:
+    generation = cache.get(_generation_key(topic))
+    if generation is None:
+        # Never 0 again after the generation was lost (evicted): an entry stored under an
+        # earlier generation must not be read as current.
+        cache.add(_generation_key(topic), time.time_ns(), timeout=None)
+        generation = cache.get(_generation_key(topic))
+    return generation
+
+
+def kept(topic: str, name: str, build):
+    """``build()``, kept in the shared cache under ``name`` until ``topic`` changes."""
+    key = f"read-cache:{topic}:{_generation(topic)}:{name}"
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, timeout=TIMEOUT)
+    return value
+
+
+def _new_generation(topic: str) -> None:
+    try:
+        cache.incr(_generation_key(topic))
+    except ValueError:  # no generation yet (or evicted)
+        cache.set(_generation_key(topic), time.time_ns(), timeout=None)
+
+
+def forget(topic: str) -> None:
+    """Everything kept for ``topic`` is read anew: now, and after the commit."""
+    _new_generation(topic)
+    transaction.on_commit(lambda: _new_generation(topic))
+
+
+def forget_on_change(topic: str, *models) -> None:
+    """Any saved or deleted row of ``models`` makes ``topic`` read anew (called by each app's
+    ``AppConfig.ready()`` for its own models)."""
+
+    def changed(sender, **kwargs):
+        forget(topic)
+
+    TOPICS.add(topic)
+    for model in models:
+        uid = f"read-cache:{topic}:{model._meta.label}"
+        post_save.connect(changed, sender=model, weak=False, dispatch_uid=f"{uid}:save")
+        post_delete.connect(changed, sender=model, weak=False, dispatch_uid=f"{uid}:delete")
+
+
+def forget_all() -> None:
+    """Every topic read anew at once (tests: a rolled-back transaction sends no signal)."""
+    for topic in TOPICS:
+        _new_generation(topic)
