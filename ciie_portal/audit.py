@@ -1,11 +1,15 @@
 """The one audit log of the portal. Services call these; nothing else writes AuditEntry."""
 
+import json
 from collections.abc import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connections, models, router
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
@@ -13,25 +17,114 @@ from .models import AuditEntry
 
 SYSTEM = "system"
 
+# The rows of the innermost ``audit_together`` block, written when it ends.
+_together: ContextVar[list | None] = ContextVar("audit_together", default=None)
+
+
+@contextmanager
+def audit_together():
+    """Every entry recorded inside the block is written in one INSERT when it ends (without an
+    error); an entry recorded inside has no primary key until then.
+
+    For a service that records several entries in one transaction (a payment confirmed, its
+    order paid, its visitors moved): use it inside that transaction's ``atomic()``, around code
+    that neither catches a database error nor rolls back a savepoint of its own and goes on —
+    an entry recorded before such a rollback would still be written. A nested block joins the
+    outer one.
+    """
+    if _together.get() is not None:
+        yield
+        return
+    rows: list[dict] = []
+    token = _together.set(rows)
+    try:
+        yield
+    finally:
+        _together.reset(token)
+    _insert(rows)
+
+
+def _write(rows: list[dict]) -> None:
+    waiting = _together.get()
+    if waiting is not None:
+        waiting.extend(rows)
+    else:
+        _insert(rows)
+
+
+# The columns of an entry as ``_row`` fills them (attribute names), in INSERT order.
+_COLUMNS = (
+    "created_at",
+    "actor_id",
+    "actor_repr",
+    "content_type_id",
+    "object_id",
+    "object_repr",
+    "action",
+    "from_state",
+    "to_state",
+    "reason",
+    "data",
+)
+
+
+def _insert(rows: list[dict]) -> None:
+    """One INSERT for all ``rows``. On PostgreSQL the rows travel as one JSON document that
+    the database unpacks (``json_to_recordset``): for 10,000 entries that is a fraction of the
+    time Django takes to turn 110,000 values into parameters one by one."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(AuditEntry)]
+    if connection.vendor != "postgresql":
+        AuditEntry.objects.bulk_create([AuditEntry(**row) for row in rows], batch_size=1000)
+        return
+    opts = AuditEntry._meta
+    by_attname = {field.attname: field for field in opts.concrete_fields}
+    fields = [by_attname[name] for name in _COLUMNS]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    types = ", ".join(f"{quote(field.column)} {field.db_type(connection)}" for field in fields)
+    document = json.dumps(
+        [
+            {field.column: row[name] for name, field in zip(_COLUMNS, fields, strict=True)}
+            # Every microsecond (DjangoJSONEncoder would keep milliseconds only).
+            | {"created_at": row["created_at"].isoformat()}
+            for row in rows
+        ],
+        cls=DjangoJSONEncoder,
+        ensure_ascii=False,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(opts.db_table)} ({columns}) SELECT {columns} "
+            f"FROM json_to_recordset(%s::json) AS entry({types})",
+            [document],
+        )
+
 
 def _actor_fields(actor) -> dict:
     if actor is None or isinstance(actor, str):
-        return {"actor": None, "actor_repr": actor or SYSTEM}
-    return {"actor": actor if actor.pk else None, "actor_repr": actor.get_username()[:150]}
+        return {"actor_id": None, "actor_repr": actor or SYSTEM}
+    return {"actor_id": actor.pk or None, "actor_repr": actor.get_username()[:150]}
 
 
-def _entry(obj, *, actor_fields, action, from_state, to_state, reason, data) -> AuditEntry:
-    return AuditEntry(
+def _row(obj, *, content_type_id, actor_fields, action, from_state, to_state, reason, data):
+    return {
+        "created_at": timezone.now(),
         **actor_fields,
-        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True),
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
-        action=action,
-        from_state=from_state or "",
-        to_state=to_state or "",
-        reason=reason or "",
-        data=data or {},
-    )
+        "content_type_id": content_type_id,
+        "object_id": str(obj.pk),
+        "object_repr": str(obj)[:200],
+        "action": action,
+        "from_state": from_state or "",
+        "to_state": to_state or "",
+        "reason": reason or "",
+        "data": data or {},
+    }
+
+
+def _content_type_id(obj) -> int:
+    return ContentType.objects.get_for_model(obj, for_concrete_model=True).pk
 
 
 def audit_record(
@@ -45,8 +138,9 @@ def audit_record(
     data: dict | None = None,
 ) -> AuditEntry:
     """Record one action on ``obj``. ``actor`` is a user, a label such as "system", or None."""
-    entry = _entry(
+    row = _row(
         obj,
+        content_type_id=_content_type_id(obj),
         actor_fields=_actor_fields(actor),
         action=action,
         from_state=from_state,
@@ -54,7 +148,11 @@ def audit_record(
         reason=reason,
         data=data,
     )
-    entry.save()
+    entry = AuditEntry(**row)
+    if _together.get() is not None:
+        _write([row])
+    else:
+        entry.save()
     return entry
 
 
@@ -73,20 +171,28 @@ def audit_record_bulk(
     ``from_state`` may be a mapping of pk → state when the objects came from different states.
     """
     actor_fields = _actor_fields(actor)
-    entries = [
-        _entry(
-            obj,
-            actor_fields=actor_fields,
-            action=action,
-            from_state=from_state.get(obj.pk, "") if isinstance(from_state, dict) else from_state,
-            to_state=to_state,
-            reason=reason,
-            data=data,
+    content_types: dict[type, int] = {}
+    rows = []
+    for obj in objects:
+        kind = type(obj)
+        if kind not in content_types:
+            content_types[kind] = _content_type_id(obj)
+        rows.append(
+            _row(
+                obj,
+                content_type_id=content_types[kind],
+                actor_fields=actor_fields,
+                action=action,
+                from_state=from_state.get(obj.pk, "")
+                if isinstance(from_state, dict)
+                else from_state,
+                to_state=to_state,
+                reason=reason,
+                data=data,
+            )
         )
-        for obj in objects
-    ]
-    AuditEntry.objects.bulk_create(entries, batch_size=1000)
-    return len(entries)
+    _write(rows)
+    return len(rows)
 
 
 def audit_trail(obj: models.Model):

@@ -6,10 +6,12 @@ the same row cannot both succeed, and every move is written to the audit log.
 
 from collections.abc import Iterable, Mapping
 
-from django.db import models, transaction
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models, transaction
 from django.utils.translation import gettext as _
 
 from .audit import audit_record, audit_record_bulk
+from .records import ImmutableRecord, _field_names
 
 
 class TransitionError(Exception):
@@ -82,23 +84,28 @@ class StateMachine:
         source = getattr(obj, self.field)
         self.check(source, target)
         model = type(obj)
-        with transaction.atomic():
+        # No savepoint: inside a transaction the caller's transaction already makes the UPDATE
+        # and its audit row one unit (an error inside marks it for rollback); outside one, this
+        # block is the transaction.
+        with transaction.atomic(savepoint=False):
             updated = model._default_manager.filter(pk=obj.pk, **{self.field: source}).update(
                 **{self.field: target}, **also_set
             )
-            if not updated:
-                raise StaleState(
-                    _("This record was changed by someone else meanwhile; reload and try again.")
+            if updated:
+                self._apply(obj, target, also_set)
+                audit_record(
+                    actor=actor,
+                    obj=obj,
+                    action=f"{self.name}.{target}",
+                    from_state=source,
+                    to_state=target,
+                    reason=reason,
+                    data=data,
                 )
-            self._apply(obj, target, also_set)
-            audit_record(
-                actor=actor,
-                obj=obj,
-                action=f"{self.name}.{target}",
-                from_state=source,
-                to_state=target,
-                reason=reason,
-                data=data,
+        if not updated:
+            # Raised outside the block: nothing was written, the caller's transaction goes on.
+            raise StaleState(
+                _("This record was changed by someone else meanwhile; reload and try again.")
             )
 
     def move_many(
@@ -110,20 +117,15 @@ class StateMachine:
         Locks the rows first so that the audit log names exactly the rows that changed.
         """
         sources = self.sources_of(target)
-        with transaction.atomic():
-            rows = list(
-                queryset.filter(**{f"{self.field}__in": sources})
-                .select_for_update(of=("self",))
-                .order_by("pk")
-            )
+        if not sources:
+            return []
+        with transaction.atomic(savepoint=False):
+            if _returning_update(queryset, also_set):
+                rows, previous = self._move_returning(queryset, sources, target, also_set)
+            else:
+                rows, previous = self._move_locked(queryset, sources, target, also_set)
             if not rows:
                 return []
-            previous = {row.pk: getattr(row, self.field) for row in rows}
-            queryset.model._default_manager.filter(pk__in=list(previous)).update(
-                **{self.field: target}, **also_set
-            )
-            for row in rows:
-                self._apply(row, target, also_set)
             audit_record_bulk(
                 actor=actor,
                 objects=rows,
@@ -133,3 +135,95 @@ class StateMachine:
                 reason=reason,
             )
         return rows
+
+    def _move_locked(self, queryset, sources, target, also_set) -> tuple[list, dict]:
+        """Lock the rows that may move (SELECT … FOR UPDATE), then one UPDATE of those."""
+        rows = list(
+            queryset.filter(**{f"{self.field}__in": sources})
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        if not rows:
+            return [], {}
+        previous = {row.pk: getattr(row, self.field) for row in rows}
+        queryset.model._default_manager.filter(pk__in=list(previous)).update(
+            **{self.field: target}, **also_set
+        )
+        for row in rows:
+            self._apply(row, target, also_set)
+        return rows, previous
+
+    def _move_returning(self, queryset, sources, target, also_set) -> tuple[list, dict]:
+        """PostgreSQL: lock, move and read back in one statement —
+
+            UPDATE t SET status = <target>, … FROM (SELECT id, status FROM t WHERE …
+            ORDER BY id FOR UPDATE OF t) AS old WHERE t.id = old.id RETURNING t.*, old.status
+
+        The subquery takes the row locks in primary-key order (as ``_move_locked`` does) and
+        reads each row's state once it holds the lock, so the audit names the state each row
+        really left; the UPDATE changes exactly the locked rows."""
+        model = queryset.model
+        opts = model._meta
+        connection = connections[queryset.db]
+        _refuse_frozen(model, [self.field, *also_set])
+        locking = (
+            queryset.filter(**{f"{self.field}__in": sources})
+            .select_for_update(of=("self",))
+            .order_by("pk")
+            .values_list("pk", self.field)
+        )
+        try:
+            inner, inner_params = locking.query.get_compiler(using=queryset.db).as_sql()
+        except EmptyResultSet:
+            return [], {}
+        quote = connection.ops.quote_name
+        table = quote(opts.db_table)
+        assignments, params = [], []
+        for name, value in {self.field: target, **also_set}.items():
+            field = opts.get_field(name)
+            assignments.append(f"{quote(field.column)} = %s")
+            # A TextChoices member as its plain value, as the ORM's UPDATE would write it.
+            params.append(field.get_db_prep_save(_plain(value), connection))
+        sql = (
+            f"UPDATE {table} SET {', '.join(assignments)} "
+            f"FROM ({inner}) AS {quote(_OLD)} ({quote(_OLD_PK)}, {quote(_OLD_STATE)}) "
+            f"WHERE {table}.{quote(opts.pk.column)} = {quote(_OLD)}.{quote(_OLD_PK)} "
+            f"RETURNING {table}.*, {quote(_OLD)}.{quote(_OLD_STATE)}"
+        )
+        rows = sorted(
+            model._default_manager.raw(sql, [*params, *inner_params]).using(queryset.db),
+            key=lambda row: row.pk,
+        )
+        previous = {row.pk: getattr(row, _OLD_STATE) for row in rows}
+        for row in rows:
+            delattr(row, _OLD_STATE)
+        return rows, previous
+
+
+# The derived table of ``_move_returning`` and its columns.
+_OLD, _OLD_PK, _OLD_STATE = "moved_from", "moved_pk", "moved_from_state"
+
+
+def _plain(value):
+    return str(value) if isinstance(value, models.Choices) and isinstance(value, str) else value
+
+
+def _returning_update(queryset: models.QuerySet, also_set: dict) -> bool:
+    """Whether ``move_many`` may move ``queryset`` in one UPDATE … RETURNING: on PostgreSQL,
+    with plain values to set (an expression such as ``F()`` goes the two-statement way)."""
+    return connections[queryset.db].vendor == "postgresql" and not any(
+        hasattr(value, "resolve_expression") for value in also_set.values()
+    )
+
+
+def _refuse_frozen(model, names) -> None:
+    """The guard of records that are never edited (``ciie_portal.records``), which the raw
+    UPDATE would otherwise pass by: only fields the model's queryset may update."""
+    mutable = getattr(model._default_manager.get_queryset(), "mutable_fields", None)
+    if mutable is None:
+        return
+    frozen = _field_names(model, names) - mutable
+    if frozen:
+        raise ImmutableRecord(
+            f"{model.__name__}: {', '.join(sorted(frozen))} never change once made."
+        )

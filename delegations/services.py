@@ -7,8 +7,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
-from ciie_portal.audit import audit_record_bulk
-from ciie_portal.notices.services import notice_send_both
+from ciie_portal.audit import audit_record_bulk, audit_together
+from ciie_portal.notices.services import both_channels, notice_send_both, notices_send
 from ciie_portal.states import IllegalTransition, StaleState
 from ciie_portal.timefmt import local_text
 from registration.models import UNIT_STATES, VISITOR_STATES, Label, Unit, Visitor
@@ -190,8 +190,10 @@ def _tell_upgrade(unit_id: int) -> None:
 
 def visitors_lock(*, visitors, actor) -> dict:
     """锁定提交: labelled visitors are locked. 专业观众 wait for payment (the unit gets one SMS
-    and one email), VIP and staff go straight to review. Set-based: two UPDATEs."""
-    with transaction.atomic():
+    and one email), VIP and staff go straight to review. Set-based, whatever the number of
+    visitors and units: two UPDATEs (each locks, moves and reads back its rows), one INSERT of
+    every audit entry, one of the notices and one of their delivery tasks."""
+    with transaction.atomic(), audit_together():
         base = visitors.filter(status__in=LABELLABLE).exclude(label="")
         require_approved(
             Unit.objects.filter(pk__in=base.values("unit_id")).exclude(status=APPROVED),
@@ -221,13 +223,14 @@ def pay_now_tell(visitors) -> int:
     counts: dict[int, int] = {}
     for visitor in visitors:
         counts[visitor.unit_id] = counts.get(visitor.unit_id, 0) + 1
+    notices = []
     for unit in Unit.objects.filter(pk__in=counts).select_related("edition"):
         params = {
             "unit": unit.name,
             "count": counts[unit.pk],
             "deadline": local_text(unit.edition.online_payment_deadline),
         }
-        notice_send_both(
+        notices += both_channels(
             key=f"pay-now:{unit.pk}:{batch}",
             event="pay_now",
             template="pay_now",
@@ -235,4 +238,6 @@ def pay_now_tell(visitors) -> int:
             mobile=unit.contact_mobile,
             email=unit.contact_email,
         )
+    # Every unit's SMS and email in one INSERT, their delivery tasks in another.
+    notices_send(notices)
     return len(counts)

@@ -167,7 +167,9 @@ def payment_accept(
     reason: str = "",
     **also_set,
 ) -> None:
-    """The money is accepted: ``payment`` is confirmed and its order paid. Rows locked."""
+    """The money is accepted: ``payment`` is confirmed and its order paid. The caller holds the
+    row locks of both and read ``payment.order`` under its lock (every way money arrives does),
+    so the order is not read again."""
     PAYMENT_STATES.move(
         payment,
         Payment.Status.CONFIRMED,
@@ -177,7 +179,7 @@ def payment_accept(
         received_amount=received_amount,
         **also_set,
     )
-    order_mark_paid(order=payment.order, actor=actor, paid_at=paid_at)
+    order_mark_paid(order=payment.order, actor=actor, paid_at=paid_at, locked=True)
 
 
 def payment_flag(

@@ -6,12 +6,13 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ciie_portal.audit import audit_record
+from ciie_portal.audit import audit_record, audit_together
+from ciie_portal.inserts import insert_new
 from credentials.models import CredentialOrder
 from credentials.orders.services import order_paid_notices_ensure, order_payer_refusal
 
@@ -144,9 +145,16 @@ def payment_notification_handle(*, provider: str, body: bytes, headers) -> Payme
     """Handle one notification from gateway ``provider``; returns the recorded notification.
 
     Every notification is recorded. A repeat of one already handled (same gateway transaction)
-    changes nothing but its count, also when two arrive at once: the second INSERT waits on the
-    unique key until the first commits. Money that cannot be accepted is flagged for finance on
-    the payment, never confirmed and never dropped. Raises ``UnknownProvider``.
+    changes nothing but its count, also when two arrive at once: the payment's row lock makes
+    the second wait until the first commits, and its INSERT then finds the key taken (two
+    notifications with one key for different payments wait on the key itself). Money that
+    cannot be accepted is flagged for finance on the payment, never confirmed and never
+    dropped. Raises ``UnknownProvider``.
+
+    One transaction, no savepoint: the payment and its order are locked and read in one
+    SELECT, the decision is taken, and only then is the notification recorded with its result
+    (``INSERT … ON CONFLICT DO NOTHING``: the idempotency key decides whether anything more is
+    written); the audit entries of every step go in one INSERT at the end.
     """
     gateway = provider_named(provider)
     actor = f"gateway:{provider}"
@@ -165,46 +173,39 @@ def payment_notification_handle(*, provider: str, body: bytes, headers) -> Payme
         )
         return record
 
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = PaymentNotification.objects.create(
-                    provider=provider,
-                    provider_transaction_id=notice.transaction_id,
-                    body=_body_as_json(body),
-                    signature_valid=True,
-                )
-        except IntegrityError:
-            # Already handled (or being handled by another worker, which we waited for).
-            PaymentNotification.objects.filter(
-                provider=provider, provider_transaction_id=notice.transaction_id
-            ).update(times_received=F("times_received") + 1)
-            record = PaymentNotification.objects.select_related("payment__order").get(
-                provider=provider, provider_transaction_id=notice.transaction_id
-            )
-            if record.payment is not None:
-                order_paid_notices_ensure(record.payment.order)
-            return record
-
+    with transaction.atomic(), audit_together():
         payment = (
             Payment.objects.select_for_update(of=("self", "order"))
-            .select_related("order", "order__edition")
+            .select_related("order", "order__edition", "order__unit")
             .filter(pk=notice.payment_id, method__in=gateway.methods)
             .first()
         )
+        refusal = ""
         if payment is None:
-            return _finish(record, Result.UNKNOWN_PAYMENT, actor=actor)
-        record.payment = payment
+            result = Result.UNKNOWN_PAYMENT
+        elif not notice.succeeded:
+            result = Result.FAILED
+        else:
+            refusal = _refusal(payment, notice)
+            result = Result.FLAGGED if refusal else Result.CONFIRMED
+        record = PaymentNotification(
+            provider=provider,
+            provider_transaction_id=notice.transaction_id,
+            payment=payment,
+            body=_body_as_json(body),
+            signature_valid=True,
+            result=result,
+            detail=refusal,
+        )
+        if not insert_new([record], key=["provider", "provider_transaction_id"]):
+            # Already handled (or being handled by another worker, which we waited for).
+            return _repeated(provider, notice)
 
-        if not notice.succeeded:
-            if payment.status == Payment.Status.CREATED:
-                PAYMENT_STATES.move(
-                    payment, Payment.Status.FAILED, actor=actor, reason=_("The gateway refused.")
-                )
-            return _finish(record, Result.FAILED, actor=actor)
-
-        refusal = _refusal(payment, notice)
-        if refusal:
+        if result == Result.FAILED and payment.status == Payment.Status.CREATED:
+            PAYMENT_STATES.move(
+                payment, Payment.Status.FAILED, actor=actor, reason=_("The gateway refused.")
+            )
+        elif result == Result.FLAGGED:
             payment_flag(
                 payment=payment,
                 reason=refusal,
@@ -213,24 +214,31 @@ def payment_notification_handle(*, provider: str, body: bytes, headers) -> Payme
                 provider_reference=notice.transaction_id,
                 data={"transaction": notice.transaction_id, "amount": str(notice.amount)},
             )
-            return _finish(record, Result.FLAGGED, actor=actor, detail=refusal)
-
-        payment_accept(
-            payment=payment,
-            received_amount=notice.amount,
-            actor=actor,
-            confirmed_at=timezone.now(),
-            paid_at=notice.paid_at,
-            provider_reference=notice.transaction_id,
+        elif result == Result.CONFIRMED:
+            payment_accept(
+                payment=payment,
+                received_amount=notice.amount,
+                actor=actor,
+                confirmed_at=timezone.now(),
+                paid_at=notice.paid_at,
+                provider_reference=notice.transaction_id,
+            )
+        audit_record(
+            actor=actor, obj=record, action=f"payment_notification.{result}", reason=refusal
         )
-        return _finish(record, Result.CONFIRMED, actor=actor)
+        return record
 
 
-def _finish(record: PaymentNotification, result: str, *, actor, detail: str = ""):
-    record.result = result
-    record.detail = detail
-    record.save(update_fields=["payment", "result", "detail"])
-    audit_record(actor=actor, obj=record, action=f"payment_notification.{result}", reason=detail)
+def _repeated(provider: str, notice: Notification) -> PaymentNotification:
+    """A notification received again: count it; make sure the paid order's notices exist."""
+    PaymentNotification.objects.filter(
+        provider=provider, provider_transaction_id=notice.transaction_id
+    ).update(times_received=F("times_received") + 1)
+    record = PaymentNotification.objects.select_related("payment__order").get(
+        provider=provider, provider_transaction_id=notice.transaction_id
+    )
+    if record.payment is not None:
+        order_paid_notices_ensure(record.payment.order)
     return record
 
 

@@ -10,12 +10,13 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.utils import DNS_NAME
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q, Subquery
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
+from ..inserts import insert_new
 from ..models import Edition, Notice
 from ..outbox import queue_length
 from .backends import NOT_SENT, UNKNOWN, email_lookup, get_sms_backend
@@ -41,30 +42,62 @@ def notice_send(
     ``key`` names the event instance (e.g. ``unit-review:42:3``): a second call with the same key
     returns the first notice and sends nothing.
     """
-    from ..tasks import enqueue_on_commit, notice_deliver_task
-
-    now = timezone.now()
-    defaults = {
-        "event": event,
-        "channel": channel,
-        "recipient": recipient,
-        "template": template,
-        "params": params or {},
-        "language": language or translation.get_language() or settings.LANGUAGE_CODE,
-        # The edition current now, in the INSERT itself (no query of its own).
-        "edition_id": Subquery(Edition.objects.filter(is_current=True).values("pk")[:1]),
-        "next_attempt_at": now,
-        "dispatched_at": now,
-    }
-    try:
-        with transaction.atomic():
-            notice, created = Notice.objects.get_or_create(key=key, defaults=defaults)
-    except IntegrityError:
-        # Another transaction created the same key at the same moment: theirs wins.
-        return Notice.objects.get(key=key)
-    if created:
-        enqueue_on_commit(notice_deliver_task, notice.pk)
+    [notice] = notices_send(
+        [
+            {
+                "key": key,
+                "event": event,
+                "channel": channel,
+                "recipient": recipient,
+                "template": template,
+                "params": params,
+                "language": language,
+            }
+        ]
+    )
     return notice
+
+
+def notices_send(notices: list[dict]) -> list[Notice]:
+    """Record many notices (each a dict of ``notice_send``'s arguments) and send them once the
+    current transaction commits: one INSERT for the notices, one for their delivery tasks.
+
+    A notice whose key exists already — recorded before, or by another transaction at the same
+    moment, whose commit the INSERT waits for — is not sent again: the stored one is returned in
+    its place (one more SELECT, only then). Returns the notices in the order given.
+    """
+    from ..tasks import enqueue_many_on_commit, notice_deliver_task
+
+    if not notices:
+        return []
+    now = timezone.now()
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    # The edition current now, in the INSERT itself (no query of its own).
+    edition = Subquery(Edition.objects.filter(is_current=True).values("pk")[:1])
+    rows = [
+        Notice(
+            key=spec["key"],
+            event=spec["event"],
+            channel=spec["channel"],
+            recipient=spec["recipient"],
+            template=spec["template"],
+            params=spec.get("params") or {},
+            language=spec.get("language") or language,
+            edition_id=edition,
+            next_attempt_at=now,
+            dispatched_at=now,
+        )
+        for spec in notices
+    ]
+    created = insert_new(rows, key=["key"])
+    if len(created) < len(rows):
+        made = {notice.key for notice in created}
+        stored = Notice.objects.in_bulk(
+            [row.key for row in rows if row.key not in made], field_name="key"
+        )
+        rows = [row if row.key in made else stored[row.key] for row in rows]
+    enqueue_many_on_commit(notice_deliver_task, [((notice.pk,), {}) for notice in created])
+    return rows
 
 
 def render_notice(notice: Notice) -> dict:
@@ -153,14 +186,8 @@ def notice_deliver(*, notice_id: int) -> int | None:
     """
     owner = worker_identity()
     now = timezone.now()
-    claimed = Notice.objects.filter(pk=notice_id, status=Notice.Status.QUEUED).update(
-        status=Notice.Status.SENDING,
-        claimed_at=now,
-        lease_owner=owner,
-        lease_until=now + timedelta(seconds=settings.NOTICE_LEASE_SECONDS),
-        attempts=F("attempts") + 1,
-    )
-    if not claimed:
+    notice = _claim(notice_id, owner=owner, now=now)
+    if notice is None:
         # Already sent, given up, or being sent right now — or its sender died: then find out
         # whether it went before anything else happens.
         expired = Notice.objects.filter(
@@ -169,11 +196,6 @@ def notice_deliver(*, notice_id: int) -> int | None:
         if expired is not None and notice_resolve(expired, now=now) == "queued":
             return notice_deliver(notice_id=notice_id)
         return None
-    # Claimed: from here on a database fault must not leave it "sending" until its lease
-    # runs out, so reading it back is retried like the writes below.
-    notice = _until_it_lands(
-        lambda: Notice.objects.get(pk=notice_id), what=f"notice {notice_id}", patience=20
-    )
     try:
         message_id = _transmit(notice)
     except Exception as exc:  # any provider failure is retried, then recorded
@@ -190,6 +212,41 @@ def notice_deliver(*, notice_id: int) -> int | None:
         what=f"notice {notice.key} as sent",
     )
     return None
+
+
+def _claim(notice_id: int, *, owner: str, now) -> Notice | None:
+    """Move the notice from queued to sending under a lease of ``NOTICE_LEASE_SECONDS`` and
+    read it back in the same statement (``UPDATE … RETURNING``); None if it was not queued."""
+    values = {
+        "status": str(Notice.Status.SENDING),
+        "claimed_at": now,
+        "lease_owner": owner,
+        "lease_until": now + timedelta(seconds=settings.NOTICE_LEASE_SECONDS),
+    }
+    queued = Notice.objects.filter(pk=notice_id, status=Notice.Status.QUEUED)
+    if not connection.features.can_return_columns_from_insert:  # an SQLite before 3.35
+        if not queued.update(**values, attempts=F("attempts") + 1):
+            return None
+        # Claimed: from here on a database fault must not leave it "sending" until its lease
+        # runs out, so reading it back is retried like the writes after sending.
+        return _until_it_lands(
+            lambda: Notice.objects.get(pk=notice_id), what=f"notice {notice_id}", patience=20
+        )
+    quote = connection.ops.quote_name
+    opts = Notice._meta
+    assignments = [f"{quote(opts.get_field(name).column)} = %s" for name in values]
+    params = [
+        opts.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()
+    ]
+    attempts = quote(opts.get_field("attempts").column)
+    sql = (
+        f"UPDATE {quote(opts.db_table)} SET {', '.join(assignments)}, "
+        f"{attempts} = {attempts} + 1 "
+        f"WHERE {quote(opts.pk.column)} = %s AND {quote(opts.get_field('status').column)} = %s "
+        "RETURNING *"
+    )
+    claimed = list(Notice.objects.raw(sql, [*params, notice_id, str(Notice.Status.QUEUED)]))
+    return claimed[0] if claimed else None
 
 
 def _record_failure(notice: Notice, exc: Exception) -> int | None:
@@ -357,15 +414,26 @@ def notice_send_both(
     """The same event by SMS to ``mobile`` and by email to ``email`` — each when given, so a
     contact without a mobile still gets the email and the other way round. The channel is
     appended to ``key`` (``<key>:sms``, ``<key>:email``): each is sent once."""
-    return [
-        notice_send(
-            key=f"{key}:{channel}",
-            event=event,
-            channel=channel,
-            recipient=recipient,
-            template=template,
-            params=params,
+    return notices_send(
+        both_channels(
+            key=key, event=event, template=template, params=params, mobile=mobile, email=email
         )
+    )
+
+
+def both_channels(
+    *, key: str, event: str, template: str, params: dict, mobile: str, email: str
+) -> list[dict]:
+    """``notice_send_both``'s notices as ``notices_send`` takes them, to send many at once."""
+    return [
+        {
+            "key": f"{key}:{channel}",
+            "event": event,
+            "channel": channel,
+            "recipient": recipient,
+            "template": template,
+            "params": params,
+        }
         for channel, recipient in (("sms", mobile), ("email", email))
         if recipient
     ]

@@ -241,11 +241,15 @@ def order_payer_refusal(order: CredentialOrder) -> str:
     """
     if order.unit_id is None:
         return ""
+    if CredentialOrder.unit.is_cached(order):
+        # Read with the order (select_related): approval is final once given, so that read
+        # is as good as a fresh one.
+        return unit_refusal(order.unit)
     return unit_refusal(Unit.objects.only("name", "status").get(pk=order.unit_id))
 
 
 def order_mark_paid(
-    *, order: CredentialOrder, actor, paid_at: datetime | None = None
+    *, order: CredentialOrder, actor, paid_at: datetime | None = None, locked: bool = False
 ) -> CredentialOrder:
     """The order was paid: its visitors go from 待支付 to 待审核 and the unit is told.
 
@@ -255,32 +259,42 @@ def order_mark_paid(
     Called by the payments app once a payment is confirmed. Safe to call twice (or twice at
     once): the second call finds the order paid and does nothing. A cancelled or closed order
     cannot be marked paid; the caller refunds or reopens per its own rules.
+
+    ``locked``: the caller holds the order's row lock in its transaction and read ``order``
+    under it, so it is not read again.
     """
-    with transaction.atomic():
-        locked = (
-            CredentialOrder.objects.select_for_update(of=("self",))
-            .select_related("unit", "delegation")
-            .get(pk=order.pk)
-        )
-        if locked.status == Status.PAID:
-            return locked
+    refused = None
+    # No savepoint: in the caller's transaction that transaction is the unit of work (an
+    # error inside marks it for rollback); without one, this block is the transaction.
+    with transaction.atomic(savepoint=False):
+        if not locked:
+            order = (
+                CredentialOrder.objects.select_for_update(of=("self",))
+                .select_related("unit", "delegation")
+                .get(pk=order.pk)
+            )
+        if order.status == Status.PAID:
+            return order
         try:
-            ORDER_STATES.move(locked, Status.PAID, actor=actor, paid_at=paid_at or timezone.now())
+            ORDER_STATES.move(order, Status.PAID, actor=actor, paid_at=paid_at or timezone.now())
         except TransitionError as error:
-            raise ValidationError(str(error)) from error
-        if locked.is_delegation_order:
-            _tell_delegation_paid(locked)
-            return locked
-        moved = VISITOR_STATES.move_many(
-            Visitor.objects.filter(
-                pk__in=OrderLine.objects.filter(order=locked, open=True).values("visitor_id")
-            ),
-            Visitor.Status.PENDING_REVIEW,
-            actor=actor,
-            reason=_("Credential fee paid (order %(number)s)") % {"number": locked.number},
-        )
-        _tell_paid(locked, visitors=len(moved))
-    return locked
+            refused = error  # nothing was written: raised after the block
+        else:
+            if order.is_delegation_order:
+                _tell_delegation_paid(order)
+            else:
+                moved = VISITOR_STATES.move_many(
+                    Visitor.objects.filter(
+                        pk__in=OrderLine.objects.filter(order=order, open=True).values("visitor_id")
+                    ),
+                    Visitor.Status.PENDING_REVIEW,
+                    actor=actor,
+                    reason=_("Credential fee paid (order %(number)s)") % {"number": order.number},
+                )
+                _tell_paid(order, visitors=len(moved))
+    if refused is not None:
+        raise ValidationError(str(refused)) from refused
+    return order
 
 
 def order_paid_notices_ensure(order: CredentialOrder) -> None:
