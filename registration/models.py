@@ -509,6 +509,15 @@ class Visitor(models.Model):
             models.Index(fields=["name"]),
             # The admin's list, newest first within an edition (``VisitorAdmin.ordering``).
             models.Index(fields=["edition", "id"], name="visitor_edition_newest"),
+            # Its filters without an index above, counted within an edition.
+            models.Index(fields=["edition", "label"], name="visitor_edition_label"),
+            models.Index(fields=["edition", "sex"], name="visitor_edition_sex"),
+            models.Index(fields=["edition", "birth_date"], name="visitor_edition_birth_date"),
+            models.Index(fields=["edition", "paid_by_delegation"], name="visitor_edition_paid_by"),
+            models.Index(fields=["edition", "reuse_eligible"], name="visitor_edition_reuse"),
+            models.Index(
+                fields=["edition", "needs_new_credential"], name="visitor_edition_new_credential"
+            ),
             # The admin's search (``icontains``: UPPER(…) LIKE UPPER('%word%')) in the name and
             # reference number. PostgreSQL only (pg_trgm): migration 0011 skips it elsewhere.
             GinIndex(

@@ -1,5 +1,6 @@
-"""The admin's visitor list at the scale of an edition: newest first within an edition, and a
-trigram index (pg_trgm) for searching part of a name or reference number.
+"""The admin's visitor list at the scale of an edition: newest first within an edition, its
+filters counted within an edition, and a trigram index (pg_trgm) for searching part of a name
+or reference number.
 
 Both are built CONCURRENTLY, so that a full table keeps taking registrations meanwhile (hence a
 migration that is not atomic). The trigram index exists only on PostgreSQL: elsewhere (SQLite,
@@ -58,6 +59,20 @@ class Migration(migrations.Migration):
         AddIndex(
             model_name="visitor",
             index=models.Index(fields=["edition", "id"], name="visitor_edition_newest"),
+        ),
+        *(
+            AddIndex(
+                model_name="visitor",
+                index=models.Index(fields=["edition", field], name=f"visitor_edition_{name}"),
+            )
+            for field, name in [
+                ("label", "label"),
+                ("sex", "sex"),
+                ("birth_date", "birth_date"),
+                ("paid_by_delegation", "paid_by"),
+                ("reuse_eligible", "reuse"),
+                ("needs_new_credential", "new_credential"),
+            ]
         ),
         AddIndexOnPostgreSQL(
             model_name="visitor",
