@@ -170,49 +170,29 @@ def _matches_shred(edition, limit: int) -> int:
     return len(ids)
 
 
+# name, what the organiser reads, what is still to shred, export, shred — in this order.
+PARTS = [
+    ("registration.visitors", _("Visitors: ID numbers, photos, mobiles, emails, birth dates"),
+     _visitors, _visitors_export, _visitors_shred),
+    ("registration.units", _("Units: licences, contacts' mobiles and emails, form drafts"),
+     _units, _units_export, _units_shred),
+    ("registration.addresses", _("Delivery addresses"),
+     _addresses, _addresses_export, _addresses_shred),
+    ("registration.consents", _("Consent records: addresses and browsers"),
+     _consents, _consents_export, _consents_shred),
+    ("registration.watchlist_matches", _("Watchlist matches"),
+     _matches, _matches_export, _matches_shred),
+]  # fmt: skip
+
+
 def register() -> None:
-    register_shredder(
-        Shredder(
-            name="registration.visitors",
-            label=_("Visitors: ID numbers, photos, mobiles, emails, birth dates"),
-            preview=lambda edition: _visitors(edition).count(),
-            export=_visitors_export,
-            shred=_visitors_shred,
+    for name, label, pending, export, shred in PARTS:
+        register_shredder(
+            Shredder(
+                name=name,
+                label=label,
+                preview=lambda edition, pending=pending: pending(edition).count(),
+                export=export,
+                shred=shred,
+            )
         )
-    )
-    register_shredder(
-        Shredder(
-            name="registration.units",
-            label=_("Units: licences, contacts' mobiles and emails, form drafts"),
-            preview=lambda edition: _units(edition).count(),
-            export=_units_export,
-            shred=_units_shred,
-        )
-    )
-    register_shredder(
-        Shredder(
-            name="registration.addresses",
-            label=_("Delivery addresses"),
-            preview=lambda edition: _addresses(edition).count(),
-            export=_addresses_export,
-            shred=_addresses_shred,
-        )
-    )
-    register_shredder(
-        Shredder(
-            name="registration.consents",
-            label=_("Consent records: addresses and browsers"),
-            preview=lambda edition: _consents(edition).count(),
-            export=_consents_export,
-            shred=_consents_shred,
-        )
-    )
-    register_shredder(
-        Shredder(
-            name="registration.watchlist_matches",
-            label=_("Watchlist matches"),
-            preview=lambda edition: _matches(edition).count(),
-            export=_matches_export,
-            shred=_matches_shred,
-        )
-    )
