@@ -25,6 +25,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from kombu.exceptions import ChannelError
 
 from .models import OutboxMessage
@@ -72,6 +73,8 @@ def _publish_now(task, messages: list[OutboxMessage]) -> None:
     if not eager and time.monotonic() < _broker_down_until:
         return  # the broker failed a moment ago: the relay publishes these
     published = []
+    if eager and task.name in RUN_HERE_TOGETHER:
+        published, messages = _run_here_together(task, messages)
     for message in messages:
         try:
             task.apply_async(args=message.args, kwargs=message.kwargs)
@@ -88,6 +91,30 @@ def _publish_now(task, messages: list[OutboxMessage]) -> None:
             break
         published.append(message.pk)
     _mark_published(published)
+
+
+# Tasks of one argument that, run in this process (no broker), take all the messages of a
+# commit in one call: task name → the function of their arguments. It returns the arguments
+# it leaves to the task, run one by one as any other (a retry, a case it does not handle).
+RUN_HERE_TOGETHER = {
+    "ciie_portal.tasks.notice_deliver": "ciie_portal.notices.services.notices_deliver_here",
+}
+
+
+def _run_here_together(task, messages: list[OutboxMessage]) -> tuple[list[int], list]:
+    """Run ``messages`` of ``task`` in one call of its ``RUN_HERE_TOGETHER`` function; returns
+    the ids of the messages done and the messages left for the task one by one (all of them
+    when the call fails: running a task twice is harmless)."""
+    single = [message for message in messages if len(message.args) == 1 and not message.kwargs]
+    if not single:
+        return [], messages
+    try:
+        left = set(import_string(RUN_HERE_TOGETHER[task.name])([m.args[0] for m in single]))
+    except Exception:
+        logger.exception("Task %s failed in-process for %s messages", task.name, len(single))
+        return [], messages
+    done = {message.pk for message in single if message.args[0] not in left}
+    return list(done), [message for message in messages if message.pk not in done]
 
 
 def _mark_published(ids: list[int]) -> None:

@@ -133,10 +133,34 @@ class OutboxEmailBackend(ConsoleEmailBackend):
     its notice key, when it is a notice)."""
 
     def send_messages(self, email_messages):
+        """Each message is built once (``message()`` is most of the cost of an email) and
+        that one copy goes to the file and to the console."""
+        if not email_messages:
+            return 0
+        built = []
         for message in email_messages:
             key = message.extra_headers.get("X-Notice-Key", "")
-            _write_whole(_outbox_path("email", ".eml", key), message.message().as_bytes())
-        return super().send_messages(email_messages)
+            mime = message.message()
+            data = mime.as_bytes()
+            _write_whole(_outbox_path("email", ".eml", key), data)
+            charset = mime.get_charset().get_output_charset() if mime.get_charset() else "utf-8"
+            built.append(data.decode(charset))
+        count = 0
+        with self._lock:
+            try:
+                stream_created = self.open()
+                for text in built:
+                    self.stream.write(f"{text}\n")
+                    self.stream.write("-" * 79)
+                    self.stream.write("\n")
+                    self.stream.flush()  # after each message, as the console backend does
+                    count += 1
+                if stream_created:
+                    self.close()
+            except Exception:
+                if not self.fail_silently:
+                    raise
+        return count
 
     @classmethod
     def lookup(cls, key: str) -> str | None:
