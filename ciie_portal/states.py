@@ -11,7 +11,7 @@ from django.db import connections, models, transaction
 from django.utils.translation import gettext as _
 
 from .audit import audit_record, audit_record_bulk
-from .records import ImmutableRecord, _field_names
+from .records import GuardedQuerySet, ImmutableRecord, _field_names
 
 
 class TransitionError(Exception):
@@ -88,9 +88,7 @@ class StateMachine:
         # and its audit row one unit (an error inside marks it for rollback); outside one, this
         # block is the transaction.
         with transaction.atomic(savepoint=False):
-            updated = model._default_manager.filter(pk=obj.pk, **{self.field: source}).update(
-                **{self.field: target}, **also_set
-            )
+            updated = self._update_one(model, obj.pk, source, target, also_set)
             if updated:
                 self._apply(obj, target, also_set)
                 audit_record(
@@ -107,6 +105,48 @@ class StateMachine:
             raise StaleState(
                 _("This record was changed by someone else meanwhile; reload and try again.")
             )
+
+    def _update_one(self, model, pk, source: str, target: str, also_set: dict) -> int:
+        """``UPDATE … SET <field> = <target>, <also_set> WHERE pk = … AND <field> = <source>``;
+        returns the rows changed. On PostgreSQL with plain values, the statement is written once
+        per model and set of fields (the model queryset's guard of frozen fields asked as its
+        ``update`` would), else by the ORM."""
+        manager = model._default_manager
+        connection = connections[manager.db]
+        if (
+            connection.vendor != "postgresql"
+            or type(manager.get_queryset()).update not in _PLAIN_UPDATES
+            or any(
+                hasattr(value, "resolve_expression") or isinstance(value, models.Model)
+                for value in also_set.values()
+            )
+        ):
+            return manager.filter(pk=pk, **{self.field: source}).update(
+                **{self.field: target}, **also_set
+            )
+        names = (self.field, *also_set)
+        cache_key = (model, connection.alias, names)
+        prepared = _MOVE_SQL.get(cache_key)
+        if prepared is None:
+            _refuse_frozen(model, names)
+            opts = model._meta
+            quote = connection.ops.quote_name
+            fields = [opts.get_field(name) for name in names]
+            assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+            sql = (
+                f"UPDATE {quote(opts.db_table)} SET {assignments} "
+                f"WHERE {quote(opts.pk.column)} = %s AND {quote(fields[0].column)} = %s"
+            )
+            prepared = _MOVE_SQL[cache_key] = (sql, fields)
+        sql, fields = prepared
+        values = (target, *also_set.values())
+        params = [
+            field.get_db_prep_save(_plain(value), connection)
+            for field, value in zip(fields, values, strict=True)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, pk, _plain(source)])
+            return cursor.rowcount
 
     def move_many(
         self, queryset: models.QuerySet, target: str, *, actor, reason: str = "", **also_set
@@ -184,21 +224,67 @@ class StateMachine:
             assignments.append(f"{quote(field.column)} = %s")
             # A TextChoices member as its plain value, as the ORM's UPDATE would write it.
             params.append(field.get_db_prep_save(_plain(value), connection))
+        attnames, columns, pk_index, converting = _reading(model, connection)
         sql = (
             f"UPDATE {table} SET {', '.join(assignments)} "
             f"FROM ({inner}) AS {quote(_OLD)} ({quote(_OLD_PK)}, {quote(_OLD_STATE)}) "
             f"WHERE {table}.{quote(opts.pk.column)} = {quote(_OLD)}.{quote(_OLD_PK)} "
-            f"RETURNING {table}.*, {quote(_OLD)}.{quote(_OLD_STATE)}"
+            f"RETURNING {', '.join(f'{table}.{column}' for column in columns)}, "
+            f"{quote(_OLD)}.{quote(_OLD_STATE)}"
         )
-        rows = sorted(
-            model._default_manager.raw(sql, [*params, *inner_params]).using(queryset.db),
-            key=lambda row: row.pk,
-        )
-        previous = {row.pk: getattr(row, _OLD_STATE) for row in rows}
-        for row in rows:
-            delattr(row, _OLD_STATE)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, *inner_params])
+            returned = cursor.fetchall()
+        # Each row made into its model as a query would (``from_db``, the fields' converters),
+        # without the per-row work of a raw queryset.
+        returned.sort(key=lambda row: row[pk_index])
+        count = len(attnames)
+        rows, previous = [], {}
+        for values in returned:
+            state = values[count]
+            values = list(values[:count])
+            for index, column, converters in converting:
+                for converter in converters:
+                    values[index] = converter(values[index], column, connection)
+            row = model.from_db(connection.alias, attnames, values)
+            rows.append(row)
+            previous[row.pk] = state
         return rows, previous
 
+
+# The querysets whose ``update`` is only the UPDATE (and the guard of frozen fields): one
+# that does more (forgets a cache, say) is left to do it.
+_PLAIN_UPDATES = (models.QuerySet.update, GuardedQuerySet.update)
+
+# ``StateMachine._update_one``'s statements: (model, database, field names) → (SQL, fields).
+_MOVE_SQL: dict = {}
+
+
+def _reading(model, connection) -> tuple:
+    """How ``_move_returning`` reads a model's rows back: the attribute names and quoted
+    columns of its concrete fields in their order (as ``from_db`` takes them), the index of
+    the primary key, and the fields with converters as ``(index, column, converters)``."""
+    key = (model, connection.alias)
+    if key not in _READING:
+        fields = model._meta.concrete_fields
+        converting = []
+        for index, field in enumerate(fields):
+            column = field.get_col(model._meta.db_table)
+            converters = connection.ops.get_db_converters(column) + field.get_db_converters(
+                connection
+            )
+            if converters:
+                converting.append((index, column, converters))
+        _READING[key] = (
+            [field.attname for field in fields],
+            [connection.ops.quote_name(field.column) for field in fields],
+            [field.primary_key for field in fields].index(True),
+            converting,
+        )
+    return _READING[key]
+
+
+_READING: dict = {}
 
 # The derived table of ``_move_returning`` and its columns.
 _OLD, _OLD_PK, _OLD_STATE = "moved_from", "moved_pk", "moved_from_state"
