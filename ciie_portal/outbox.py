@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connections, router, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from kombu.exceptions import ChannelError
@@ -121,12 +121,34 @@ def _mark_published(ids: list[int]) -> None:
     if not ids:
         return
     try:
-        OutboxMessage.objects.filter(pk__in=ids, published_at__isnull=True).update(
-            published_at=timezone.now()
-        )
+        connection = connections[router.db_for_write(OutboxMessage)]
+        if connection.vendor == "postgresql":
+            # After every commit that queued a task: written once per process.
+            with connection.cursor() as cursor:
+                cursor.execute(_published_sql(connection), [timezone.now(), list(ids)])
+        else:
+            OutboxMessage.objects.filter(pk__in=ids, published_at__isnull=True).update(
+                published_at=timezone.now()
+            )
     except DatabaseError as error:
         # Published but not marked: the relay publishes them again, which is harmless.
         logger.warning("Could not mark %s outbox messages published: %s", len(ids), error)
+
+
+_PUBLISHED_SQL = ""
+
+
+def _published_sql(connection) -> str:
+    global _PUBLISHED_SQL
+    if not _PUBLISHED_SQL:
+        quote = connection.ops.quote_name
+        opts = OutboxMessage._meta
+        published = quote(opts.get_field("published_at").column)
+        _PUBLISHED_SQL = (
+            f"UPDATE {quote(opts.db_table)} SET {published} = %s "
+            f"WHERE {quote(opts.pk.column)} = ANY(%s) AND {published} IS NULL"
+        )
+    return _PUBLISHED_SQL
 
 
 def outbox_relay(*, limit: int = 500, now=None) -> int:
