@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from kombu.exceptions import ChannelError
 
+from .inserts import insert_all
 from .models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def enqueue_on_commit(task, *args, **kwargs) -> OutboxMessage:
 def enqueue_many_on_commit(task, calls) -> list[OutboxMessage]:
     """Queue one run of ``task`` per ``(args, kwargs)`` in ``calls``, with one INSERT."""
     now = timezone.now()
-    messages = OutboxMessage.objects.bulk_create(
+    messages = insert_all(
         [
             OutboxMessage(task=task.name, args=list(args), kwargs=dict(kwargs), publish_after=now)
             for args, kwargs in calls
