@@ -134,10 +134,12 @@ def database_drop(admin_url: str, name: str) -> None:
 # --- Django in this process ----------------------------------------------------------------------
 
 
-def configure_environment(*, bench_url: str, secret: str, outbox: str, notices: str) -> None:
+def configure_environment(
+    *, bench_url: str, secret: str, outbox: str, notices: str, settings: str
+) -> None:
     """The settings of this process and of the server it starts (which inherits them)."""
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="ciie_portal.settings",
+        DJANGO_SETTINGS_MODULE=settings,
         DATABASE_URL=bench_url,
         DJANGO_DEBUG="false",  # no query log growing with every request
         PAYMENT_SANDBOX_ENABLED="true",
@@ -714,6 +716,11 @@ def main() -> None:
     parser.add_argument("--serial", type=int, default=100, help="in-process serial calls")
     parser.add_argument("--profile", action="store_true", help="print statements and cProfile")
     parser.add_argument(
+        "--settings",
+        default="ciie_portal.settings",
+        help="Django settings module of this process and the server (to try a variant)",
+    )
+    parser.add_argument(
         "--database", help="benchmark database (default: <DATABASE_URL's>_paybench)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
@@ -752,7 +759,11 @@ def main() -> None:
     outbox = tempfile.mkdtemp(prefix="paybench-outbox-")
     log = Path(tempfile.mkstemp(prefix="paybench-server-", suffix=".log")[1])
     configure_environment(
-        bench_url=with_database(admin_url, name), secret=secret, outbox=outbox, notices=args.notices
+        bench_url=with_database(admin_url, name),
+        secret=secret,
+        outbox=outbox,
+        notices=args.notices,
+        settings=args.settings,
     )
     if server_kind == "wsgiref":
         os.environ["DB_CONN_MAX_AGE"] = "0"  # one thread per request: nothing to reuse
@@ -884,6 +895,7 @@ def main() -> None:
             if args.profile:
                 profiler.disable()
                 pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
             print(
                 f"  {args.serial} in a row, in-process: {per_call * 1000:.1f} ms each, "
                 f"{per_call_cpu * 1000:.1f} ms CPU of Python each "

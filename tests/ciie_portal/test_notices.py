@@ -11,21 +11,26 @@ from email import policy
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models.query import QuerySet
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
-from ciie_portal.models import Notice
+from ciie_portal.models import Notice, OutboxMessage
 from ciie_portal.notices.backends import OutboxSmsBackend, TemplateSmsBackend
 from ciie_portal.notices.services import (
     UNKNOWN_OUTCOME,
     notice_deliver,
     notice_message_id,
     notice_send,
+    notices_deliver_here,
     notices_recover,
+    notices_send,
+    render_notice,
     retry_delay,
 )
 from ciie_portal.tasks import notices_recover_task
+from tests.conftest import on_postgres
 
 PHONE = "13912345678"
 ADDRESS = "contact@example.com"
@@ -805,3 +810,82 @@ def test_an_email_notice_records_its_message_id(db, settings, django_capture_on_
     [eml] = outbox_files(settings, "email")
     assert notice.provider_message_id
     assert read_email(eml)["Message-ID"] == notice.provider_message_id
+
+
+# --- Many notices delivered in this process ---------------------------------------------------
+
+
+def send_codes(count: int) -> list[Notice]:
+    return notices_send(
+        [
+            {
+                "key": f"code:{number}",
+                "event": "verification_code",
+                "channel": Notice.Channel.SMS,
+                "recipient": PHONE,
+                "template": "verification_code",
+                "params": {"code": f"{number:06d}"},
+            }
+            for number in range(count)
+        ]
+    )
+
+
+@on_postgres
+def test_notices_of_one_commit_are_claimed_and_marked_sent_in_one_statement_each(db, settings):
+    with transaction.atomic():
+        made = send_codes(5)
+    with CaptureQueriesContext(connection) as captured:
+        left = notices_deliver_here([notice.pk for notice in made])
+
+    assert left == []
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert len(statements) == 2, "\n".join(statements)
+    notices = Notice.objects.filter(pk__in=[notice.pk for notice in made])
+    assert {(n.status, n.attempts, n.lease_owner) for n in notices} == {("sent", 1, "")}
+    files = [read_sms(path) for path in outbox_files(settings, "sms")]
+    assert {n.key: n.provider_message_id for n in notices} == {f["out_id"]: f["id"] for f in files}
+    assert {f["text"] for f in files} == {render_notice(n)["text"] for n in notices}
+
+
+@on_postgres
+def test_in_a_batch_a_failing_notice_is_retried_and_the_others_are_sent(
+    db, settings, flaky, django_capture_on_commit_callbacks
+):
+    settings.NOTICE_MAX_ATTEMPTS = 5
+    flaky.failures = 1  # the first call of the batch fails once
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        made = send_codes(3)
+
+    notices = {n.key: n for n in Notice.objects.filter(pk__in=[notice.pk for notice in made])}
+    assert {n.status for n in notices.values()} == {Notice.Status.SENT}
+    assert notices["code:0"].attempts == 2
+    assert notices["code:0"].last_error == "ConnectionError: gateway timeout on call 1"
+    assert [notices[f"code:{number}"].attempts for number in (1, 2)] == [1, 1]
+    assert len(outbox_files(settings, "sms")) == 3
+    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0
+
+
+@on_postgres
+def test_a_batch_leaves_a_notice_it_cannot_claim_to_the_task(db, settings):
+    with transaction.atomic():
+        sent, queued = send_codes(2)
+    Notice.objects.filter(pk=sent.pk).update(status=Notice.Status.SENT)
+
+    assert notices_deliver_here([sent.pk, queued.pk]) == [sent.pk]
+    assert Notice.objects.get(pk=queued.pk).status == Notice.Status.SENT
+    assert len(outbox_files(settings, "sms")) == 1
+
+
+@on_postgres
+def test_notices_are_recorded_with_the_current_edition(db):
+    from tests.ciie_portal.factories import EditionFactory
+
+    current = EditionFactory(is_current=True)
+    with transaction.atomic():
+        [notice] = send_codes(1)
+        [again] = send_codes(1)
+
+    assert notice.edition_id == current.pk == Notice.objects.get(pk=notice.pk).edition_id
+    assert again.pk == notice.pk

@@ -57,3 +57,37 @@ def test_a_confirmation_through_the_callback_takes_at_most_15_statements(client,
     assert sorted(
         Notice.objects.filter(event="payment_received").values_list("channel", "status")
     ) == [("email", "sent"), ("sms", "sent")]
+
+
+def _values(obj):
+    return {field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields}
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_locking_select_reads_what_the_orm_would():
+    from django.db import transaction
+
+    from payments.services import _payment_locked
+
+    edition = open_for_payment(EditionFactory())
+    EntryPeriodFactory(edition=edition)
+    unit = ApprovedUnitFactory(
+        edition=edition, contact_mobile="13800001111", contact_email="u@example.com"
+    )
+    payment = payment_create(order=pending_order(unit), method="qr_wechat", actor=unit.account)
+
+    with transaction.atomic():
+        read = _payment_locked(payment.pk, ["qr_wechat", "qr_alipay"])
+        assert _payment_locked(payment.pk, ["b2b"]) is None
+    expected = (
+        Payment.objects.select_related("order", "order__edition", "order__unit")
+        .filter(pk=payment.pk)
+        .get()
+    )
+    with CaptureQueriesContext(connection) as captured:
+        assert _values(read) == _values(expected)
+        assert _values(read.order) == _values(expected.order)
+        assert _values(read.order.edition) == _values(expected.order.edition)
+        assert _values(read.order.unit) == _values(expected.order.unit)
+    assert captured.captured_queries == []
