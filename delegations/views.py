@@ -5,6 +5,7 @@ from django.template.loader import render_to_string
 from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
+from ciie_portal import page_cache
 from ciie_portal.access_log import logged_file_response
 from ciie_portal.context_processors import current_edition_for
 from ciie_portal.models import EntryPeriod
@@ -18,7 +19,22 @@ from .selectors import delegation_directory, scope_to_user
 def landing(request):
     """The public home page: the edition, its fees and deadlines, and the delegations'
     contacts (交易团联系方式) — here rather than in ciie_portal because it lists delegations.
-    ``?q=`` narrows the contacts to the delegations it finds (Chinese, pinyin or English)."""
+    ``?q=`` narrows the contacts to the delegations it finds (Chinese, pinyin or English).
+
+    Without a search, the page is the same for every anonymous visitor in a language: it is
+    kept whole in the shared cache (``page_cache``) until the edition or a delegation changes."""
+    query = request.GET.get("q", "")[:50].strip()
+    if query:
+        return _landing_page(request, query)
+    return page_cache.serve(
+        request,
+        "landing",
+        topics=("edition", "delegations"),
+        render=lambda marks: _landing_page(request, ""),
+    )
+
+
+def _landing_page(request, query: str):
     edition = current_edition_for(request)
     periods = (
         kept(
@@ -29,7 +45,6 @@ def landing(request):
         if edition
         else []
     )
-    query = request.GET.get("q", "")[:50].strip()
     return render(
         request,
         "delegations/landing.html",

@@ -8,9 +8,11 @@ from django.core.files.storage import default_storage
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from ciie_portal import page_cache
 from ciie_portal.privacy import policy_in_force
 from ciie_portal.private_files import private_file_response
 from ciie_portal.windows import registration_window
@@ -228,8 +230,34 @@ def licence_ocr(request):
 
 
 class LoginView(auth_views.LoginView):
+    """The sign-in page. Shown empty to an anonymous visitor it is the same for everyone in a
+    language but for the CSRF token, ``next`` and the path: it is kept whole in the shared
+    cache (``page_cache``, read anew when the edition changes) and each visitor gets a copy
+    with their own. The form with errors after a POST is rendered each time."""
+
     template_name = "registration/login.html"
     authentication_form = LoginForm
+    #: While the page is rendered to be kept: the text standing in for ``next``.
+    _next_mark = None
+
+    def get(self, request, *args, **kwargs):
+        def render(marks):
+            self._next_mark = marks["next"] if marks else None
+            return super(LoginView, self).get(request, *args, **kwargs)
+
+        return page_cache.serve(
+            request,
+            "login",
+            topics=("edition",),
+            render=render,
+            values={"next": lambda: escape(self.get_redirect_url())},
+        )
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self._next_mark is not None:
+            context[self.redirect_field_name] = self._next_mark
+        return context
 
     def form_invalid(self, form):
         response = super().form_invalid(form)
