@@ -196,6 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visitors", type=int, default=10_000, help="visitors per set")
     parser.add_argument("--units", type=int, default=200, help="units per set")
+    parser.add_argument("--profile", action="store_true", help="cProfile of the lock (slower)")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith(POSTGRES_SCHEMES):
         refuse(
@@ -222,7 +223,16 @@ def main() -> None:
                 cursor.execute("ANALYZE registration_visitor; ANALYZE registration_unit")
             print(f"  done in {(datetime.now() - started).total_seconds():.1f} s", flush=True)
 
+            if args.profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                profiler.enable()
             in_transaction, lock_seconds, result = time_lock(sets[0])
+            if args.profile:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
             notices = Notice.objects.filter(
                 event="pay_now", key__regex=rf"^pay-now:({'|'.join(map(str, sets[0]))}):"
             )
