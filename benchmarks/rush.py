@@ -6,8 +6,9 @@
 
 In a database of its own (``<name of DATABASE_URL's database>_rush``, created and migrated here,
 dropped at the end unless ``--keep``) it creates a current edition with its registration open
-and N units whose information is saved, each with its contact's account (an Argon2id password
-hash made by the portal's own hasher). It starts the real application under gunicorn (3 worker
+(with a privacy policy in force) and N units whose information is saved, each with its
+contact's account (an Argon2id password hash made by the portal's own hasher) that accepted
+the policy. It starts the real application under gunicorn (3 worker
 processes, ``DEBUG`` off) on a free port of 127.0.0.1, and for each number of users U:
 
 * **the floor**: U clients GET ``/healthz`` (the cheapest request of the same server) for the
@@ -117,8 +118,8 @@ def make_data(n: int):
     from django.utils import timezone
 
     from ciie_portal.choices import Region, UnitCategory
-    from ciie_portal.models import Edition, EntryPeriod
-    from registration.models import Unit, User
+    from ciie_portal.models import Edition, EntryPeriod, PrivacyPolicy
+    from registration.models import ConsentRecord, Unit, User
 
     now = timezone.now()
     today = timezone.localdate()
@@ -173,8 +174,21 @@ def make_data(n: int):
         ],
         batch_size=2000,
     )
+    # The privacy policy in force, accepted by every account at its registration: each of
+    # their requests checks that (registration.consent), as in production.
+    policy = PrivacyPolicy.objects.create(
+        edition=edition,
+        version=1,
+        text_zh="隐私政策。",
+        text_en="Privacy policy.",
+        published_at=now - timedelta(days=10),
+    )
+    ConsentRecord.objects.bulk_create(
+        [ConsentRecord(user=user, policy=policy, accepted_at=now) for user in users],
+        batch_size=2000,
+    )
     with connection.cursor() as cursor:
-        for table in ("registration_user", "registration_unit"):
+        for table in ("registration_user", "registration_unit", "registration_consentrecord"):
             cursor.execute(f"ANALYZE {table}")
     return edition, [(unit.pk, unit.uscc) for unit in units]
 

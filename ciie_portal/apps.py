@@ -8,9 +8,10 @@ class CiiePortalConfig(AppConfig):
 
     def ready(self):
         from . import read_cache
-        from .models import Edition, EntryPeriod
+        from .models import Edition, EntryPeriod, PrivacyPolicy
         from .notices import retention
 
         retention.register()
-        # An edition's entry periods are kept in the shared cache (the landing page).
-        read_cache.forget_on_change("edition", Edition, EntryPeriod)
+        # The current edition, its entry periods and the privacy policy in force are kept in
+        # the shared cache (read on every request).
+        read_cache.forget_on_change("edition", Edition, EntryPeriod, PrivacyPolicy)

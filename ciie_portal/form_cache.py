@@ -13,6 +13,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 
+from django.forms.models import ModelChoiceIterator
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
@@ -89,3 +90,46 @@ def rendered(kind: str, form, fields, render) -> str:
 def clear() -> None:
     with _lock:
         _store.clear()
+
+
+class _KnownObjects(ModelChoiceIterator):
+    """The choices of a ModelChoiceField from objects already in hand (``model_choices``),
+    labelled when rendered; its queryset read as usual once another one is set."""
+
+    objects: list = []
+    queryset_given = None
+
+    def _known(self) -> bool:
+        return self.field.queryset is self.queryset_given
+
+    def __iter__(self):
+        if not self._known():
+            yield from super().__iter__()
+            return
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.objects:
+            yield self.choice(obj)
+
+    def __len__(self):
+        if not self._known():
+            return super().__len__()
+        return len(self.objects) + (self.field.empty_label is not None)
+
+    def __bool__(self):
+        return self.field.empty_label is not None or bool(
+            self.objects if self._known() else super().__bool__()
+        )
+
+
+def model_choices(field, objects) -> None:
+    """A ModelChoiceField's choices from ``objects`` already in hand (kept in the shared cache,
+    or read in one plain query) instead of the field reading its queryset again — through a
+    server-side cursor on PostgreSQL — for the key and again for the HTML. The queryset still
+    validates what is posted; setting another queryset later brings its own choices back."""
+    field.iterator = type(
+        "KnownObjects",
+        (_KnownObjects,),
+        {"objects": list(objects), "queryset_given": field.queryset},
+    )
+    field.widget.choices = field.choices

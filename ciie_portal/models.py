@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .choices import UnitCategory
 from .names import EnglishNamed
+from .read_cache import WatchedQuerySet
 from .records import GuardedModel, GuardedQuerySet
 
 CENT = Decimal("0.01")
@@ -20,7 +21,7 @@ class NoCurrentEdition(Exception):
     pass
 
 
-class EditionQuerySet(models.QuerySet):
+class EditionQuerySet(WatchedQuerySet):
     def current(self) -> "Edition":
         try:
             return self.get(is_current=True)
@@ -177,6 +178,8 @@ class EntryPeriod(EnglishNamed, models.Model):
         validators=[MinValueValidator(Decimal("0"))],
     )
     position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    objects = WatchedQuerySet.as_manager()  # kept in the shared cache (read_cache)
 
     class Meta:
         verbose_name = _("entry period")
@@ -389,6 +392,8 @@ class PrivacyPolicy(models.Model):
     text_en = models.TextField(_("text (English)"))
     published_at = models.DateTimeField(_("published"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = WatchedQuerySet.as_manager()  # kept in the shared cache (read_cache)
 
     class Meta:
         verbose_name = _("privacy policy")

@@ -10,6 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .models import Edition, PrivacyPolicy
+from .read_cache import kept
 
 
 def policy_in_force(edition) -> PrivacyPolicy | None:
@@ -25,12 +26,17 @@ def policy_in_force(edition) -> PrivacyPolicy | None:
 
 
 def policy_in_force_now() -> PrivacyPolicy | None:
-    """The current edition's policy in force, in one query."""
-    return (
-        PrivacyPolicy.objects.filter(edition__is_current=True, published_at__isnull=False)
-        .select_related("edition")
-        .order_by("-version")
-        .first()
+    """The current edition's policy in force, kept in the shared cache (``read_cache``: read
+    anew when a policy or an edition changes)."""
+    return kept(
+        "edition",
+        "policy-in-force",
+        lambda: (
+            PrivacyPolicy.objects.filter(edition__is_current=True, published_at__isnull=False)
+            .select_related("edition")
+            .order_by("-version")
+            .first()
+        ),
     )
 
 

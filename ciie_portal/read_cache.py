@@ -13,7 +13,7 @@ entry expires after ``TIMEOUT`` anyway.
 import time
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 
 #: Seconds an entry is kept at most.
@@ -21,6 +21,12 @@ TIMEOUT = 600
 
 #: The topics whose models are watched (``forget_on_change``).
 TOPICS: set[str] = set()
+
+#: Each watched model's topics.
+_MODEL_TOPICS: dict[type, set[str]] = {}
+
+#: Stored in place of None (which the cache cannot tell from a miss).
+_NONE = ("read-cache:none",)
 
 
 def _generation_key(topic: str) -> str:
@@ -43,8 +49,8 @@ def kept(topic: str, name: str, build):
     value = cache.get(key)
     if value is None:
         value = build()
-        cache.set(key, value, timeout=TIMEOUT)
-    return value
+        cache.set(key, _NONE if value is None else value, timeout=TIMEOUT)
+    return None if value == _NONE else value
 
 
 def _new_generation(topic: str) -> None:
@@ -60,15 +66,16 @@ def forget(topic: str) -> None:
     transaction.on_commit(lambda: _new_generation(topic))
 
 
-def forget_on_change(topic: str, *models) -> None:
-    """Any saved or deleted row of ``models`` makes ``topic`` read anew (called by each app's
-    ``AppConfig.ready()`` for its own models)."""
+def forget_on_change(topic: str, *watched) -> None:
+    """Any saved or deleted row of the ``watched`` models makes ``topic`` read anew (called
+    by each app's ``AppConfig.ready()`` for its own models)."""
 
     def changed(sender, **kwargs):
         forget(topic)
 
     TOPICS.add(topic)
-    for model in models:
+    for model in watched:
+        _MODEL_TOPICS.setdefault(model, set()).add(topic)
         uid = f"read-cache:{topic}:{model._meta.label}"
         post_save.connect(changed, sender=model, weak=False, dispatch_uid=f"{uid}:save")
         post_delete.connect(changed, sender=model, weak=False, dispatch_uid=f"{uid}:delete")
@@ -78,3 +85,14 @@ def forget_all() -> None:
     """Every topic read anew at once (tests: a rolled-back transaction sends no signal)."""
     for topic in TOPICS:
         _new_generation(topic)
+
+
+class WatchedQuerySet(models.QuerySet):
+    """The queryset of a model whose rows are kept: a bulk ``update()`` (which sends no
+    signal) makes the model's topics read anew as a saved row does."""
+
+    def update(self, **kwargs):
+        rows = super().update(**kwargs)
+        for topic in _MODEL_TOPICS.get(self.model, ()):
+            forget(topic)
+        return rows

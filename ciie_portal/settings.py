@@ -238,7 +238,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, with the user of each request read by a statement written once.
+    "registration.auth.ModelBackend",
 ]
 # Brute force: 5 failed passwords for one account from one address lock it for 15 minutes.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -476,8 +477,18 @@ if not _CACHE_URL and CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 if _CACHE_URL:
     CACHES = {"default": env.cache_url_config(_CACHE_URL)}
     CACHES["default"].setdefault("KEY_PREFIX", "ciie")
+    if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        CACHES["default"]["BACKEND"] = "ciie_portal.redis_cache.RedisCache"  # one client
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Sessions are read from the shared cache and written to both it and the database (a lost
+# cache entry falls back to the row); with only per-process memory they stay in the database,
+# since another process would read an outdated copy.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if _CACHE_URL
+    else "django.contrib.sessions.backends.db"
+)
 
 # --- Payments ---------------------------------------------------------------------------------
 # Gateways behind one interface (payments.providers). The sandbox plays Alipay/WeChat/UnionPay and

@@ -5,9 +5,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from ciie_portal.names import EnglishNamed
+from ciie_portal.read_cache import WatchedQuerySet
 
 
-class DelegationQuerySet(models.QuerySet):
+class DelegationQuerySet(WatchedQuerySet):
     def groups(self):
         return self.filter(parent__isnull=True)
 
@@ -103,6 +104,8 @@ class DelegationContact(models.Model):
     phone = models.CharField(_("contact phone"), max_length=100)
     email = models.EmailField(_("email"), blank=True)
     position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    objects = WatchedQuerySet.as_manager()  # the landing page's directory (read_cache)
 
     class Meta:
         verbose_name = _("delegation contact")

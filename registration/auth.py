@@ -1,3 +1,6 @@
+from django.contrib.auth import backends as auth_backends
+from django.db import connection
+
 from ciie_portal.crypto import normalize_id
 
 
@@ -23,3 +26,22 @@ def password_reset_account(login_name: str):
     from .models import User
 
     return User.objects.filter(username=login_name, is_active=True).exclude(mobile="").first()
+
+
+class ModelBackend(auth_backends.ModelBackend):
+    """Django's, with the signed-in user of every request read by a statement written once per
+    process: the ORM built the same ``SELECT`` anew for each request, which cost more CPU than
+    running it (``benchmarks/rush.py``)."""
+
+    def get_user(self, user_id):
+        from .models import User
+
+        try:
+            pk = int(user_id)
+        except (TypeError, ValueError):
+            return None
+        table = connection.ops.quote_name(User._meta.db_table)
+        found = list(User.objects.raw(f"SELECT * FROM {table} WHERE id = %s", [pk]))  # noqa: S608
+        if not found:
+            return None
+        return found[0] if self.user_can_authenticate(found[0]) else None

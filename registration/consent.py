@@ -45,22 +45,38 @@ def request_origin(request) -> dict:
     }
 
 
-def policy_to_accept(user):
+#: Session key: "<user id>:<policy id>" once that user's acceptance of that version was seen,
+#: so that later requests of the session ask the database nothing (an acceptance is never
+#: withdrawn; a newer version has another id).
+ACCEPTED_SESSION_KEY = "consent:accepted"
+
+
+def policy_to_accept(user, session=None):
     """The current edition's policy version in force if ``user`` is a unit contact of that
     edition who has not accepted it yet; None otherwise (staff, no unit, nothing published,
-    accepted). At most two queries, the same for every request."""
+    accepted). The version in force comes from the shared cache; at most one query, none once
+    ``session`` (when given) has seen the acceptance."""
     if not user.is_authenticated or user.is_staff:
         return None
     policy = policy_in_force_now()
     if policy is None:
         return None
+    seen = f"{user.pk}:{policy.pk}"
+    if session is not None and session.get(ACCEPTED_SESSION_KEY) == seen:
+        return None
     accepted = ConsentRecord.objects.filter(user=OuterRef("account"), policy=policy)
-    pending = (
+    units = list(
         Unit.objects.filter(account=user, edition_id=policy.edition_id)
-        .filter(~Exists(accepted))
-        .exists()
+        .annotate(accepted=Exists(accepted))
+        .values_list("accepted", flat=True)[:1]
     )
-    return policy if pending else None
+    if not units:
+        return None  # no unit of the edition (yet): asked again once there is one
+    if units[0]:
+        if session is not None:
+            session[ACCEPTED_SESSION_KEY] = seen
+        return None
+    return policy
 
 
 # Pages a contact reaches before accepting: the policy itself, the accept page, signing out,
@@ -94,7 +110,7 @@ class ConsentMiddleware:
             and user.is_authenticated
             and not user.is_staff
             and not self._open(request)
-            and policy_to_accept(user) is not None
+            and policy_to_accept(user, request.session) is not None
         ):
             query = urlencode({"next": request.get_full_path()})
             return redirect(f"{reverse('consent:accept')}?{query}")

@@ -3,7 +3,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from ciie_portal.context_processors import entry_periods_of
 from ciie_portal.crypto import normalize_id
+from ciie_portal.form_cache import model_choices
 from ciie_portal.timefmt import local_text
 
 from .models import ID_TYPES_BY_PERSON, IdType, PersonType, Pickup, Unit, Visitor
@@ -58,8 +60,11 @@ class VisitorForm(forms.ModelForm):
             self.initial["id_type"] = allowed[0]
         fields["entry_period"].queryset = unit.edition.entry_periods.all()
         fields["entry_period"].empty_label = None
+        model_choices(fields["entry_period"], entry_periods_of(unit.edition))
         fields["address"].queryset = unit.addresses.all()
         fields["address"].required = False
+        if not self.is_bound:  # a posted form reads them only if shown again
+            model_choices(fields["address"], list(fields["address"].queryset))
         fields["pickup"].choices = Pickup.choices
         fields["photo"].help_text = _(
             "JPG or PNG, white background, at least 413×531 pixels (35×45 mm at 300 dpi)."
@@ -193,3 +198,4 @@ class VisitorFilterForm(forms.Form):
     def __init__(self, *args, edition, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["entry_period"].queryset = edition.entry_periods.all()
+        model_choices(self.fields["entry_period"], entry_periods_of(edition))

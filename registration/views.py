@@ -103,7 +103,7 @@ def signup(request):
             form.add_error(None, error)
         else:
             request.session.pop(ENTRY_SESSION_KEY, None)
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="registration.auth.ModelBackend")
             messages.success(
                 request,
                 _("Your account is ready. Your login name is %(name)s.") % {"name": user.username},

@@ -37,7 +37,7 @@ from .returning import (
 from .services import password_reset
 from .verification import CodeRefused, code_send_for_account, deliver_after
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = "registration.auth.ModelBackend"
 
 
 def _method_of(request) -> str:

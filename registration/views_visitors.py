@@ -18,7 +18,7 @@ from .access import current_unit
 from .forms_visitors import VisitorFilterForm, VisitorForm
 from .list_filters import UNIT_LIST, visitor_list_filters
 from .models import ConsentBy, PersonType, Unit, Visitor
-from .selectors import unit_progress, visitors_of_unit
+from .selectors import unit_progress, visitor_counts, visitors_of_unit
 from .services import (
     ENTRY_DAYS_CHANGEABLE,
     VISITOR_DELETABLE,
@@ -116,9 +116,13 @@ class VisitorListForm(VisitorFilterForm):
 def visitor_list(request):
     unit = current_unit(request)
     filters = VisitorListForm(request.GET or None, edition=unit.edition)
-    page = Paginator(filters.apply(visitors_of_unit(unit)), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    every = visitors_of_unit(unit)
+    counts = visitor_counts(unit)
+    shown = filters.apply(every)
+    paginator = Paginator(shown, PAGE_SIZE)
+    if shown is every:  # no filter: the count is the one just made
+        paginator.count = counts["total"]
+    page = paginator.get_page(request.GET.get("page"))
     visitors = list(page.object_list)
     for visitor in visitors:
         # 证件复用 or 重新申办: saved earlier visitors who could reuse choose here.
@@ -132,9 +136,7 @@ def visitor_list(request):
             "page": page,
             "page_links": page.paginator.get_elided_page_range(page.number),
             "filters": filters,
-            "unsubmitted": Visitor.objects.filter(
-                unit=unit, status=Visitor.Status.SAVED, join_pending=False
-            ).count(),
+            "unsubmitted": counts["saved"],
             "person_types": PersonType.choices,
             "window": registration_window(unit.edition),
             "individual_taken": _individual_taken(unit),

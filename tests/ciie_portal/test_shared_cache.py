@@ -25,7 +25,7 @@ from tests.credentials.test_production import jpeg
 from tests.registration.factories import ApprovedUnitFactory, UserFactory, VisitorFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS = "django.core.cache.backends.redis.RedisCache"
+REDIS = "ciie_portal.redis_cache.RedisCache"
 
 # --- Which cache the settings choose ----------------------------------------------------------
 

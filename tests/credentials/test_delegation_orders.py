@@ -374,6 +374,7 @@ def test_the_settle_page_costs_the_same_queries_for_few_or_many_visitors(
 ):
     client.force_login(group_secretary)
     delegation_paid_visitor(unit)
+    client.get(SETTLE)  # the current edition read into the shared cache first
     with CaptureQueriesContext(connection) as few:
         client.get(SETTLE)
     for _ in range(10):

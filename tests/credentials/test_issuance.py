@@ -541,6 +541,7 @@ def test_the_parcel_list_costs_the_same_queries_for_one_parcel_or_many(
 ):
     _packed(edition, unit, printed, office)
     client.force_login(office)
+    client.get(PARCELS)  # the current edition read into the shared cache first
     with CaptureQueriesContext(connection) as one:
         client.get(PARCELS)
     for _ in range(4):
@@ -709,6 +710,7 @@ def test_the_unit_page_costs_the_same_queries_for_one_credential_or_many(
     _couriered(unit, address, printed)
     parcels_pack(edition=edition, actor=office)
     client.force_login(contact)
+    client.get(PAGE)  # the current edition read into the shared cache first
     with CaptureQueriesContext(connection) as one:
         assert client.get(PAGE).status_code == 200
     _couriered(unit, address, printed, 12)

@@ -243,6 +243,7 @@ def test_the_list_costs_the_same_queries_for_1_or_50_orders(
     signed_in, unit, django_assert_max_num_queries
 ):
     order_with_lines(unit, lines=2)
+    _list_queries(signed_in)  # the current edition read into the shared cache first
     one = _list_queries(signed_in)
     for _ in range(49):
         order_with_lines(unit, lines=2)

@@ -1,0 +1,131 @@
+"""What every request reads — the current edition, its entry periods, the privacy policy in
+force, whether the contact accepted it — kept in the shared cache (or the session) instead of
+read from the database each time, and read anew at once when any of it changes, by a save, a
+bulk update or a publication."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from ciie_portal.context_processors import current_edition, entry_periods_of
+from ciie_portal.models import Edition, EntryPeriod, PrivacyPolicy
+from ciie_portal.privacy import policy_in_force_now, policy_publish
+from ciie_portal.services import edition_make_current
+from registration.consent import ACCEPTED_SESSION_KEY
+from registration.models import ConsentRecord
+from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
+from tests.registration.factories import UnitFactory, UserFactory
+
+
+def _statements(read) -> list[str]:
+    with CaptureQueriesContext(connection) as done:
+        read()
+    return [q["sql"] for q in done.captured_queries]
+
+
+def test_the_current_edition_is_read_once_then_kept(edition):
+    assert current_edition() == edition
+    assert _statements(current_edition) == []
+    assert current_edition().name == edition.name
+
+
+def test_a_saved_edition_is_read_anew(edition):
+    current_edition()
+    edition.name = "第十届（改）"
+    edition.save()
+    assert current_edition().name == "第十届（改）"
+
+
+def test_a_bulk_update_is_read_anew(edition):
+    current_edition()
+    Edition.objects.filter(pk=edition.pk).update(name="批量改名")
+    assert current_edition().name == "批量改名"
+    Edition.objects.filter(pk=edition.pk).update(is_current=False)
+    assert current_edition() is None
+    assert _statements(current_edition) == []  # "none is current" is kept too
+
+
+def test_another_edition_made_current_is_read_anew(edition, organiser):
+    current_edition()
+    later = EditionFactory(number=11)
+    edition_make_current(edition=later, actor=organiser)
+    assert current_edition() == later
+
+
+def test_entry_periods_kept_and_read_anew(edition):
+    first = list(entry_periods_of(edition))
+    assert _statements(lambda: entry_periods_of(edition)) == []
+    added = EntryPeriodFactory(
+        edition=edition, name="后两天", first_day=edition.ends_on, last_day=edition.ends_on
+    )
+    assert [p.pk for p in entry_periods_of(edition)] == [p.pk for p in first] + [added.pk]
+    EntryPeriod.objects.filter(pk=added.pk).update(name="最后两天")
+    assert entry_periods_of(edition)[-1].name == "最后两天"
+
+
+def _policy(edition, version, published=True):
+    return PrivacyPolicy.objects.create(
+        edition=edition,
+        version=version,
+        text_zh=f"第{version}版",
+        text_en=f"Version {version}",
+        published_at=datetime(2027, 3, version, tzinfo=UTC) if published else None,
+    )
+
+
+def test_the_policy_in_force_kept_and_a_publication_read_anew(edition):
+    assert policy_in_force_now() is None
+    first = _policy(edition, 1)
+    assert policy_in_force_now() == first
+    assert _statements(policy_in_force_now) == []
+    draft = _policy(edition, 2, published=False)
+    assert policy_in_force_now() == first
+    assert policy_publish(draft)  # an UPDATE of published_at
+    assert policy_in_force_now() == draft
+
+
+def test_an_accepted_policy_asks_the_database_nothing_more_in_the_session(client, contact):
+    policy = _policy(contact.units.get().edition, 1)
+    ConsentRecord.objects.create(user=contact, policy=policy, accepted_at=policy.published_at)
+    client.force_login(contact)
+    first = client.get("/accounts/visitors/")
+    assert first.status_code == 200
+    assert client.session[ACCEPTED_SESSION_KEY] == f"{contact.pk}:{policy.pk}"
+    with CaptureQueriesContext(connection) as again:
+        assert client.get("/accounts/visitors/").status_code == 200
+    sqls = " ".join(q["sql"] for q in again.captured_queries)
+    assert "registration_consentrecord" not in sqls
+    assert "ciie_portal_privacypolicy" not in sqls
+    assert "ciie_portal_edition" not in sqls
+    # A newer version: asked at the next page, although the session saw the older one.
+    _policy(policy.edition, 2)
+    assert client.get("/accounts/visitors/")["Location"].startswith("/privacy/accept/")
+
+
+def test_an_account_without_a_unit_yet_is_asked_once_it_has_one(client, edition):
+    _policy(edition, 1)
+    account = UserFactory()
+    client.force_login(account)
+    client.get("/accounts/visitors/")  # no unit of this edition: nothing to accept yet
+    assert ACCEPTED_SESSION_KEY not in client.session
+    UnitFactory(account=account, edition=edition)
+    assert client.get("/accounts/visitors/")["Location"].startswith("/privacy/accept/")
+    assert ACCEPTED_SESSION_KEY not in client.session
+
+
+def test_redis_cache_keeps_one_client_per_server():
+    from ciie_portal.redis_cache import RedisCache
+
+    redis_cache = RedisCache("redis://127.0.0.1:6379/3", {"KEY_PREFIX": "client-test"})
+    client = redis_cache._cache.get_client(write=True)
+    assert redis_cache._cache.get_client() is client
+    try:
+        redis_cache.set("k", {"a": 1})
+    except Exception as error:  # noqa: BLE001 - no Redis on this machine
+        pytest.skip(f"no Redis: {error}")
+    assert redis_cache.get("k") == {"a": 1}
+    redis_cache.delete("k")
+    assert cache is not None
