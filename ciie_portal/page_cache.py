@@ -99,13 +99,13 @@ def serve(request, name: str, *, topics: tuple[str, ...], render, values=None):
     if not keepable(request):
         return render(None)
     key = f"page-cache:{name}:{get_language()}"
-    generation_keys = [read_cache._generation_key(topic) for topic in topics]
+    generation_keys = read_cache.generation_keys(*topics)
     found = cache.get_many([key, *generation_keys])
     generations = []
     for topic, generation_key in zip(topics, generation_keys, strict=True):
         generation = found.get(generation_key)
         if generation is None:
-            generation = read_cache._generation(topic)
+            generation = read_cache.generation(topic)
         generations.append(generation)
     stamp = (_release_stamp(), *generations)
     kept = found.get(key)

@@ -43,6 +43,17 @@ def _generation(topic: str) -> int:
     return generation
 
 
+def generation_keys(*topics: str) -> list[str]:
+    """The cache keys of ``topics``' generations (for a caller that reads them together with
+    its own entries in one ``get_many``: ``page_cache``)."""
+    return [_generation_key(topic) for topic in topics]
+
+
+def generation(topic: str) -> int:
+    """``topic``'s current generation (started when missing)."""
+    return _generation(topic)
+
+
 def kept(topic: str, name: str, build):
     """``build()``, kept in the shared cache under ``name`` until ``topic`` changes."""
     key = f"read-cache:{topic}:{_generation(topic)}:{name}"
