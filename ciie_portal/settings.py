@@ -227,6 +227,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # psycopg 3: parameters sent apart from the SQL, and a statement run twice on a connection
+    # prepared on the server (parsed and planned once per connection). Not behind PgBouncer
+    # in transaction pooling mode (prepared statements belong to one server connection there):
+    # DB_PREPARED_STATEMENTS=false then.
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": 2}
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "registration.User"
