@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import FieldDoesNotExist
 from django.db import router, transaction
+from django.urls import path
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
@@ -206,6 +207,19 @@ class EditionAdmin(AuditedAdminMixin, admin.ModelAdmin):
         (_("Personal data"), {"fields": ["retention_days", "archive_days", "shredded_at"]}),
         (_("Record"), {"fields": ["created_at", "updated_at"]}),
     ]
+
+    def get_urls(self):
+        from .admin_clone import edition_clone_view
+
+        def clone(request, object_id):
+            return edition_clone_view(self, request, object_id)
+
+        clone_url = path(
+            "<path:object_id>/clone/",
+            self.admin_site.admin_view(clone),
+            name="ciie_portal_edition_clone",
+        )
+        return [clone_url, *super().get_urls()]
 
     def get_actions(self, request):
         from .admin_retention import shred_personal_data

@@ -22,3 +22,6 @@ class CredentialsConfig(AppConfig):
         # 注销 by staff, from the visitor list (the delegations app's admin, which may not
         # import this app).
         visitor_action_register(cancel_visitors)
+        from .cloning import register as register_cloners  # cloning an edition: entry rules
+
+        register_cloners()

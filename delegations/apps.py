@@ -13,3 +13,6 @@ class DelegationsConfig(AppConfig):
 
         # The landing page's delegation directory is kept in the shared cache.
         read_cache.forget_on_change("delegations", Delegation, DelegationContact)
+        from .cloning import register as register_cloners  # cloning an edition: quotas
+
+        register_cloners()

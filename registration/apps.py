@@ -10,3 +10,6 @@ class RegistrationConfig(AppConfig):
         from .retention import register  # this app's part of shredding an edition
 
         register()
+        from .cloning import register as register_cloners  # cloning an edition: new codes
+
+        register_cloners()
