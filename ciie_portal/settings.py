@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import environ
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from csp.constants import NONCE, NONE, SELF
@@ -466,6 +467,12 @@ CELERY_BEAT_SCHEDULE = {
     "shred-jobs-take-over": {
         "task": "ciie_portal.tasks.shred_jobs_take_over",
         "schedule": timedelta(seconds=30),
+    },
+    # Scheduled exports (registration.exports): those due from 07:00 Beijing time, each once
+    # per day or week, claimed hourly at :05 and emailed as .xlsx.
+    "export-subscriptions-due": {
+        "task": "registration.tasks.export_subscriptions_due",
+        "schedule": crontab(minute=5),
     },
 }
 # A production job's worker holds its lease this long and renews it after every print batch;

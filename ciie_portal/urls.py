@@ -32,6 +32,8 @@ urlpatterns = [
     # 证件发放: the unit's credentials, parcels (查看物流) and pick-up by the delegation.
     path("accounts/credentials/", include("credentials.issuance.urls")),
     path("accounts/", include("registration.urls")),
+    # 我的定期导出: staff subscribe to their lists by email; the emails' unsubscribe links.
+    path("staff/exports/", include("registration.urls_exports")),
     path("staff/", include("delegations.urls")),
     # 入场核验: the gate's page and JSON endpoint (public key + revocation list).
     path("gate/", include("credentials.entry.urls")),

@@ -16,3 +16,6 @@ class DelegationsConfig(AppConfig):
         from .cloning import register as register_cloners  # cloning an edition: quotas
 
         register_cloners()
+        from .exports import register as register_exports  # scheduled exports (secretaries)
+
+        register_exports()

@@ -13,3 +13,6 @@ class PaymentsConfig(AppConfig):
         from .list_filters import register as register_list_filters  # 按支付状态
 
         register_list_filters()
+        from .exports import register as register_exports  # scheduled exports (finance)
+
+        register_exports()

@@ -715,3 +715,53 @@ class ConsentRecord(models.Model):
 
     def __str__(self):
         return f"{self.user} · {self.policy} · {self.accepted_at:%Y-%m-%d %H:%M}"
+
+
+def new_export_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class ExportSubscription(models.Model):
+    """A staff member's subscription to one of their lists by email (registration.exports):
+    daily, or weekly on a weekday, from 07:00 Beijing time; built at send time with the
+    subscriber's own permissions and scope."""
+
+    class Frequency(models.TextChoices):
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+
+    user = models.ForeignKey(
+        User,
+        on_delete=models.CASCADE,
+        related_name="export_subscriptions",
+        verbose_name=_("account"),
+    )
+    export_key = models.CharField(_("export"), max_length=50)
+    frequency = models.CharField(_("frequency"), max_length=10, choices=Frequency.choices)
+    # Monday = 0 … Sunday = 6 (``date.weekday()``); only for weekly subscriptions.
+    weekday = models.PositiveSmallIntegerField(_("weekday"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    inactive_reason = models.CharField(_("why inactive"), max_length=200, blank=True)
+    language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    # The portal's address the subscriber used, for the links of the emails.
+    base_url = models.CharField(_("portal address"), max_length=200, blank=True)
+    # The secret of the signed unsubscribe link; made new when an inactive one is renewed.
+    token = models.CharField(max_length=64, default=new_export_token, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The Beijing date of the last period claimed for sending, and when its email went.
+    last_period = models.DateField(_("last period"), null=True, blank=True)
+    last_sent_at = models.DateTimeField(_("last sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("scheduled export")
+        verbose_name_plural = _("scheduled exports")
+        ordering = ["user", "export_key"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "export_key"], name="one_subscription_per_export"
+            )
+        ]
+        indexes = [models.Index(fields=["active", "frequency", "last_period"])]
+
+    def __str__(self):
+        return f"{self.user} · {self.export_key} · {self.get_frequency_display()}"
