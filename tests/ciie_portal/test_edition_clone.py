@@ -3,6 +3,7 @@ periods and fees, quotas, new codes, entry rules, side events and the policy as 
 nothing personal; the preview equals the result; a second click creates nothing; organisers
 only, through the real admin pages."""
 
+import re
 from datetime import time, timedelta
 from decimal import Decimal
 
@@ -20,12 +21,14 @@ from ciie_portal.cloning import (
     edition_copied_fields,
 )
 from ciie_portal.models import AuditEntry, Edition, EntryPeriod, PrivacyPolicy, SideEvent
+from ciie_portal.timefmt import local_text
 from credentials.models import CredentialOrder, EntryRule
 from delegations.models import DelegationQuota
 from registration.models import InvitationCode, RecommendationCode, Unit, Visitor
 from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.invoicing.factories import paid_order
 from tests.registration.factories import ApprovedUnitFactory, VisitorFactory
+from tests.test_csp import InlineCode
 
 pytestmark = pytest.mark.django_db
 
@@ -299,4 +302,29 @@ def test_anonymous_is_sent_to_sign_in(client, source):
     response = client.post(_url(source), {**FORM, "confirm": "1"})
     assert response.status_code == 302
     assert "login" in response["Location"]
+    assert not Edition.objects.filter(number=11).exists()
+
+
+def _no_inline_code(response):
+    nonce = re.search(r"'nonce-([^']+)'", response.get("Content-Security-Policy", ""))
+    parser = InlineCode(nonce.group(1) if nonce else None)
+    parser.feed(response.content.decode())
+    assert parser.found == []
+
+
+def test_the_pages_carry_no_inline_script_or_style(client, source, organiser):
+    client.force_login(organiser)
+    _no_inline_code(client.get(reverse("admin:ciie_portal_edition_change", args=[source.pk])))
+    _no_inline_code(client.get(_url(source)))
+    _no_inline_code(client.post(_url(source), {**FORM, "preview": "1"}))
+
+
+def test_the_preview_reads_in_beijing_time_and_back_keeps_the_values(client, source, organiser):
+    client.force_login(organiser)
+    preview = client.post(_url(source), {**FORM, "preview": "1"})
+    deadline = source.transfer_deadline + timedelta(days=364)
+    assert local_text(deadline) in preview.content.decode()  # 23:59 in Beijing, not 15:59
+    back = client.post(_url(source), {**FORM, "back": "1"})
+    assert back.context["preview"] is None
+    assert back.context["form"]["name"].value() == "第11届"
     assert not Edition.objects.filter(number=11).exists()
