@@ -188,6 +188,9 @@ class EditionAdmin(AuditedAdminMixin, admin.ModelAdmin):
                     "online_payment_deadline",
                     "order_payment_window",
                     "reuse_fee_percent",
+                    "reminder_before_order_expiry",
+                    "reminder_before_deadline",
+                    "transfer_grace_days",
                 ]
             },
         ),

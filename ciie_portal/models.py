@@ -59,6 +59,30 @@ class Edition(EnglishNamed, models.Model):
         default=timedelta(minutes=30),
         help_text=_("An unpaid order closes by itself after this time."),
     )
+    # Payment reminders (credentials.orders.reminders) and finance's grace for bank transfers
+    # (payments.grace).
+    reminder_before_order_expiry = models.DurationField(
+        _("reminder before an order's payment window ends"),
+        default=timedelta(minutes=10),
+        help_text=_("The unit gets an SMS and an email this long before an unpaid order closes."),
+    )
+    reminder_before_deadline = models.DurationField(
+        _("reminder before a payment method's deadline"),
+        default=timedelta(days=2),
+        help_text=_(
+            "The unit gets an SMS and an email this long before the bank transfer deadline and "
+            "the QR and B2B payment deadline, for each unpaid order still open then."
+        ),
+    )
+    transfer_grace_days = models.PositiveSmallIntegerField(
+        _("days finance has after the bank transfer deadline"),
+        default=3,
+        help_text=_(
+            "An order whose remittance was submitted before the transfer deadline stays open "
+            "until finance decides, for at most this many days after the deadline; a transfer "
+            "booked by the bank on or before the deadline still pays its order within them."
+        ),
+    )
     reuse_fee_percent = models.DecimalField(
         _("credential reuse fee (percent of the credential fee)"),
         max_digits=5,
@@ -154,6 +178,12 @@ class Edition(EnglishNamed, models.Model):
     def payment_deadline(self, method: str):
         """Deadline for a payment method: bank transfers close earlier than QR and B2B."""
         return self.transfer_deadline if method == "transfer" else self.online_payment_deadline
+
+    @property
+    def transfer_grace_ends(self):
+        """Until when finance may still accept a bank transfer made in time (the transfer
+        deadline plus ``transfer_grace_days``)."""
+        return self.transfer_deadline + timedelta(days=self.transfer_grace_days)
 
 
 class EntryPeriod(EnglishNamed, models.Model):

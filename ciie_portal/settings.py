@@ -442,6 +442,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credentials.tasks.orders_expire",
         "schedule": timedelta(minutes=1),
     },
+    # Reminders to pay before an order's window ends and before each method's deadline
+    # (credentials.orders.reminders); each sent once per order and deadline.
+    "credential-payment-reminders": {
+        "task": "credentials.tasks.payment_reminders",
+        "schedule": timedelta(minutes=1),
+    },
     "invoices-issue-pending": {
         "task": "invoicing.tasks.invoices_issue_pending",
         "schedule": timedelta(minutes=5),

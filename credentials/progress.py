@@ -10,9 +10,11 @@ from registration.progress import (
     register_admissions,
     register_credential_progress,
     register_past_orders,
+    register_payment_deadline,
 )
 
 from .entry.selectors import admissions
+from .orders.reminders import unit_next_payment_deadline
 from .orders.selectors import orders_of_past_units
 
 
@@ -40,3 +42,4 @@ def register() -> None:
     register_credential_progress(credential_progress)
     register_admissions(gate_admissions)
     register_past_orders(orders_of_past_units)
+    register_payment_deadline(unit_next_payment_deadline)

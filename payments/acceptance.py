@@ -21,16 +21,18 @@ from ciie_portal.audit import audit_record
 from credentials.models import CredentialOrder
 from credentials.orders.services import order_mark_paid, order_payer_refusal
 
+from .grace import grace_over
 from .models import PAYMENT_STATES, Method, Payment, TransferRemittance
 
 #: The kinds of ``Refusal``, in the order they are reported.
-AMOUNT, PAYMENT, ORDER, PAYER, DEADLINE, WINDOW = (
+AMOUNT, PAYMENT, ORDER, PAYER, DEADLINE, WINDOW, GRACE = (
     "amount",
     "payment",
     "order",
     "payer",
     "deadline",
     "window",
+    "grace",
 )
 
 
@@ -52,6 +54,8 @@ def money_refusals(
     paid_on_or_at: date | datetime | None,
     payment: Payment | None = None,
     remitted: bool = False,
+    check_window: bool = True,
+    now: datetime | None = None,
 ) -> list[Refusal]:
     """Every reason ``amount`` paid by ``method`` cannot be accepted for ``order``; none if it
     can. The order (and ``payment``, when the money is for one) are locked by the caller.
@@ -60,6 +64,12 @@ def money_refusals(
     method's deadline and the order's window, a day (a bank's booking date) with their days in
     Beijing; None when the time was checked already (a remittance is refused after the deadline
     when it is submitted). ``remitted``: the amount is what the payer says was remitted.
+    ``check_window``: False for a transfer whose remittance was submitted in the window (the
+    bank may book it a day later; its deadline still counts).
+
+    A bank transfer for an order whose window has ended is accepted only within the edition's
+    grace for transfers (``payments.grace``): after it, the money is flagged. ``now``: when
+    the money is being accepted (default: now).
     """
     reasons = []
     if amount != order.total or (payment is not None and payment.amount != order.total):
@@ -98,8 +108,18 @@ def money_refusals(
             deadline, window = timezone.localdate(deadline), timezone.localdate(window)
         if paid_on_or_at > deadline:
             reasons.append(Refusal(DEADLINE, _("Paid after the deadline for this payment method.")))
-        if paid_on_or_at > window:
+        if check_window and paid_on_or_at > window:
             reasons.append(Refusal(WINDOW, _("Paid after the order's payment window ended.")))
+    now = now or timezone.now()
+    if (
+        method == Method.TRANSFER
+        and order.status == CredentialOrder.Status.PENDING_PAYMENT
+        and order.expires_at <= now
+        and grace_over(order, now)
+    ):
+        reasons.append(
+            Refusal(GRACE, _("Finance's grace for bank transfers of this edition has ended."))
+        )
     return reasons
 
 
@@ -111,6 +131,8 @@ def money_refusal(
     paid_on_or_at: date | datetime | None,
     payment: Payment | None = None,
     remitted: bool = False,
+    check_window: bool = True,
+    now: datetime | None = None,
 ) -> str:
     """``money_refusals`` as one text; "" when the money may be accepted."""
     refusals = money_refusals(
@@ -120,19 +142,32 @@ def money_refusal(
         paid_on_or_at=paid_on_or_at,
         payment=payment,
         remitted=remitted,
+        check_window=check_window,
+        now=now,
     )
     return " ".join(refusal.text for refusal in refusals)
 
 
-def remittance_refusal(payment: Payment, remittance: TransferRemittance) -> str:
-    """Why finance cannot confirm the transfer ``payment``, or "" if it can. Rows locked."""
+def remittance_refusal(
+    payment: Payment,
+    remittance: TransferRemittance,
+    value_date: date | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Why finance cannot confirm the transfer ``payment``, or "" if it can. Rows locked.
+
+    ``value_date``: the day the bank booked the money, when a statement shows it: after the
+    transfer deadline it is late (the remittance was submitted in the window, so the window
+    is not asked again)."""
     return money_refusal(
         order=payment.order,
         amount=remittance.amount,
         method=Method.TRANSFER,
-        paid_on_or_at=None,
+        paid_on_or_at=value_date,
         payment=payment,
         remitted=True,
+        check_window=False,
+        now=now,
     )
 
 
@@ -165,11 +200,13 @@ def payment_accept(
     confirmed_at: datetime,
     paid_at: datetime,
     reason: str = "",
+    reopen: bool = False,
     **also_set,
 ) -> None:
     """The money is accepted: ``payment`` is confirmed and its order paid. The caller holds the
     row locks of both and read ``payment.order`` under its lock (every way money arrives does),
-    so the order is not read again."""
+    so the order is not read again. ``reopen``: a closed order paid within the grace for
+    transfers (``payments.grace``; the caller checked ``order_reopen_refusal``)."""
     PAYMENT_STATES.move(
         payment,
         Payment.Status.CONFIRMED,
@@ -179,7 +216,7 @@ def payment_accept(
         received_amount=received_amount,
         **also_set,
     )
-    order_mark_paid(order=payment.order, actor=actor, paid_at=paid_at, locked=True)
+    order_mark_paid(order=payment.order, actor=actor, paid_at=paid_at, locked=True, reopen=reopen)
 
 
 def payment_flag(

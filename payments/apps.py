@@ -13,6 +13,9 @@ class PaymentsConfig(AppConfig):
         from .list_filters import register as register_list_filters  # 按支付状态
 
         register_list_filters()
+        from .grace import register as register_grace  # orders held open for finance
+
+        register_grace()
         from .exports import register as register_exports  # scheduled exports (finance)
 
         register_exports()

@@ -2,7 +2,7 @@
 
 import json
 import math
-from datetime import datetime
+from datetime import date, datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -389,18 +389,25 @@ def _transfer_locked(payment_id: int) -> Payment | None:
     )
 
 
-def transfer_confirm(*, payment_id: int, actor, now: datetime | None = None) -> str:
+def transfer_confirm(
+    *, payment_id: int, actor, now: datetime | None = None, value_date: date | None = None
+) -> str:
     """Finance saw the money arrive: confirm the transfer and mark the order paid, under the
     same row locks as a gateway's notification. Returns "confirmed", "flagged" (the amount or
     the order does not fit: kept for finance, not confirmed) or "skipped" (not a transfer
-    awaiting confirmation, e.g. confirmed meanwhile by someone else)."""
+    awaiting confirmation, e.g. confirmed meanwhile by someone else).
+
+    ``value_date``: the day the bank booked the money, when it was matched from a statement
+    (after the transfer deadline the money is late: flagged). Within the edition's grace for
+    transfers finance confirms a remittance submitted in time even after its order's window
+    ended; after the grace it is flagged (``payments.grace``)."""
     now = now or timezone.now()
     with transaction.atomic():
         payment = _transfer_locked(payment_id)
         if payment is None or payment.status != Payment.Status.CREATED:
             return "skipped"
         remittance = TransferRemittance.objects.get(payment=payment)
-        refusal = remittance_refusal(payment, remittance)
+        refusal = remittance_refusal(payment, remittance, value_date, now)
         if refusal:
             payment_flag(
                 payment=payment,

@@ -34,10 +34,12 @@ from django.utils.translation import gettext as _
 from ciie_portal.audit import audit_record, audit_record_bulk
 from ciie_portal.states import StateMachine, TransitionError
 from credentials.models import CredentialOrder
+from credentials.orders.services import order_reopen_refusal
 
 from .acceptance import (
     AMOUNT,
     DEADLINE,
+    GRACE,
     ORDER,
     PAYER,
     PAYMENT,
@@ -48,6 +50,7 @@ from .acceptance import (
     payment_record,
     remittance_refusal,
 )
+from .grace import booked_in_time, grace_over
 from .models import BankStatement, Method, Payment, StatementEntry, TransferRemittance
 from .services import _transfer_locked, transfer_confirm
 from .statement_files import (
@@ -303,14 +306,28 @@ def _flagged_payment(entry, order, reason: str, *, actor, now) -> Payment:
 
 #: A bank row reports its first concern only: the amount, else the order's state, else lateness
 #: and then who pays (``acceptance.money_refusals`` checks them all, in its own order).
-_CONCERNS = ((AMOUNT,), (PAYMENT,), (ORDER,), (DEADLINE, WINDOW, PAYER))
+_CONCERNS = ((AMOUNT,), (PAYMENT,), (ORDER,), (DEADLINE, WINDOW, GRACE, PAYER))
 
 
-def _refusal(entry: StatementEntry, order: CredentialOrder) -> str:
-    """Why ``entry``'s money cannot be accepted for ``order`` (locked), or "" if it can."""
+def _closed_in_grace(entry: StatementEntry, order: CredentialOrder, now) -> bool:
+    """The order was closed when its window ended, but the bank booked this money on or before
+    the transfer deadline and in the window, and finance's grace is not over: it may still pay
+    the order (``payments.grace``)."""
+    return (
+        order.status == CredentialOrder.Status.CLOSED
+        and booked_in_time(order, entry.booked_on)
+        and not grace_over(order, now)
+    )
+
+
+def _refusal(entry: StatementEntry, order: CredentialOrder, *, reopen: bool = False) -> str:
+    """Why ``entry``'s money cannot be accepted for ``order`` (locked), or "" if it can.
+    ``reopen``: the order's being closed is no reason (``_closed_in_grace``)."""
     refusals = money_refusals(
         order=order, amount=entry.amount, method=Method.TRANSFER, paid_on_or_at=entry.booked_on
     )
+    if reopen:
+        refusals = [refusal for refusal in refusals if refusal.kind != ORDER]
     for kinds in _CONCERNS:
         texts = [refusal.text for kind in kinds for refusal in refusals if refusal.kind == kind]
         if texts:
@@ -335,10 +352,12 @@ def _settle(entry, order, *, actor, now, check_payer: bool, reason: str = "") ->
                 % {"payer": entry.payer_name, "remitter": remittance.payer_name},
             )
         payment = _transfer_locked(awaiting.pk)
-        refusal = remittance_refusal(payment, remittance)
+        refusal = remittance_refusal(payment, remittance, entry.booked_on)
         if refusal and payment.flagged and refusal in payment.flag_reason:
             return _queue(entry, refusal)  # flagged on an earlier run: once is enough
-        result = transfer_confirm(payment_id=payment.pk, actor=actor, now=now)
+        result = transfer_confirm(
+            payment_id=payment.pk, actor=actor, now=now, value_date=entry.booked_on
+        )
         if result != "confirmed":
             return _queue(
                 entry,
@@ -390,13 +409,17 @@ def _settle(entry, order, *, actor, now, check_payer: bool, reason: str = "") ->
             )
             return "linked"
 
-    refusal = _refusal(entry, order)
+    reopen = _closed_in_grace(entry, order, now)
+    refusal = _refusal(entry, order, reopen=reopen)
+    if not refusal and reopen:
+        refusal = order_reopen_refusal(order)
     if refusal:
         payment = _flagged_payment(entry, order, refusal, actor=actor, now=now)
         _link(entry, payment, actor=actor, now=now, note=refusal, reason=reason)
         return "flagged"
 
-    # Pending, in time, and no remittance: the bank's row is the evidence.
+    # Pending (or closed, the money booked in time and the grace not over), and no remittance:
+    # the bank's row is the evidence.
     payment = _payment_record(entry, order, actor=actor, now=now)
     payment_accept(
         payment=payment,
@@ -404,7 +427,10 @@ def _settle(entry, order, *, actor, now, check_payer: bool, reason: str = "") ->
         actor=actor,
         confirmed_at=now,
         paid_at=now,
-        reason=_("Bank transfer found in the bank statement."),
+        reason=_("Bank transfer booked by the deadline, paid within finance's grace.")
+        if reopen
+        else _("Bank transfer found in the bank statement."),
+        reopen=reopen,
     )
     _link(
         entry,

@@ -73,3 +73,22 @@ def past_orders(units) -> list[dict]:
         for unit_id, rows in provider(units).items():
             orders.setdefault(unit_id, []).extend(rows)
     return [{"unit": unit, "orders": orders.get(unit.pk, [])} for unit in units]
+
+
+_deadline_providers: list[Callable] = []
+
+
+def register_payment_deadline(provider: Callable) -> Callable:
+    """Register the provider of the unit's next payment deadline (the app that makes orders
+    registers it): ``provider(unit)`` returns ``{"at": datetime, "kind": str, "number": str}``
+    or None."""
+    if provider not in _deadline_providers:
+        _deadline_providers.append(provider)
+    return provider
+
+
+def next_payment_deadline(unit) -> dict | None:
+    """The nearest payment deadline of ``unit`` still ahead; None without one (or without a
+    provider)."""
+    found = [d for d in (provider(unit) for provider in _deadline_providers) if d]
+    return min(found, key=lambda d: d["at"]) if found else None

@@ -4,7 +4,7 @@ from ciie_portal.models import SideEvent
 from ciie_portal.sql_once import WrittenOnce
 
 from .models import Unit, Visitor
-from .progress import credential_counts, past_orders
+from .progress import credential_counts, next_payment_deadline, past_orders
 
 S = Visitor.Status
 
@@ -131,4 +131,6 @@ def unit_progress(unit: Unit) -> dict:
         ),
         # 往届订单: per earlier edition, its orders (the credentials app fills them in).
         "past_units": past_orders(list(earlier_units(unit))),
+        # The nearest payment deadline still ahead (the credentials app says which).
+        "next_payment_deadline": next_payment_deadline(unit),
     }

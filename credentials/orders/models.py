@@ -230,6 +230,8 @@ ORDER_STATES = StateMachine(
         _O.PENDING_PAYMENT: {_O.PAID, _O.CANCELLED, _O.CLOSED},
         _O.PAID: set(),  # refunds are separate ledgers (payments app), not order states
         _O.CANCELLED: set(),
-        _O.CLOSED: set(),
+        # Closed, yet paid: money made in time (a transfer booked by the deadline) accepted in
+        # the edition's grace for transfers, only through ``services.order_mark_paid(reopen=…)``.
+        _O.CLOSED: {_O.PAID},
     },
 )

@@ -22,6 +22,7 @@ from delegations.models import DelegationContact
 from registration.models import VISITOR_STATES, Unit, Visitor
 
 from .fees import ZERO, line_fee
+from .holds import held_open_q
 from .models import ORDER_STATES, CredentialOrder, OrderLine, new_order_number
 
 # Orders closed per transaction by the expiry job: keeps each lock short during the rush.
@@ -193,7 +194,9 @@ def orders_expire(*, now: datetime | None = None) -> int:
 
     Set-based, in batches; each batch is one transaction with one audit INSERT. An order being
     paid at this very moment is locked by the payment and skipped (``skip_locked``): if the
-    payment fails, the next run closes it.
+    payment fails, the next run closes it. An order held open (``holds.held_open_q``: a bank
+    transfer's remittance submitted before the transfer deadline, finance not yet decided, the
+    edition's grace not over) is skipped until finance decides or the grace ends.
     """
     now = now or timezone.now()
     closed = 0
@@ -202,15 +205,9 @@ def orders_expire(*, now: datetime | None = None) -> int:
             batch = list(
                 CredentialOrder.objects.select_for_update(skip_locked=True)
                 .filter(status=Status.PENDING_PAYMENT, expires_at__lte=now)
-                # A bank transfer awaiting finance keeps its order open: the money may be on
-                # its way. (payments refers to this app, not the other way round.) One filter()
-                # call, so that method and status are of the same payment: a failed transfer
-                # beside a started QR payment does not keep the order open.
-                .exclude(
-                    pk__in=CredentialOrder.objects.filter(
-                        payments__method="transfer", payments__status="created"
-                    ).values("pk")
-                )
+                # A remittance submitted in time keeps its order open until finance decides,
+                # within the edition's grace (``holds``: the payments app says which).
+                .exclude(held_open_q(now))
                 .order_by("expires_at", "pk")
                 .values_list("pk", flat=True)[:EXPIRE_BATCH]
             )
@@ -248,8 +245,56 @@ def order_payer_refusal(order: CredentialOrder) -> str:
     return unit_refusal(Unit.objects.only("name", "status").get(pk=order.unit_id))
 
 
+def order_reopen_refusal(order: CredentialOrder) -> str:
+    """Why the closed ``order`` cannot be paid late (money made in time, accepted within the
+    edition's grace for transfers: ``payments.grace``), or "" if it can.
+
+    Only a unit's order closed when its window ended, whose visitors all still await payment
+    and are in no other open order: then paying it changes nothing anyone else relies on. A
+    delegation's order is not reopened (its secretariat makes a new one).
+    """
+    if order.status != Status.CLOSED:
+        return _("Order %(number)s is not closed.") % {"number": order.number}
+    if order.is_delegation_order:
+        return _("A delegation's closed order is not reopened.")
+    visitors = OrderLine.objects.filter(order=order).values("visitor_id")
+    if OrderLine.objects.filter(visitor_id__in=visitors, open=True).exists():
+        return _("Some visitors of order %(number)s were ordered again after it closed.") % {
+            "number": order.number
+        }
+    if (
+        Visitor.objects.filter(pk__in=visitors)
+        .exclude(status=Visitor.Status.PENDING_PAYMENT)
+        .exists()
+    ):
+        return _("Some visitors of order %(number)s no longer await payment.") % {
+            "number": order.number
+        }
+    return ""
+
+
+def _reopen_lines(order: CredentialOrder) -> None:
+    """The closed order's lines are open again, under its visitors' row locks; refused (and
+    nothing written) when they cannot be (``order_reopen_refusal``)."""
+    list(
+        Visitor.objects.select_for_update(of=("self",))
+        .filter(pk__in=OrderLine.objects.filter(order=order).values("visitor_id"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    refusal = order_reopen_refusal(order)
+    if refusal:
+        raise ValidationError(refusal)
+    OrderLine.objects.filter(order=order).update(open=True)
+
+
 def order_mark_paid(
-    *, order: CredentialOrder, actor, paid_at: datetime | None = None, locked: bool = False
+    *,
+    order: CredentialOrder,
+    actor,
+    paid_at: datetime | None = None,
+    locked: bool = False,
+    reopen: bool = False,
 ) -> CredentialOrder:
     """The order was paid: its visitors go from 待支付 to 待审核 and the unit is told.
 
@@ -262,6 +307,10 @@ def order_mark_paid(
 
     ``locked``: the caller holds the order's row lock in its transaction and read ``order``
     under it, so it is not read again.
+
+    ``reopen``: the caller found money made in time for a closed order, within the edition's
+    grace for transfers (``payments.grace``): the order is paid after all, its lines open
+    again, where ``order_reopen_refusal`` allows (else ValidationError, nothing written).
     """
     refused = None
     # No savepoint: in the caller's transaction that transaction is the unit of work (an
@@ -275,11 +324,27 @@ def order_mark_paid(
             )
         if order.status == Status.PAID:
             return order
-        try:
-            ORDER_STATES.move(order, Status.PAID, actor=actor, paid_at=paid_at or timezone.now())
-        except TransitionError as error:
-            refused = error  # nothing was written: raised after the block
+        closed_refusal = ""
+        if order.status == Status.CLOSED:
+            # Only money made in time, within the grace (the caller says so), pays a closed
+            # order; the check comes before anything is written.
+            closed_refusal = (
+                order_reopen_refusal(order)
+                if reopen
+                else _("Order %(number)s is closed: it cannot be paid.") % {"number": order.number}
+            )
+        if closed_refusal:
+            refused = TransitionError(closed_refusal)  # nothing was written
         else:
+            if order.status == Status.CLOSED:
+                _reopen_lines(order)
+            try:
+                ORDER_STATES.move(
+                    order, Status.PAID, actor=actor, paid_at=paid_at or timezone.now()
+                )
+            except TransitionError as error:
+                refused = error  # nothing was written: raised after the block
+        if refused is None:
             if order.is_delegation_order:
                 _tell_delegation_paid(order)
             else:

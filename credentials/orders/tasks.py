@@ -22,3 +22,20 @@ def orders_expire_task():
     from .services import orders_expire
 
     return orders_expire()
+
+
+@shared_task(
+    name="credentials.tasks.payment_reminders",
+    acks_late=True,
+    soft_time_limit=50,
+    time_limit=60,
+    **RETRYING,
+)
+def payment_reminders_task():
+    """Send the payment reminders due now (run every minute by beat).
+
+    Safe to run twice or to overlap: each reminder's notice key is sent once.
+    """
+    from .reminders import payment_reminders_send
+
+    return payment_reminders_send()

@@ -363,6 +363,11 @@ def _cancelled(order, actor):
 
 def _closed(order, actor):
     orders_expire(now=order.expires_at)
+    # Finance's grace for transfers is over (within it, money booked in time still pays a
+    # closed order: test_transfer_grace.py).
+    type(order.edition).objects.filter(pk=order.edition_id).update(
+        transfer_deadline=timezone.now() - timedelta(days=10), transfer_grace_days=3
+    )
 
 
 def _paid(order, actor):
