@@ -103,7 +103,7 @@ def payment_reminders_send(*, now: datetime | None = None) -> int:
             "deadline": local_text(deadline),
             "method": kind,
         }
-        notices += both_channels(
+        both = both_channels(
             key=key,
             event="payment_reminder",
             template="payment_reminder_window" if kind == "window" else "payment_reminder_deadline",
@@ -111,7 +111,8 @@ def payment_reminders_send(*, now: datetime | None = None) -> int:
             mobile=unit.contact_mobile,
             email=unit.contact_email,
         )
-        sent += 1
+        notices += both
+        sent += bool(both)  # a unit without a contact mobile or email cannot be reminded
     # Every reminder's SMS and email in one INSERT, their delivery tasks in another.
     notices_send(notices)
     return sent

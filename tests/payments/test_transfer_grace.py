@@ -14,7 +14,7 @@ from credentials.orders.services import order_create, orders_expire
 from payments.models import Payment, StatementEntry
 from payments.services import transfer_confirm, transfer_reject
 from registration.models import Visitor
-from tests.payments.factories import pending_order
+from tests.payments.factories import open_for_payment, pending_order
 from tests.payments.test_statements import (
     _in_english,  # noqa: F401 (autouse fixture)
     _private_media,  # noqa: F401 (autouse fixture)
@@ -22,12 +22,16 @@ from tests.payments.test_statements import (
     csv_file,
     fresh,
     imported,
-    payable,  # noqa: F401 (fixture)
     row,
 )
 
 S = CredentialOrder.Status
 M = StatementEntry.Match
+
+
+@pytest.fixture
+def payable(edition):
+    return open_for_payment(edition)
 
 
 def set_deadline(edition, deadline, grace_days=3):
