@@ -115,7 +115,13 @@ class EditionForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Defaults (a year; 90 days) when left empty.
-        for name in ("retention_days", "archive_days"):
+        for name in (
+            "retention_days",
+            "archive_days",
+            "reminder_before_order_expiry",
+            "reminder_before_deadline",
+            "transfer_grace_days",
+        ):
             if name in self.fields:
                 self.fields[name].required = False
 
@@ -126,6 +132,21 @@ class EditionForm(forms.ModelForm):
     def clean_archive_days(self):
         value = self.cleaned_data.get("archive_days")
         return 90 if value is None else value
+
+    def _default_when_empty(self, name):
+        # The payment reminders' lead times and the transfer grace (Edition fields added later
+        # than the others): left out of a form or empty, the model's default.
+        value = self.cleaned_data.get(name)
+        return Edition._meta.get_field(name).get_default() if value is None else value
+
+    def clean_reminder_before_order_expiry(self):
+        return self._default_when_empty("reminder_before_order_expiry")
+
+    def clean_reminder_before_deadline(self):
+        return self._default_when_empty("reminder_before_deadline")
+
+    def clean_transfer_grace_days(self):
+        return self._default_when_empty("transfer_grace_days")
 
     auto_approve_categories = forms.MultipleChoiceField(
         label=_("unit categories approved automatically"),

@@ -627,6 +627,39 @@ class Season(RuleBasedStateMachine):
                 actor=self.c["finance"],
             )
 
+    @precondition(lambda self: self._exists(CredentialOrder, status=O.CLOSED))
+    @rule(data=st.data())
+    def a_transfer_booked_in_time_arrives_after_its_order_closed(self, data):
+        """The bank booked the money the day the order was made; the statement comes in after
+        the order closed: within finance's grace it pays the order if its visitors are free,
+        else it is flagged."""
+        order = self._pick(
+            data,
+            CredentialOrder.objects.filter(
+                edition=self.edition, status=O.CLOSED, unit__isnull=False
+            ).order_by("pk"),
+        )
+        if order is None:
+            return
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(STATEMENT_HEADERS)
+        writer.writerow(
+            [timezone.localdate(order.created_at).isoformat(), f"B{self._next()}",
+             order.payer.name, "6217000012345678", "", f"{order.total}", "",
+             f"货款 {order.number}"]
+        )  # fmt: skip
+        statement = statement_upload(
+            upload=SimpleUploadedFile("流水.csv", buffer.getvalue().encode(), "text/csv"),
+            actor=self.c["finance"],
+        )
+        self._try(
+            statement_import,
+            statement_id=statement.pk,
+            columns=statement.mapping["columns"],
+            actor=self.c["finance"],
+        )
+
     @precondition(
         lambda self: self._exists(
             Visitor, paid_by_delegation=True, status__in=[V.PENDING_REVIEW, V.REVIEW_PASSED]
@@ -977,6 +1010,26 @@ class Season(RuleBasedStateMachine):
             (lines_paid["total"] or Decimal("0")) - paid_out
         )
         assert paid_out <= sum(per_order.values(), Decimal("0"))
+
+    @invariant()
+    def no_transfer_submitted_in_time_loses_its_order_while_finance_has_not_decided(self):
+        """An order with a remittance submitted before the transfer deadline is not closed
+        while finance has not decided and the edition's grace is not over."""
+        self.edition.refresh_from_db(fields=["transfer_deadline", "transfer_grace_days"])
+        if timezone.now() >= self.edition.transfer_grace_ends:
+            return
+        assert not CredentialOrder.objects.filter(
+            edition=self.edition,
+            status__in=[O.CLOSED],
+            payments__method="transfer",
+            payments__status=Payment.Status.CREATED,
+            payments__remittance__submitted_at__lte=F("edition__transfer_deadline"),
+        ).exists()
+        # A closed order paid late was paid by money booked in time, with its lines open again.
+        for order in CredentialOrder.objects.filter(
+            edition=self.edition, status=O.PAID, closed_at__isnull=False
+        ):
+            assert order.lines.filter(open=False).count() == 0, order
 
     @invariant()
     def refunds_wait_for_reversed_invoices_and_numbers_have_no_gaps(self):
