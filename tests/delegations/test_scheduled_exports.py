@@ -12,7 +12,8 @@ from django.contrib.auth.models import Group
 from django.core import mail as outbox
 from django.core import signing
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from openpyxl import load_workbook
 
 from ciie_portal.models import AuditEntry
@@ -78,6 +79,11 @@ def sheet_of(message):
 
 def values(sheet):
     return [list(row) for row in sheet.iter_rows(values_only=True)]
+
+
+def subscribed(**fields):
+    """A subscription as the page makes it, by a subscriber who reads English."""
+    return ExportSubscription.objects.create(**{"language": "en", **fields})
 
 
 def pending_lock(unit, **changes):
@@ -159,7 +165,7 @@ def test_a_subscriber_stops_only_their_own_subscription(client, secretary, other
 
 
 def test_the_link_asks_first_and_stops_on_post_without_signing_in(client, secretary):
-    subscription = ExportSubscription.objects.create(
+    subscription = subscribed(
         user=secretary, export_key="visitors_awaiting_lock", frequency="daily"
     )
     url = f"{PAGE}unsubscribe/{unsubscribe_token(subscription)}/"
@@ -177,10 +183,8 @@ def test_the_link_asks_first_and_stops_on_post_without_signing_in(client, secret
 
 
 def test_a_tampered_or_foreign_token_stops_nothing(client, secretary, other_secretary):
-    mine = ExportSubscription.objects.create(
-        user=secretary, export_key="visitors_awaiting_lock", frequency="daily"
-    )
-    theirs = ExportSubscription.objects.create(
+    mine = subscribed(user=secretary, export_key="visitors_awaiting_lock", frequency="daily")
+    theirs = subscribed(
         user=other_secretary, export_key="visitors_awaiting_lock", frequency="daily"
     )
     token = unsubscribe_token(mine)
@@ -218,9 +222,7 @@ def test_the_export_follows_the_secretarys_delegation_when_it_changes(
     ours = pending_lock(unit, name="广州访客")
     theirs = pending_lock(other_unit, name="浙江访客")
     VisitorFactory(unit=unit, status=Visitor.Status.SUBMITTED, name="未提交锁定")
-    ExportSubscription.objects.create(
-        user=secretary, export_key="visitors_awaiting_lock", frequency="daily"
-    )
+    subscribed(user=secretary, export_key="visitors_awaiting_lock", frequency="daily")
     frozen(MORNING)
     run_beat(django_capture_on_commit_callbacks)
     [first] = outbox.outbox
@@ -238,6 +240,20 @@ def test_the_export_follows_the_secretarys_delegation_when_it_changes(
     assert [row[1] for row in values(sheet_of(second))[1:]] == [theirs.name]
 
 
+def test_the_export_is_in_the_language_of_the_subscriber(
+    client, secretary, with_email, unit, frozen, django_capture_on_commit_callbacks
+):
+    pending_lock(unit)
+    client.force_login(secretary)  # the staff pages are Chinese by default
+    subscribe(client, "visitors_awaiting_lock")
+    assert ExportSubscription.objects.get(user=secretary).language == "zh-hans"
+    frozen(MORNING)
+    run_beat(django_capture_on_commit_callbacks)
+    with translation.override("zh-hans"):
+        titles = [gettext("reference number"), gettext("full name")]
+    assert values(sheet_of(outbox.outbox[0]))[0][:2] == titles
+
+
 def test_cells_that_would_be_formulas_are_escaped(
     secretary, with_email, edition, guangzhou, frozen, django_capture_on_commit_callbacks
 ):
@@ -245,9 +261,7 @@ def test_cells_that_would_be_formulas_are_escaped(
     names = ['=HYPERLINK("http://evil.example","x")', "+86 139", "-5+3"]
     for name in names:
         pending_lock(unit, name=name)
-    ExportSubscription.objects.create(
-        user=secretary, export_key="visitors_awaiting_lock", frequency="daily"
-    )
+    subscribed(user=secretary, export_key="visitors_awaiting_lock", frequency="daily")
     frozen(MORNING)
     run_beat(django_capture_on_commit_callbacks)
     sheet = sheet_of(outbox.outbox[0])
@@ -261,12 +275,8 @@ def test_sent_once_per_period_however_often_the_task_runs(
     secretary, with_email, unit, frozen, django_capture_on_commit_callbacks
 ):
     pending_lock(unit)
-    daily = ExportSubscription.objects.create(
-        user=secretary, export_key="visitors_awaiting_lock", frequency="daily"
-    )
-    ExportSubscription.objects.create(
-        user=secretary, export_key="delegation_overview", frequency="weekly", weekday=4
-    )
+    daily = subscribed(user=secretary, export_key="visitors_awaiting_lock", frequency="daily")
+    subscribed(user=secretary, export_key="delegation_overview", frequency="weekly", weekday=4)
     frozen(MORNING.replace(hour=6, minute=5))
     run_beat(django_capture_on_commit_callbacks)
     assert outbox.outbox == []  # before 07:00 Beijing time
@@ -293,7 +303,7 @@ def test_a_send_task_delivered_twice_sends_once(
 ):
     from registration.exports import export_subscription_send
 
-    subscription = ExportSubscription.objects.create(
+    subscription = subscribed(
         user=secretary, export_key="visitors_awaiting_lock", frequency="daily"
     )
     frozen(MORNING)
@@ -309,7 +319,7 @@ def test_nothing_is_sent_after_the_permission_is_lost(
     secretary, with_email, unit, frozen, django_capture_on_commit_callbacks
 ):
     pending_lock(unit)
-    subscription = ExportSubscription.objects.create(
+    subscription = subscribed(
         user=secretary, export_key="visitors_awaiting_lock", frequency="daily"
     )
     secretary.groups.remove(Group.objects.get(name=SECRETARY))
@@ -325,9 +335,7 @@ def test_nothing_is_sent_after_the_permission_is_lost(
 def test_nothing_is_sent_to_a_secretary_without_a_delegation(
     secretary, with_email, unit, frozen, django_capture_on_commit_callbacks
 ):
-    subscription = ExportSubscription.objects.create(
-        user=secretary, export_key="delegation_overview", frequency="daily"
-    )
+    subscription = subscribed(user=secretary, export_key="delegation_overview", frequency="daily")
     Secretary.objects.filter(user=secretary).delete()
     frozen(MORNING)
     run_beat(django_capture_on_commit_callbacks)
@@ -376,12 +384,8 @@ def test_finance_gets_the_transfers_awaiting_confirmation(
 
     open_for_payment(edition)
     payment = submitted(unit, contact)
-    ExportSubscription.objects.create(
-        user=finance, export_key="transfers_to_confirm", frequency="daily"
-    )
-    ExportSubscription.objects.create(
-        user=finance, export_key="refunds_to_approve", frequency="daily"
-    )
+    subscribed(user=finance, export_key="transfers_to_confirm", frequency="daily")
+    subscribed(user=finance, export_key="refunds_to_approve", frequency="daily")
     frozen(MORNING)
     run_beat(django_capture_on_commit_callbacks)
     by_subject = {message.subject: message for message in outbox.outbox}
