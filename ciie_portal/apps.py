@@ -15,3 +15,4 @@ class CiiePortalConfig(AppConfig):
         # The current edition, its entry periods and the privacy policy in force are kept in
         # the shared cache (read on every request).
         read_cache.forget_on_change("edition", Edition, EntryPeriod, PrivacyPolicy)
+        from . import ops_figures  # noqa: F401  (registers the portal's figures)
