@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Notice, OutboxMessage
+from .ops import broker
 from .ops.figures import Figure, Sample, Scope, register_figure
 
 # Notices not sent yet. Counting sent ones would read every notice of the edition: the sent
@@ -64,6 +65,21 @@ def outbox_oldest_waiting(scope: Scope) -> list[Sample]:
     return [Sample({}, max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)]
 
 
+def celery_queue_length(scope: Scope) -> list[Sample]:
+    """Messages waiting in each Celery queue (nothing without a Redis broker)."""
+    read = broker.queue_lengths()
+    if read is None:
+        return []
+    lengths, _unacked = read
+    return [Sample({"queue": name}, length) for name, length in lengths.items()]
+
+
+def celery_unacked(scope: Scope) -> list[Sample]:
+    """Messages a worker has taken and not acknowledged yet (running or reserved tasks)."""
+    read = broker.queue_lengths()
+    return [] if read is None else [Sample({}, read[1])]
+
+
 def _notice_list(query: str):
     def url(scope: Scope) -> str:
         return reverse("admin:ciie_portal_notice_changelist") + query
@@ -108,6 +124,24 @@ def register() -> None:
             help="Seconds the oldest due outbox message has waited to be published.",
             compute=outbox_oldest_waiting,
             unit="seconds",
+        )
+    )
+    register_figure(
+        Figure(
+            name="celery_queue_length",
+            label=_("Tasks waiting in the Celery queues"),
+            help="Messages waiting in each Celery queue of the Redis broker.",
+            compute=celery_queue_length,
+            unit="count",
+        )
+    )
+    register_figure(
+        Figure(
+            name="celery_tasks_unacked",
+            label=_("Tasks taken by workers, not finished"),
+            help="Messages taken by Celery workers and not acknowledged yet.",
+            compute=celery_unacked,
+            unit="count",
         )
     )
 

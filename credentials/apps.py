@@ -25,3 +25,4 @@ class CredentialsConfig(AppConfig):
         from .cloning import register as register_cloners  # cloning an edition: entry rules
 
         register_cloners()
+        from . import ops_figures  # noqa: F401  (registers this app's operational figures)

@@ -19,3 +19,4 @@ class PaymentsConfig(AppConfig):
         from .exports import register as register_exports  # scheduled exports (finance)
 
         register_exports()
+        from . import ops_figures  # noqa: F401  (registers this app's operational figures)

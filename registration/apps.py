@@ -13,3 +13,4 @@ class RegistrationConfig(AppConfig):
         from .cloning import register as register_cloners  # cloning an edition: new codes
 
         register_cloners()
+        from . import ops_figures  # noqa: F401  (registers this app's operational figures)
