@@ -165,6 +165,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ciie_portal.metrics.MetricsMiddleware",  # Prometheus: requests, latency, queries by view
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "ciie_portal.middleware.PermissionsPolicyMiddleware",
@@ -326,7 +327,7 @@ if SESSION_COOKIE_SECURE:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
     # The container health check speaks plain HTTP from inside.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
     # Only the organiser knows whether every subdomain of its domain speaks HTTPS only
     # (`check --deploy` warns until these are set: security.W005, security.W021).
@@ -563,6 +564,15 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
 # A queued notice whose message has not been taken this long, while its queue is short, lost
 # its message (a broker restarted without persistence, a killed worker's prefetch): sent again.
 NOTICE_OVERDUE_SECONDS = env.int("NOTICE_OVERDUE_SECONDS", default=30)
+
+# --- Metrics and readiness (ciie_portal.metrics, ciie_portal.views_ops) -----------------------
+# /metrics answers a request with "Authorization: Bearer <METRICS_TOKEN>", or a direct one (not
+# through a proxy) from an address in METRICS_ALLOWED_IPS (CIDR, comma-separated); others get
+# a 404. With several processes (gunicorn workers, a Celery prefork pool) PROMETHEUS_MULTIPROC_DIR
+# (read by prometheus-client from the environment) names the directory their metrics meet in;
+# a worker with METRICS_PORT serves its own on that port (see gunicorn.conf.py, README).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = tuple(env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"]))
 
 LOGGING = {
     "version": 1,

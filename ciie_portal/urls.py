@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from . import views, views_privacy
+from . import views, views_ops, views_privacy
 from .two_factor.site import require_second_factor
 
 # Staff sign in with a password and a second factor (TOTP app or backup code) before any admin
@@ -15,6 +15,9 @@ admin.site.index_title = _("Administration")
 urlpatterns = [
     path("", include("delegations.urls_landing")),
     path("healthz", views.healthz, name="healthz"),
+    # Readiness (database, migrations, cache, broker), Prometheus metrics (ciie_portal.views_ops).
+    path("readyz", views_ops.readyz, name="readyz"),
+    path("metrics", views_ops.metrics_view, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
     # Content-Security-Policy violation reports (the policy's report-uri).
     path("csp-report/", views.csp_report, name="csp_report"),

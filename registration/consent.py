@@ -89,6 +89,8 @@ OPEN_VIEWS = frozenset(
         "registration:logout",
         "set_language",
         "healthz",
+        "readyz",
+        "metrics",
         "csp_report",
     }
 )

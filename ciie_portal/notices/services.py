@@ -17,6 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from ..inserts import insert_new
+from ..metrics import notices_sent as observe_sent
 from ..models import Edition, Notice
 from ..outbox import queue_length
 from .backends import NOT_SENT, UNKNOWN, email_lookup, get_sms_backend
@@ -267,6 +268,7 @@ def notice_deliver(*, notice_id: int) -> int | None:
         ),
         what=f"notice {notice.key} as sent",
     )
+    observe_sent([notice], timezone.now())
     return None
 
 
@@ -367,6 +369,7 @@ def _deliver_batch(notice_ids: list[int]) -> list[int]:
                 )
 
         _until_it_lands(record, what=f"{len(sent_ids)} notices as sent")
+        observe_sent([by_pk[pk] for pk in sent_ids], timezone.now())
     return left
 
 

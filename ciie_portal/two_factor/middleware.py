@@ -20,6 +20,8 @@ OPEN_VIEWS = frozenset(
         "admin:two_factor_enrol",
         "set_language",
         "healthz",
+        "readyz",
+        "metrics",
         "csp_report",
     }
 )
