@@ -4,12 +4,29 @@ from ciie_portal.models import SideEvent
 from ciie_portal.sql_once import WrittenOnce
 
 from .models import Unit, Visitor
+from .progress import EMPTY as NO_CREDENTIALS
 from .progress import credential_counts, next_payment_deadline, past_orders
 
 S = Visitor.Status
 
 
-def earlier_units(unit: Unit):
+def _earlier_units(account_id, number, **same_code):
+    return (
+        Unit.objects.filter(account_id=account_id, edition__number__lt=number, **same_code)
+        .select_related("edition")
+        .order_by("-edition__number", "-created_at")
+    )
+
+
+_EARLIER_BY_USCC = WrittenOnce(lambda account_id, number, uscc: _earlier_units(
+    account_id, number, uscc=uscc
+))  # fmt: skip
+_EARLIER_BY_ACCOUNT_NUMBER = WrittenOnce(lambda account_id, number, account_number: _earlier_units(
+    account_id, number, uscc="", account_number=account_number
+))  # fmt: skip
+
+
+def earlier_units(unit: Unit) -> list[Unit]:
     """The same organisation's units of earlier editions, latest edition first: the units of
     the unit's own account (bringing a unit forward keeps its account, so the whole chain of
     ``Unit.previous`` is among them) with the same USCC (or, without one, the same account
@@ -17,29 +34,35 @@ def earlier_units(unit: Unit):
     prove it holds the earlier account (``services._free_login_name`` archives that account),
     so it does not see the earlier account's orders."""
     if unit.account_id is None or not unit.login_name:
-        return Unit.objects.none()
-    same_code = (
-        {"uscc": unit.uscc} if unit.uscc else {"uscc": "", "account_number": unit.account_number}
-    )
-    return (
-        Unit.objects.filter(
-            account_id=unit.account_id,
-            edition__number__lt=unit.edition.number,
-            **same_code,
-        )
-        .select_related("edition")
-        .order_by("-edition__number", "-created_at")
+        return []
+    if unit.uscc:
+        return _EARLIER_BY_USCC.objects(unit.account_id, unit.edition.number, unit.uscc)
+    return _EARLIER_BY_ACCOUNT_NUMBER.objects(
+        unit.account_id, unit.edition.number, unit.account_number
     )
 
 
-def visitors_of_unit(unit: Unit):
-    """A unit's visitors for its lists: one query whatever their number."""
+def _visitors_of_unit(unit_id):
     return (
-        Visitor.objects.filter(unit=unit, join_pending=False)
+        Visitor.objects.filter(unit_id=unit_id, join_pending=False)
         # ``previous``: whether 证件复用 can be offered (``services.reuse_possible``).
         .select_related("entry_period", "address", "previous")
         .order_by("person_type", "created_at", "pk")
     )
+
+
+_VISITORS_OF_UNIT = WrittenOnce(_visitors_of_unit)
+
+
+def visitors_of_unit(unit: Unit):
+    """A unit's visitors for its lists: one query whatever their number."""
+    return _visitors_of_unit(unit.pk)
+
+
+def visitors_of_unit_list(unit: Unit, *, offset: int = 0, limit: int | None = None) -> list:
+    """``visitors_of_unit(unit)[offset:offset + limit]`` as a list, by SQL written once per
+    process and slice (``WrittenOnce.objects``)."""
+    return _VISITORS_OF_UNIT.objects(unit.pk, offset=offset, limit=limit)
 
 
 def _visitor_counts(unit_id):
@@ -79,10 +102,20 @@ def visitor_counts(unit: Unit) -> dict[str, int]:
     return {key: found.get(key, 0) for key in VISITOR_COUNT_KEYS}
 
 
+_SIDE_EVENTS = WrittenOnce(
+    lambda edition_id: SideEvent.objects.filter(edition_id=edition_id, open_to_visitors=True)
+)
+
+
 def unit_progress(unit: Unit) -> dict:
     """The eight steps of the dashboard (进度流程图), counted in one aggregate query."""
     counts = visitor_counts(unit)
-    made = credential_counts(Visitor.objects.filter(unit=unit))
+    # Only a visitor who passed review holds a valid credential: before one did, there is
+    # nothing for the credentials app to count (an invariant of the whole-season test).
+    if counts["passed"]:
+        made = credential_counts(Visitor.objects.filter(unit=unit))
+    else:
+        made = dict(NO_CREDENTIALS)
     submitted = counts["total"] - counts["saved"]
     U = Unit.Status
     steps = [
@@ -126,11 +159,11 @@ def unit_progress(unit: Unit) -> dict:
         "unit": unit,
         "steps": steps,
         "counts": counts,
-        "side_events": list(
-            SideEvent.objects.filter(edition_id=unit.edition_id, open_to_visitors=True)
-        ),
+        "side_events": _SIDE_EVENTS.objects(unit.edition_id),
         # 往届订单: per earlier edition, its orders (the credentials app fills them in).
-        "past_units": past_orders(list(earlier_units(unit))),
-        # The nearest payment deadline still ahead (the credentials app says which).
-        "next_payment_deadline": next_payment_deadline(unit),
+        "past_units": past_orders(earlier_units(unit)),
+        # The nearest payment deadline still ahead (the credentials app says which); only a
+        # unit with a visitor awaiting payment has one (an order to pay holds such visitors:
+        # an invariant of the whole-season test).
+        "next_payment_deadline": next_payment_deadline(unit) if counts["unpaid"] else None,
     }

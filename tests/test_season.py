@@ -26,7 +26,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -56,6 +56,7 @@ from credentials.models import (
 )
 from credentials.orders.delegation import delegation_order_create
 from credentials.orders.fees import FREE_LABELS, credential_fee
+from credentials.orders.reminders import orders_to_remind
 from credentials.orders.services import order_cancel, order_create, orders_expire
 from credentials.production.services import (
     credentials_revoke,
@@ -1104,6 +1105,27 @@ class Season(RuleBasedStateMachine):
         assert notices <= queued, notices - queued
         # A notice is "sending" only while a worker holds its lease.
         assert not Notice.objects.filter(status=Notice.Status.SENDING).exists()
+
+    @invariant()
+    def the_dashboard_asks_only_units_that_have_something_to_show(self):
+        """The dashboard counts credentials only for a unit with a visitor who passed review,
+        and looks for a payment deadline only when a visitor awaits payment
+        (``registration.selectors.unit_progress``): a valid credential's holder passed review,
+        and a unit's order to pay holds a visitor awaiting payment."""
+        assert not (
+            Credential.objects.filter(edition=self.edition, status=Credential.Status.ACTIVE)
+            .exclude(visitor__status=V.REVIEW_PASSED)
+            .exists()
+        )
+        awaiting_payment = Visitor.objects.filter(
+            unit=OuterRef("unit"), status=V.PENDING_PAYMENT, join_pending=False
+        )
+        assert not (
+            orders_to_remind()
+            .filter(edition=self.edition)
+            .exclude(Exists(awaiting_payment))
+            .exists()
+        )
 
     @invariant()
     def a_visitor_past_saved_is_never_deleted(self):
