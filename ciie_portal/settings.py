@@ -206,6 +206,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "ciie_portal.context_processors.edition",
             ],
+            # {% url %} remembering what it reversed (ciie_portal/templatetags/urls_kept.py).
+            "builtins": ["ciie_portal.templatetags.urls_kept"],
         },
     },
     {
