@@ -14,7 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from . import metrics
 
@@ -66,7 +66,7 @@ def metrics_view(request):
     """The metrics in Prometheus's text format; 404 for whoever may not read them."""
     if not metrics_allowed(request):
         raise Http404
-    return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 # --- /readyz -----------------------------------------------------------------------------------
