@@ -92,3 +92,22 @@ def next_payment_deadline(unit) -> dict | None:
     provider)."""
     found = [d for d in (provider(unit) for provider in _deadline_providers) if d]
     return min(found, key=lambda d: d["at"]) if found else None
+
+
+_panel_providers: list[Callable] = []
+
+
+def register_dashboard_panel(provider: Callable) -> Callable:
+    """Register a panel of the unit's dashboard (an app above this one registers it from its
+    ``AppConfig.ready()``): ``provider(unit)`` returns None when it has nothing to show, or
+    ``{"template": "app/_panel.html", …}``, the template the dashboard includes and the values
+    it reads (as ``panel``). Every dashboard asks every provider: one that has nothing to show
+    asks the database nothing (per-edition facts come from ``ciie_portal.read_cache``)."""
+    if provider not in _panel_providers:
+        _panel_providers.append(provider)
+    return provider
+
+
+def dashboard_panels(unit) -> list[dict]:
+    """The panels the registered providers show ``unit``, in the order they registered."""
+    return [panel for panel in (provider(unit) for provider in _panel_providers) if panel]

@@ -5,7 +5,7 @@ from ciie_portal.sql_once import WrittenOnce
 
 from .models import Unit, Visitor
 from .progress import EMPTY as NO_CREDENTIALS
-from .progress import credential_counts, next_payment_deadline, past_orders
+from .progress import credential_counts, dashboard_panels, next_payment_deadline, past_orders
 
 S = Visitor.Status
 
@@ -166,4 +166,6 @@ def unit_progress(unit: Unit) -> dict:
         # unit with a visitor awaiting payment has one (an order to pay holds such visitors:
         # an invariant of the whole-season test).
         "next_payment_deadline": next_payment_deadline(unit) if counts["unpaid"] else None,
+        # Panels of the apps above this one (the buyer survey while it is open, …).
+        "panels": dashboard_panels(unit),
     }
