@@ -16,3 +16,6 @@ class CiiePortalConfig(AppConfig):
         # the shared cache (read on every request).
         read_cache.forget_on_change("edition", Edition, EntryPeriod, PrivacyPolicy)
         from . import ops_figures  # noqa: F401  (registers the portal's figures)
+        from .ops_series import register as register_series  # the operations page's charts
+
+        register_series()

@@ -26,3 +26,6 @@ class CredentialsConfig(AppConfig):
 
         register_cloners()
         from . import ops_figures  # noqa: F401  (registers this app's operational figures)
+        from .ops_series import register as register_series  # the operations page's charts
+
+        register_series()

@@ -19,3 +19,6 @@ class DelegationsConfig(AppConfig):
         from .exports import register as register_exports  # scheduled exports (secretaries)
 
         register_exports()
+        from .ops_series import register as register_ops_scope  # a secretary's operations page
+
+        register_ops_scope()

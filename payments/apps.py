@@ -20,3 +20,6 @@ class PaymentsConfig(AppConfig):
 
         register_exports()
         from . import ops_figures  # noqa: F401  (registers this app's operational figures)
+        from .ops_series import register as register_series  # the operations page's charts
+
+        register_series()
