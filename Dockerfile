@@ -52,4 +52,5 @@ ENV CIIE_VAR_DIR=/var/lib/ciie \
 USER ciie
 EXPOSE 8000
 
-CMD ["gunicorn", "ciie_portal.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--worker-tmp-dir", "/dev/shm"]
+# No gunicorn access log: the portal writes one JSON line per request itself (ciie_portal.request_log).
+CMD ["gunicorn", "ciie_portal.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/dev/shm"]

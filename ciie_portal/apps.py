@@ -12,6 +12,9 @@ class CiiePortalConfig(AppConfig):
         from .notices import retention
 
         retention.register()
+        # Task log lines (started, succeeded...), staff roles remembered at sign-in for the logs.
+        from . import logs, request_log  # noqa: F401
+
         # The current edition, its entry periods and the privacy policy in force are kept in
         # the shared cache (read on every request).
         read_cache.forget_on_change("edition", Edition, EntryPeriod, PrivacyPolicy)

@@ -360,6 +360,9 @@ class OutboxMessage(models.Model):
     task = models.CharField(_("task"), max_length=200)
     args = models.JSONField(_("arguments"), default=list, blank=True)
     kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
+    #: The Celery message headers it is published with: the request id of the request that
+    #: queued it (ciie_portal.logs.task_headers), so that the task's log lines carry it.
+    headers = models.JSONField(_("message headers"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     publish_after = models.DateTimeField(_("publish after"))
     published_at = models.DateTimeField(_("published"), null=True, blank=True)

@@ -15,6 +15,10 @@ broker returns, not minutes.
 A message may be published twice (its "published" mark was lost with a database connection, or
 the relay and the request raced): every task is safe to run twice, so that costs nothing but a
 no-op run. Without a broker (embedded mode) tasks run in-process right after the commit.
+
+Each message keeps the Celery headers it is published with (``OutboxMessage.headers``): the
+request id of the request that queued it (:func:`ciie_portal.logs.task_headers`), so that the
+task's log lines carry it however late the relay publishes it.
 """
 
 import logging
@@ -29,6 +33,7 @@ from django.utils.module_loading import import_string
 from kombu.exceptions import ChannelError
 
 from .inserts import insert_all
+from .logs import task_headers
 from .models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -56,9 +61,16 @@ def enqueue_on_commit(task, *args, **kwargs) -> OutboxMessage:
 def enqueue_many_on_commit(task, calls) -> list[OutboxMessage]:
     """Queue one run of ``task`` per ``(args, kwargs)`` in ``calls``, with one INSERT."""
     now = timezone.now()
+    headers = task_headers()
     messages = insert_all(
         [
-            OutboxMessage(task=task.name, args=list(args), kwargs=dict(kwargs), publish_after=now)
+            OutboxMessage(
+                task=task.name,
+                args=list(args),
+                kwargs=dict(kwargs),
+                headers=headers,
+                publish_after=now,
+            )
             for args, kwargs in calls
         ]
     )
@@ -78,7 +90,9 @@ def _publish_now(task, messages: list[OutboxMessage]) -> None:
         published, messages = _run_here_together(task, messages)
     for message in messages:
         try:
-            task.apply_async(args=message.args, kwargs=message.kwargs)
+            task.apply_async(
+                args=message.args, kwargs=message.kwargs, headers=message.headers or None
+            )
         except Exception as error:  # a broker outage must not fail committed work
             if eager:
                 logger.exception("Task %s failed in-process", message.task)
@@ -176,10 +190,15 @@ def outbox_relay(*, limit: int = 500, now=None) -> int:
             try:
                 if eager:
                     current_app.tasks[message.task].apply_async(
-                        args=message.args, kwargs=message.kwargs
+                        args=message.args, kwargs=message.kwargs, headers=message.headers or None
                     )
                 else:
-                    current_app.send_task(message.task, args=message.args, kwargs=message.kwargs)
+                    current_app.send_task(
+                        message.task,
+                        args=message.args,
+                        kwargs=message.kwargs,
+                        headers=message.headers or None,
+                    )
             except Exception as error:
                 logger.warning("Outbox relay: could not publish %s: %s", message.task, error)
                 OutboxMessage.objects.filter(pk=message.pk).update(

@@ -165,6 +165,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id (X-Request-ID) and one log line per request (ciie_portal.request_log).
+    "ciie_portal.request_log.RequestLogMiddleware",
     "ciie_portal.metrics.MetricsMiddleware",  # Prometheus: requests, latency, queries by view
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -576,14 +578,46 @@ NOTICE_OVERDUE_SECONDS = env.int("NOTICE_OVERDUE_SECONDS", default=30)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = tuple(env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"]))
 
+# --- Logs -----------------------------------------------------------------------------------
+# Every line through ciie_portal.logs: one JSON object per line (LOG_FORMAT=json, the default
+# without DEBUG: production, docker compose) or readable text (LOG_FORMAT=text, the default with
+# DEBUG: make run); the request id bound, ID numbers, mobiles and secrets redacted. One line per
+# request (ciie_portal.request_log) and per task run; the lines that would repeat them (runserver's
+# request lines with their query string, Django's 4xx warnings, Celery's "succeeded") are left
+# out, Django's own handlers too (its lines go through the root's).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "ciie_portal.logs.json_formatter"},
+        "text": {"()": "ciie_portal.logs.text_formatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        "django": {"handlers": [], "level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
+        "django.server": {"level": "CRITICAL"},
+        "django.request": {"level": "ERROR"},
         # django-axes logs every successful login at INFO; failures and lockouts stay.
         "axes": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
+
+# --- Error reporting (Sentry) ---------------------------------------------------------------
+# Off unless SENTRY_DSN is set. Personal data scrubbed before anything is sent
+# (ciie_portal.error_reports): no request bodies, cookies or credentials, the user as an id only.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from ciie_portal.error_reports import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        release=env.str("SENTRY_RELEASE", default="") or None,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
