@@ -143,6 +143,12 @@ class Edition(EnglishNamed, models.Model):
                 name="edition_registration_in_order",
             ),
         ]
+        permissions = [
+            # 运行监控 (ciie_portal/admin_ops.py): the page, with the parts one may act on…
+            ("view_operations", _("Can see the operations page")),
+            # … and all of it, for the whole portal (organisers).
+            ("view_all_operations", _("Can see the whole operations page")),
+        ]
 
     def __str__(self):
         return self.display_name
@@ -343,6 +349,8 @@ class Notice(models.Model):
                 name="notice_sending_lease",
                 condition=Q(status="sending"),
             ),
+            # Notices sent per minute and per hour (the operations page's charts).
+            models.Index(fields=["edition", "sent_at"], name="notice_edition_sent"),
         ]
 
     def __str__(self):

@@ -71,6 +71,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "otp_static.delete_staticdevice",
     ],
     SECRETARY: [
+        # 运行监控: their delegation's part of the operations page (ciie_portal/admin_ops.py).
+        "ciie_portal.view_operations",
         "delegations.view_delegation",
         "registration.view_unit",
         "registration.change_unit",
@@ -88,6 +90,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "credentials.hand_over_pickuplist",
     ],
     FINANCE: [
+        # 运行监控: the payments' part of the operations page (ciie_portal/admin_ops.py).
+        "ciie_portal.view_operations",
         "ciie_portal.view_edition",
         "ciie_portal.view_entryperiod",
         "credentials.view_credentialorder",

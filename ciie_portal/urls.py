@@ -42,5 +42,7 @@ urlpatterns = [
     path("gate/", include("credentials.entry.urls")),
     path("payments/", include("payments.urls")),
     path("invoices/", include("invoicing.urls")),
+    # 运行监控: the operations page in the admin and its JSON (ciie_portal/admin_ops.py).
+    path("admin/ops/", include("ciie_portal.admin_ops")),
     path("admin/", admin.site.urls),
 ]
