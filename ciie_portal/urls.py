@@ -34,6 +34,8 @@ urlpatterns = [
     path("accounts/orders/", include("credentials.urls")),
     # 证件发放: the unit's credentials, parcels (查看物流) and pick-up by the delegation.
     path("accounts/credentials/", include("credentials.issuance.urls")),
+    # 采购商满意度调查: the unit's buyer satisfaction survey (namespace ``survey``).
+    path("accounts/survey/", include("delegations.survey.urls")),
     path("accounts/", include("registration.urls")),
     # 我的定期导出: staff subscribe to their lists by email; the emails' unsubscribe links.
     path("staff/exports/", include("registration.urls_exports")),

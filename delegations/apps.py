@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,7 +8,15 @@ class DelegationsConfig(AppConfig):
     name = "delegations"
     verbose_name = _("Trade delegations")
 
+    def import_models(self):
+        super().import_models()
+        # The buyer satisfaction survey's tables live in their own package.
+        import_module(f"{self.name}.survey.models")
+
     def ready(self):
+        from .survey.apps import ready as survey_ready  # the buyer satisfaction survey
+
+        survey_ready()
         from ciie_portal import read_cache
 
         from .models import Delegation, DelegationContact
