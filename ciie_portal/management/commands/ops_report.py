@@ -13,6 +13,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
+from django.utils.translation import gettext
 
 from ciie_portal.models import Edition
 from ciie_portal.ops.figures import Scope, admin_url_of, figures, resolve, snapshot
@@ -88,11 +89,7 @@ class Command(BaseCommand):
                 value = "-" if sample["value"] is None else _number(sample["value"], row["unit"])
                 lines.append((row["label"] if index == 0 else "", labels, value))
         with translation.override(language):
-            header = (
-                str(translation.gettext("Figure")),
-                str(translation.gettext("Labels")),
-                str(translation.gettext("Value")),
-            )
+            header = (gettext("Figure"), gettext("Labels"), gettext("Value"))
         widths = [max(_width(line[column]) for line in [header, *lines]) for column in range(3)]
         for line in [header, tuple("-" * width for width in widths), *lines]:
             self.stdout.write(
