@@ -64,7 +64,7 @@ _SENSITIVE_KEY = re.compile(_KEY_WORDS, re.IGNORECASE)
 
 # "password=…", "mobile: …", '"id_number": "…"' inside a message or a query string.
 _KEYED_VALUE = re.compile(
-    rf"(?P<key>[A-Za-z0-9_-]*(?:{_KEY_WORDS})[A-Za-z0-9_-]*)"
+    rf"(?<![A-Za-z0-9_-])(?P<key>[A-Za-z0-9_-]*?(?:{_KEY_WORDS})[A-Za-z0-9_-]*)"
     r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
     r"(?P<value>[^\s\"'&,;)}\][][^\s\"'&,;)}\]]*)",
     re.IGNORECASE,
@@ -101,7 +101,8 @@ def redact_text(text: str) -> str:
     replaced."""
     if not text:
         return text
-    text = _KEYED_VALUE.sub(lambda m: f"{m['key']}{m['sep']}{REDACTED}", text)
+    if ("=" in text or ":" in text) and _SENSITIVE_KEY.search(text):
+        text = _KEYED_VALUE.sub(lambda m: f"{m['key']}{m['sep']}{REDACTED}", text)
     if _HAS_DIGIT.search(text):
         text = _PERSONAL_NUMBER.sub(_mask_number, text)
     return text
@@ -153,9 +154,15 @@ def plain_values(logger, method_name, event_dict):
     return {key: _plain(value) for key, value in event_dict.items()}
 
 
+#: Written by the formatter itself: nothing personal in them.
+_OWN_KEYS = frozenset({"time", "level", "logger"})
+
+
 def redact_personal_data(logger, method_name, event_dict):
     """structlog processor: :func:`redact` over the whole line (after tracebacks are text)."""
-    return redact(event_dict)
+    own = {key: event_dict[key] for key in _OWN_KEYS if key in event_dict}
+    redacted = redact({key: value for key, value in event_dict.items() if key not in own})
+    return {**own, **redacted}
 
 
 _FIRST = ("time", "level", "event", "logger", "request_id")
@@ -310,4 +317,10 @@ def _task_finished(sender=None, task_id=None, task=None, retval=None, state=None
 @setup_logging.connect(dispatch_uid="ciie_portal.logs.keep_django_logging")
 def _keep_django_logging(**kwargs):
     """Celery workers and beat keep the LOGGING of the settings (JSON lines) instead of their own
-    format: a connected receiver tells Celery not to configure logging."""
+    format: a connected receiver tells Celery not to configure logging. What tasks print (the
+    console SMS backend's copy of each message) still becomes log lines, as Celery does by
+    default (``worker_redirect_stdouts``): JSON, redacted, never a bare line."""
+    from celery import current_app
+
+    if current_app.conf.worker_redirect_stdouts:
+        current_app.log.redirect_stdouts(current_app.conf.worker_redirect_stdouts_level)

@@ -583,7 +583,9 @@ def json_worker(request, monkeypatch):
 
 
 @pytest.mark.broker
-def test_a_real_worker_logs_the_task_with_the_request_id_of_the_request(json_worker, edition):
+def test_a_real_worker_logs_the_task_with_the_request_id_of_the_request(
+    transactional_db, json_worker, edition
+):
     client = Client()
     response = _enter_and_request_code(client, "13912345603", "worker-trace-0003")
     assert response.status_code == 200
