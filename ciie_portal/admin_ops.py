@@ -6,7 +6,8 @@ that acts on it), the watch lists of ``ciie_portal.ops.page`` (the oldest notice
 payments flagged for finance, production jobs without progress) and the series of
 ``ciie_portal.ops.series`` as charts over the last hour (per minute) and the last day (per
 hour), each with a table of the same numbers. ``static/js/ops-page.js`` draws the charts
-(Chart.js, ``static/vendor/chartjs/``) and refreshes the page every 15 seconds.
+(Chart.js, ``static/vendor/chartjs/``) and refreshes the page every 15 seconds
+(``OPS_REFRESH_SECONDS``).
 
 Who sees what:
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from functools import update_wrapper
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
@@ -34,7 +36,7 @@ from django.urls import Resolver404, path, resolve
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from .context_processors import current_edition
@@ -47,7 +49,6 @@ logger = logging.getLogger(__name__)
 
 VIEW = "ciie_portal.view_operations"
 VIEW_ALL = "ciie_portal.view_all_operations"
-REFRESH_SECONDS = 15
 # The charts' two windows: the last hour per minute, the last day per hour.
 WINDOWS = {
     "hour": (ops_series.MINUTE, 60, "%H:%M", "%H:%M"),
@@ -119,7 +120,7 @@ def _admin_url(item, scope) -> str | None:
 def duration_text(seconds: float) -> str:
     seconds = max(int(seconds), 0)
     if seconds < 60:
-        return ngettext("%(n)d second", "%(n)d seconds", seconds) % {"n": seconds}
+        return _("%(n)d s") % {"n": seconds}
     minutes, seconds = divmod(seconds, 60)
     if minutes < 60:
         return _("%(m)d min %(s)d s") % {"m": minutes, "s": seconds}
@@ -298,7 +299,7 @@ def ops_view(request):
         **data,
         "title": _("Operations"),
         "edition": current_edition(),
-        "refresh_seconds": REFRESH_SECONDS,
+        "refresh_seconds": getattr(settings, "OPS_REFRESH_SECONDS", 15),
         "window_names": WINDOW_NAMES,
     }
     return TemplateResponse(request, "admin/ops/page.html", context)

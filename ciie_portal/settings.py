@@ -621,3 +621,10 @@ if SENTRY_DSN:
         release=env.str("SENTRY_RELEASE", default="") or None,
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
+
+# --- Operations page (运行监控, ciie_portal/admin_ops.py) ---------------------------------------
+# A production job running (or stopping) with no sign of life for this many minutes is listed
+# under "Production jobs without progress".
+OPS_STALLED_JOB_MINUTES = env.int("OPS_STALLED_JOB_MINUTES", default=5)
+# How often the page refreshes itself from its JSON, in seconds.
+OPS_REFRESH_SECONDS = env.int("OPS_REFRESH_SECONDS", default=15)
