@@ -23,7 +23,6 @@ import logging
 import time
 
 import structlog
-from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
@@ -90,6 +89,20 @@ def user_fields(request) -> dict:
     return {"user_id": user.pk, "role": role or "staff"}
 
 
+def client_address(request) -> str | None:
+    """The client's address: behind the ``TRUSTED_PROXY_COUNT`` proxies in front of the portal,
+    the one they saw (from ``X-Forwarded-For``, counted from the right: what a client wrote
+    there itself is not taken), else ``REMOTE_ADDR``. The rate limits count by the same."""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = [
+            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        ]
+        if len(forwarded) >= proxies and forwarded[-proxies]:
+            return forwarded[-proxies][:64]
+    return request.META.get("REMOTE_ADDR")
+
+
 def _query_keys(request) -> list[str] | None:
     if not request.META.get("QUERY_STRING"):
         return None
@@ -149,7 +162,7 @@ class RequestLogMiddleware:
             status=response.status_code,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
             **user_fields(request),
-            remote_addr=get_client_ip_address(request),
+            remote_addr=client_address(request),
         )
         level = logging.WARNING if response.status_code >= 500 else logging.INFO
         logger.log(level, "request", extra=fields)

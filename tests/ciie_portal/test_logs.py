@@ -233,6 +233,19 @@ def test_text_lines_for_development_are_redacted_too():
     assert "440106198503150417" not in text and "13912345678" not in text
 
 
+@pytest.mark.parametrize(
+    ("proxies", "logged"), [(0, "127.0.0.1"), (1, "203.0.113.9"), (2, "198.51.100.7")]
+)
+def test_the_address_is_the_one_the_trusted_proxies_saw(
+    client, db, captured, settings, proxies, logged
+):
+    settings.TRUSTED_PROXY_COUNT = proxies
+    # The client wrote the first address itself; the proxies appended the others.
+    client.get("/healthz", HTTP_X_FORWARDED_FOR="10.9.9.9, 198.51.100.7, 203.0.113.9")
+    [line] = captured.of(REQUEST_LOGGER)
+    assert line["remote_addr"] == logged
+
+
 # --- The request id ----------------------------------------------------------------------------
 
 
