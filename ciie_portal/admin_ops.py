@@ -131,18 +131,25 @@ def duration_text(seconds: float) -> str:
     return _("%(d)d d %(h)d h") % {"d": days, "h": hours}
 
 
-def value_text(value: float | None, unit: str = "") -> str:
+# Rates: the number, then the unit after it ("12.5 /min").
+RATE_UNITS = {"per_second": gettext_lazy("/s"), "per_minute": gettext_lazy("/min")}
+
+
+def value_parts(value: float | None, unit: str = "") -> tuple[str, str]:
+    """``value`` as the number to show and the unit that follows it ("" for none)."""
     if value is None:
-        return "—"
+        return "—", ""
     if unit == "seconds":
-        return duration_text(value)
-    if unit == "per_second":
-        return _("%(n)s per second") % {"n": number_format(value, 1, force_grouping=True)}
-    if unit == "per_minute":
-        return _("%(n)s per minute") % {"n": number_format(value, 1, force_grouping=True)}
+        return duration_text(value), ""
+    if unit in RATE_UNITS:
+        return number_format(value, 1, force_grouping=True), str(RATE_UNITS[unit])
     if float(value).is_integer():
-        return number_format(int(value), force_grouping=True)
-    return number_format(value, 2, force_grouping=True)
+        return number_format(int(value), force_grouping=True), ""
+    return number_format(value, 2, force_grouping=True), ""
+
+
+def value_text(value: float | None, unit: str = "") -> str:
+    return " ".join(part for part in value_parts(value, unit) if part)
 
 
 def _labels_text(labels: dict) -> str:
@@ -171,7 +178,8 @@ def _tile(figure, samples, scope) -> dict:
     return {
         "name": figure.name,
         "label": figure.label,
-        "value": value_text(headline, figure.unit),
+        "value": value_parts(headline, figure.unit)[0],
+        "value_unit": value_parts(headline, figure.unit)[1],
         "parts": parts,
         "url": _admin_url(figure, scope),
     }
