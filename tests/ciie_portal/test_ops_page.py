@@ -456,3 +456,13 @@ def test_payment_notifications_received_and_flagged(edition, flagged_payment):
     scope = Scope(edition.pk)
     assert by_name["payment_notifications_received"](scope, *window) == [(window[0], 3.0)]
     assert by_name["payment_notifications_flagged"](scope, *window) == [(window[0], 2.0)]
+
+
+def test_without_a_current_edition_the_page_still_opens(client, organiser):
+    client.force_login(organiser)
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    with translation.override("zh-hans"):
+        note = gettext("No edition is current: an organiser marks one as current.")
+    assert note in response.content.decode()
+    assert _hour_total(_data(client), "visitor_submissions") == 0
