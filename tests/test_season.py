@@ -69,6 +69,8 @@ from credentials.review.services import review_batch_export, review_results_impo
 from credentials.review.spreadsheet import RESULT_FAILED, RESULT_PASSED
 from delegations.models import Delegation
 from delegations.services import units_review, visitors_label, visitors_lock
+from delegations.survey.models import Survey, SurveyAnswer, SurveyQuestion, SurveyResponse
+from delegations.survey.services import response_save, response_submit, survey_open
 from invoicing.models import Invoice, InvoiceKind
 from invoicing.services import invoice_issue, invoice_request, invoice_reverse
 from payments.models import Payment, Refund, RefundLine
@@ -895,6 +897,66 @@ class Season(RuleBasedStateMachine):
         for batch in PrintBatch.objects.filter(edition=self.edition, status=PrintBatch.Status.MADE):
             print_batch_confirm_printed(batch=batch, actor=self.c["office"])
         self._try(parcels_pack, edition=self.edition, actor=self.c["office"])
+
+    # --- the buyer satisfaction survey (采购商满意度调查) ---------------------------------
+
+    def _survey(self) -> Survey:
+        """The edition's open survey (a required rating, an optional text), made and opened at
+        its first use in an example."""
+        survey = Survey.objects.filter(edition=self.edition).first()
+        if survey is None:
+            survey = Survey.objects.create(edition=self.edition, title="采购商满意度调查")
+            SurveyQuestion.objects.bulk_create(
+                [
+                    SurveyQuestion(survey=survey, position=1, kind="rating", text="总体评分"),
+                    SurveyQuestion(
+                        survey=survey, position=2, kind="text", text="建议", required=False
+                    ),
+                ]
+            )
+            survey_open(survey=survey, actor=self.c["organiser"])
+        return survey
+
+    @rule(data=st.data(), submit=st.booleans(), rating=st.sampled_from([None, 1, 5]))
+    def unit_answers_the_survey(self, data, submit, rating):
+        """A unit saves a draft or submits — again after submitting, or without the required
+        rating (both refused)."""
+        unit = self._pick(data, self._units())
+        if unit is None:
+            return
+        survey = self._survey()
+        rated, text = survey.questions.order_by("position")
+        answers = {text.pk: "很好"} if rating is None else {rated.pk: rating, text.pk: "很好"}
+        call = response_submit if submit else response_save
+        self._try(call, survey=survey, unit=unit, answers=answers, actor=unit.account)
+
+    @invariant()
+    def a_unit_submits_a_survey_once_with_every_required_answer(self):
+        """One response per unit and survey (the database holds to it), submitted once and
+        audited, with every required question answered."""
+        submitted = list(
+            SurveyResponse.objects.filter(survey__edition=self.edition, status="submitted")
+        )
+        pairs = [(response.survey_id, response.unit_id) for response in submitted]
+        assert len(pairs) == len(set(pairs)), pairs
+        answered = defaultdict(set)
+        for response_id, question_id in SurveyAnswer.objects.filter(
+            response__in=submitted
+        ).values_list("response_id", "question_id"):
+            answered[response_id].add(question_id)
+        required = defaultdict(set)
+        for survey_id, question_id in SurveyQuestion.objects.filter(
+            survey__edition=self.edition, required=True
+        ).values_list("survey_id", "pk"):
+            required[survey_id].add(question_id)
+        audited = set(
+            AuditEntry.objects.filter(action="survey_response.submitted").values_list(
+                "object_id", flat=True
+            )
+        )
+        for response in submitted:
+            assert required[response.survey_id] <= answered[response.pk], response.pk
+            assert str(response.pk) in audited, response.pk
 
     # --- invariants ------------------------------------------------------------------------------
 
