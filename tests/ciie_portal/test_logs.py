@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -57,6 +58,15 @@ class Captured:
     def clear(self) -> None:
         self.buffer.seek(0)
         self.buffer.truncate()
+
+
+@pytest.fixture(autouse=True)
+def _own_rate_limits(monkeypatch):
+    """Each test's code and sign-in limits counted under keys of its own (the shared cache
+    outlives a test), as tests/registration/conftest.py does for that package."""
+    from registration import limits
+
+    monkeypatch.setattr(limits, "NAMESPACE", f"limits-test-{uuid.uuid4().hex}")
 
 
 @pytest.fixture
@@ -421,7 +431,12 @@ class Committing:
 
 
 def test_a_whole_unit_journey_logs_no_id_number_mobile_or_password(
-    edition, guangzhou, secretary, captured, private_media, django_capture_on_commit_callbacks
+    edition,
+    guangzhou,
+    secretary,
+    captured,
+    private_media,
+    django_capture_on_commit_callbacks,
 ):
     client = Committing(django_capture_on_commit_callbacks)
     # Sign up: the entry page, a code to the account's mobile, the account.
@@ -560,7 +575,7 @@ def _log_in_process(tmp_path, **environment) -> subprocess.CompletedProcess:
     )
 
 
-def test_production_logs_json_and_make_run_text(tmp_path):
+def test_a_production_process_logs_json(tmp_path):
     production = _log_in_process(
         tmp_path, DATABASE_URL="postgres://nobody@127.0.0.1:1/none", DJANGO_DEBUG="false"
     )
@@ -572,16 +587,50 @@ def test_production_logs_json_and_make_run_text(tmp_path):
         "ciie_portal.x",
     )
 
-    embedded = _log_in_process(tmp_path)  # make run: nothing set, DEBUG on
-    assert embedded.returncode == 0, embedded.stderr
-    assert "hello [mobile]" in embedded.stderr
-    assert not embedded.stderr.lstrip().startswith("{")
 
-    chosen = _log_in_process(tmp_path, LOG_FORMAT="json")
-    assert json.loads(chosen.stderr)["event"] == "hello [mobile]"
+def _formatter_of(tmp_path, monkeypatch, **environment) -> logging.Formatter:
+    """The console formatter the settings choose in ``environment`` (the settings module run
+    again here, as a process started so would run it)."""
+    import runpy
 
-    wrong = _log_in_process(tmp_path, LOG_FORMAT="xml")
-    assert wrong.returncode != 0 and "LOG_FORMAT" in wrong.stderr
+    from django.utils.module_loading import import_string
+
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_DEBUG", "LOG_FORMAT", "SENTRY_DSN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CIIE_VAR_DIR", str(tmp_path))
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    config = runpy.run_path(str(ROOT / "ciie_portal" / "settings.py"))["LOGGING"]
+    chosen = config["handlers"]["console"]["formatter"]
+    return import_string(config["formatters"][chosen]["()"])()
+
+
+@pytest.mark.parametrize(
+    ("environment", "kind"),
+    [
+        ({}, "text"),  # make run: nothing set, DEBUG on
+        ({"DATABASE_URL": "postgres://x@127.0.0.1:1/none", "DJANGO_DEBUG": "false"}, "json"),
+        ({"LOG_FORMAT": "json"}, "json"),
+        ({"DATABASE_URL": "postgres://x@127.0.0.1:1/none", "LOG_FORMAT": "text"}, "text"),
+    ],
+)
+def test_the_format_follows_log_format_or_debug(tmp_path, monkeypatch, environment, kind):
+    formatter = _formatter_of(tmp_path, monkeypatch, CIIE_ALLOW_LOCAL_KEYS="true", **environment)
+    record = logging.LogRecord(
+        "tests", logging.INFO, __file__, 1, "hello %s", ("13912345678",), None
+    )
+    rendered = formatter.format(record)
+    if kind == "json":
+        assert json.loads(rendered)["event"] == "hello [mobile]"
+    else:
+        assert "hello [mobile]" in rendered and not rendered.startswith("{")
+
+
+def test_an_unknown_log_format_stops_the_start(tmp_path, monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured, match="LOG_FORMAT"):
+        _formatter_of(tmp_path, monkeypatch, LOG_FORMAT="xml")
 
 
 # --- A real worker ---------------------------------------------------------------------------
