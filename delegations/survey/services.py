@@ -185,8 +185,10 @@ def answers_clean(questions: list[SurveyQuestion], answers: dict) -> dict[int, d
 
 
 def _share_lock(survey_id: int) -> None:
-    """A shared lock on the survey's row: answers are written by many units at once, never
-    while the organiser changes the questions (who locks it exclusively)."""
+    """A shared lock on the survey's row, before its questions are read: answers are written
+    by many units at once, never while the organiser changes the questions (who locks the row
+    exclusively). Without it a unit's first answer would still wait (its response's foreign
+    key), but checked against the questions as they were before the change."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
