@@ -210,7 +210,7 @@ class SurveyAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def closed_local(self, obj):
         return local_text(obj.closed_at) or "—"
 
-    @admin.display(description=_("questions"), ordering="n_questions")
+    @admin.display(description=_("number of questions"), ordering="n_questions")
     def question_count(self, obj):
         return obj.n_questions
 

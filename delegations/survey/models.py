@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ciie_portal.names import localized
 from ciie_portal.read_cache import WatchedQuerySet
@@ -25,9 +26,9 @@ class Survey(models.Model):
     """采购商满意度调查 of one edition: written as a draft, opened to the units, closed."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
-        OPEN = "open", _("Open")
-        CLOSED = "closed", _("Closed")
+        DRAFT = "draft", pgettext_lazy("survey status", "Draft")
+        OPEN = "open", pgettext_lazy("survey status", "Open")
+        CLOSED = "closed", pgettext_lazy("survey status", "Closed")
 
     edition = models.ForeignKey(
         "ciie_portal.Edition",
@@ -35,7 +36,7 @@ class Survey(models.Model):
         related_name="surveys",
         verbose_name=_("edition"),
     )
-    title = models.CharField(_("title"), max_length=200)
+    title = models.CharField(_("survey title"), max_length=200)
     title_en = models.CharField(
         _("title in English"),
         max_length=200,
@@ -103,7 +104,7 @@ class SurveyQuestion(models.Model):
         Survey, on_delete=models.CASCADE, related_name="questions", verbose_name=_("survey")
     )
     position = models.PositiveSmallIntegerField(_("order"), default=0)
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    kind = models.CharField(_("question type"), max_length=10, choices=Kind.choices)
     text = models.CharField(_("question"), max_length=500)
     text_en = models.CharField(_("question in English"), max_length=500, blank=True)
     #: The choices of a choice question, in their order: ``[{"zh": "…", "en": "…"}, …]``; an
@@ -136,8 +137,8 @@ class SurveyResponse(models.Model):
     """One unit's answers to one survey: a draft it may save and resume, then submitted."""
 
     class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
-        SUBMITTED = "submitted", _("Submitted")
+        DRAFT = "draft", pgettext_lazy("survey response status", "Draft")
+        SUBMITTED = "submitted", pgettext_lazy("survey response status", "Submitted")
 
     survey = models.ForeignKey(
         Survey, on_delete=models.PROTECT, related_name="responses", verbose_name=_("survey")

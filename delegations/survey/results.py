@@ -203,7 +203,7 @@ def survey_workbook(survey: Survey, *, units=None) -> bytes:
     titles = [
         _("No."),
         _("Question"),
-        _("Kind"),
+        _("Question type"),
         _("Answer"),
         _("Count"),
         _("Percentage (%)"),

@@ -368,7 +368,7 @@ def test_the_export_holds_the_results_and_every_response_as_text_never_a_formula
             for cell in row:
                 assert cell.data_type != "f", (sheet.title, cell.coordinate, cell.value)
     rows = _cells(results)
-    assert rows[0][:6] == ["No.", "Question", "Kind", "Answer", "Count", "Percentage (%)"]
+    assert rows[0][:6] == ["No.", "Question", "Question type", "Answer", "Count", "Percentage (%)"]
     assert [1, "How satisfied are you with the expo overall?", "Single choice", "Very satisfied",
             2, 66.7, 3, 3, None] in rows  # fmt: skip
     # The ratings' mean on their first row.
