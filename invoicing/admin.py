@@ -1,4 +1,5 @@
-"""Finance's invoice desk: invoices to issue, posting, returns to confirm, reversals.
+"""Finance's invoice desk: invoices to issue, posting, returns to confirm, reversals; and the
+invoice types each edition offers (InvoiceOptions, for organisers).
 
 Invoices are read-only here: every change is an action that calls a service, which moves the
 invoice through its state machine and audits it. Viewing needs ``invoicing.view_invoice``;
@@ -16,12 +17,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ciie_portal.admin import ReadOnlyAdminMixin
+from ciie_portal.admin import AuditedAdminMixin, ReadOnlyAdminMixin
 from credentials.models import CredentialOrder
 
 from . import admin_orders  # noqa: F401  (its part of a delegation's order page)
-from .forms import InvoiceRequestForm
-from .models import Invoice, InvoiceKind, InvoiceLine
+from .forms import InvoiceRequestForm, kind_notes
+from .models import ELECTRONIC_KINDS, Invoice, InvoiceKind, InvoiceLine, InvoiceOptions
 from .numerals import amount_in_words
 from .services import (
     invoice_issue,
@@ -31,6 +32,7 @@ from .services import (
     invoice_reverse,
     invoice_ship,
     locked_title,
+    offered_kinds,
 )
 
 ISSUE_INVOICE = "invoicing.issue_invoice"
@@ -45,8 +47,8 @@ class WorkFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("issue", _("Special invoices to issue")),
-            ("post", _("Special invoices to post")),
+            ("issue", _("Paper special invoices to issue")),
+            ("post", _("Paper special invoices to post")),
             ("returns", _("Returns to confirm")),
             ("electronic", _("Electronic invoices awaiting the system")),
         ]
@@ -60,7 +62,7 @@ class WorkFilter(admin.SimpleListFilter):
         if self.value() == "returns":
             return special.filter(status=Status.RETURNING)
         if self.value() == "electronic":
-            return queryset.filter(kind=InvoiceKind.ELECTRONIC, status=Status.REQUESTED)
+            return queryset.filter(kind__in=ELECTRONIC_KINDS, status=Status.REQUESTED)
         return queryset
 
 
@@ -220,10 +222,13 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             if number
             else None
         )
-        form = None
+        form, kinds = None, []
         if order is not None:
+            kinds = offered_kinds(order.edition)
             form = InvoiceRequestForm(
-                request.POST if request.method == "POST" else None, locked=locked_title(order)
+                request.POST if request.method == "POST" else None,
+                locked=locked_title(order),
+                kinds=kinds,
             )
             form.fields.pop("save_profile")
             if request.method == "POST" and form.is_valid():
@@ -254,6 +259,7 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "number": number,
                 "order": order,
                 "form": form,
+                "kind_notes": kind_notes(kinds),
             },
         )
 
@@ -312,7 +318,7 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description=_("Issue the selected special invoices"), permissions=["issue"])
+    @admin.action(description=_("Issue the selected paper special invoices"), permissions=["issue"])
     def issue_special(self, request, queryset):
         """开具专用发票: number (entered or drawn) and issue date, one form for the selection."""
         eligible = list(
@@ -458,9 +464,10 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         permissions=["issue"],
     )
     def reverse_electronic(self, request, queryset):
+        """General and special electronic invoices alike: a credit note of the same kind."""
         eligible = list(
             queryset.filter(
-                kind=InvoiceKind.ELECTRONIC, status=Status.ISSUED, original__isnull=True
+                kind__in=ELECTRONIC_KINDS, status=Status.ISSUED, original__isnull=True
             ).select_related("order")
         )
         form = ReverseForm(request.POST if "apply" in request.POST else None)
@@ -504,7 +511,7 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     def issue_electronic_now(self, request, queryset):
         """For an electronic invoice whose task was lost: issue it at once."""
-        ids = queryset.filter(kind=InvoiceKind.ELECTRONIC, status=Status.REQUESTED).values_list(
+        ids = queryset.filter(kind__in=ELECTRONIC_KINDS, status=Status.REQUESTED).values_list(
             "pk", flat=True
         )
         issued = sum(
@@ -519,3 +526,21 @@ class InvoiceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             issued,
             queryset.count() - issued,
         )
+
+
+@admin.register(InvoiceOptions)
+class InvoiceOptionsAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """发票类型: which invoice types an edition offers its units (the electronic general invoice
+    always). An edition without a row offers every type; each edit is audited with its old and
+    new values. Turning a type off refuses new requests of it; requests already made stay."""
+
+    list_display = ["edition", "electronic_special", "paper_special"]
+    list_filter = ["electronic_special", "paper_special"]
+    fields = ["edition", "electronic_special", "paper_special"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["edition"] if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None):
+        # Without its row an edition offers every type again: turn them off here instead.
+        return False

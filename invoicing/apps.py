@@ -7,6 +7,8 @@ class InvoicingConfig(AppConfig):
     verbose_name = _("Invoices")
 
     def ready(self):
+        from .cloning import register as register_cloner  # cloning an edition: invoice types
         from .retention import register  # this app's part of shredding an edition
 
         register()
+        register_cloner()

@@ -1,19 +1,18 @@
-import re
-
 from django import forms
-from django.core.exceptions import ValidationError
 from django.forms.models import fields_for_model
 from django.utils.translation import gettext_lazy as _
 
-from ciie_portal.crypto import normalize_id
-from registration.validators import validate_uscc
-
-from .models import Invoice, InvoiceKind, InvoiceProfile, TitleKind
+from .models import ELECTRONIC_KINDS, SPECIAL_KINDS, Invoice, InvoiceKind, InvoiceProfile, TitleKind
 from .services import LockedTitle
+from .tax_details import (
+    clean_address,
+    clean_bank_account,
+    clean_bank_name,
+    clean_phone,
+    clean_tax_number,
+    special_requirements,
+)
 
-# Taxpayer numbers before the USCC (税务登记号): 15 or 20 letters and digits.
-LEGACY_TAX_NUMBER = re.compile(r"^[0-9A-Z]{15}$|^[0-9A-Z]{20}$")
-PHONE = re.compile(r"^[0-9+()][0-9 +()-]{4,28}[0-9]$")
 BUYER_FIELDS = [
     "title_kind",
     "title",
@@ -25,25 +24,27 @@ BUYER_FIELDS = [
     "bank_name",
     "bank_account",
 ]
-# What a special (专用) invoice must carry about the buyer.
-SPECIAL_REQUIRED = ["tax_number", "address", "address_phone", "bank_name", "bank_account"]
+# One sentence each on what sets the invoice types apart, shown above the request form.
+KIND_NOTES = {
+    InvoiceKind.ELECTRONIC: _(
+        "Electronic general invoice: issued by the system as soon as you submit, to "
+        "download and print yourself; for a unit or an individual, with no input VAT deduction."
+    ),
+    InvoiceKind.ELECTRONIC_SPECIAL: _(
+        "Electronic special invoice: also issued by the system for download, but only "
+        "to a unit with its full tax details (tax number, address and telephone, bank and "
+        "account), and the unit may deduct its input VAT."
+    ),
+    InvoiceKind.SPECIAL: _(
+        "Paper special invoice: the same tax details, but reviewed and issued by "
+        "finance and posted to you; to reverse it you post it back."
+    ),
+}
 
 
-def clean_tax_number(value: str) -> str:
-    """A USCC (18 characters) is checked with the registration validator; the older 15- and
-    20-character taxpayer numbers are accepted as they are."""
-    value = normalize_id(value or "")
-    if not value:
-        return ""
-    if len(value) == 18:
-        validate_uscc(value)
-        return value
-    if not LEGACY_TAX_NUMBER.match(value):
-        raise ValidationError(
-            _("Enter the Unified Social Credit Code (18 characters) or the taxpayer number."),
-            code="tax_number",
-        )
-    return value
+def kind_notes(kinds) -> list[tuple[str, str, str]]:
+    """(value, label, note) of each offered kind, for the list the kind field refers to."""
+    return [(kind, InvoiceKind(kind).label, KIND_NOTES[kind]) for kind in kinds]
 
 
 class BuyerFieldsMixin:
@@ -52,17 +53,20 @@ class BuyerFieldsMixin:
     def clean_tax_number(self):
         return clean_tax_number(self.cleaned_data.get("tax_number", ""))
 
-    def _clean_phone(self, name):
-        value = (self.cleaned_data.get(name) or "").strip()
-        if value and not PHONE.match(value):
-            raise ValidationError(_("Enter a valid telephone number."))
-        return value
-
     def clean_phone(self):
-        return self._clean_phone("phone")
+        return clean_phone(self.cleaned_data.get("phone", ""))
 
     def clean_address_phone(self):
-        return self._clean_phone("address_phone")
+        return clean_phone(self.cleaned_data.get("address_phone", ""))
+
+    def clean_address(self):
+        return clean_address(self.cleaned_data.get("address", ""))
+
+    def clean_bank_name(self):
+        return clean_bank_name(self.cleaned_data.get("bank_name", ""))
+
+    def clean_bank_account(self):
+        return clean_bank_account(self.cleaned_data.get("bank_account", ""))
 
     def _check_unit_title(self, cleaned):
         if cleaned.get("title_kind") == TitleKind.UNIT and not cleaned.get("tax_number"):
@@ -71,18 +75,29 @@ class BuyerFieldsMixin:
 
 class InvoiceRequestForm(BuyerFieldsMixin, forms.Form):
     """开票: the invoice type and the buyer's details. With a payer-imposed title (B2B, bank
-    transfer) the title fields are disabled: whatever is posted for them is ignored."""
+    transfer) the title fields are disabled: whatever is posted for them is ignored.
+
+    ``kinds`` are the types the order's edition offers (``services.offered_kinds``); a special
+    one needs a unit's title and its full tax details, each missing one said next to its field.
+    """
 
     kind = forms.ChoiceField(
         label=_("Invoice type"),
         choices=InvoiceKind.choices,
         initial=InvoiceKind.ELECTRONIC,
-        widget=forms.RadioSelect,
+        # The one-sentence notes on each type, above the form (KIND_NOTES), describe the choice.
+        widget=forms.RadioSelect(attrs={"aria-describedby": "invoice-kinds"}),
     )
 
-    def __init__(self, *args, locked: LockedTitle | None = None, **kwargs):
+    def __init__(
+        self, *args, locked: LockedTitle | None = None, kinds: list[str] | None = None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.locked = locked
+        if kinds is not None:
+            self.fields["kind"].choices = [
+                (value, label) for value, label in InvoiceKind.choices if value in kinds
+            ]
         self.fields.update(
             fields_for_model(
                 Invoice,
@@ -114,15 +129,11 @@ class InvoiceRequestForm(BuyerFieldsMixin, forms.Form):
         cleaned = super().clean()
         kind = cleaned.get("kind")
         self._check_unit_title(cleaned)
-        if kind == InvoiceKind.SPECIAL:
-            if cleaned.get("title_kind") != TitleKind.UNIT:
-                self.add_error(
-                    "title_kind", _("A VAT special invoice can only be made out to a unit.")
-                )
-            for name in SPECIAL_REQUIRED:
-                if not cleaned.get(name) and name not in self.errors:
-                    self.add_error(name, _("A VAT special invoice needs this."))
-        elif kind == InvoiceKind.ELECTRONIC and not cleaned.get("email"):
+        if kind in SPECIAL_KINDS:
+            for name, error in special_requirements(kind, cleaned).items():
+                if name not in self.errors:
+                    self.add_error(name, error)
+        if kind in ELECTRONIC_KINDS and not cleaned.get("email") and "email" not in self.errors:
             self.add_error("email", _("Enter the email address to send the electronic invoice to."))
         return cleaned
 

@@ -1,8 +1,11 @@
 """Invoices (发票): requests, electronic and paper VAT invoices, red-letter credit notes.
 
-An issued invoice is a legal record: numbered without gaps or duplicates per edition and kind,
-never edited, never deleted. Every correction is a new document referring to the old one (a
-red-letter credit note for an electronic invoice; a confirmed paper return for a special one).
+Three kinds: the electronic general invoice (数电普票) and the electronic special invoice
+(数电专票), both issued by the system, and the paper special invoice (纸质专票), issued and
+posted by finance where the edition still offers it (``InvoiceOptions``). An issued invoice is
+a legal record: numbered without gaps or duplicates per edition and kind, never edited, never
+deleted. Every correction is a new document referring to the old one (a red-letter credit note
+for an electronic invoice, general or special; a confirmed paper return for a paper one).
 """
 
 from decimal import Decimal
@@ -23,7 +26,20 @@ InvoiceImmutable = ImmutableRecord
 
 class InvoiceKind(models.TextChoices):
     ELECTRONIC = "electronic", _("VAT general invoice (electronic)")  # 增值税普通发票（电子发票）
+    # 数电专票: issued by the system like the general one, for the buyer's full tax details.
+    ELECTRONIC_SPECIAL = (
+        "electronic_special",
+        _("VAT special invoice (electronic)"),  # 增值税专用发票（电子发票）
+    )
     SPECIAL = "special", _("VAT special invoice (paper)")  # 增值税专用发票（纸质发票）
+
+
+# Issued by the system (a task after the request commits), reversed by a red-letter credit note.
+ELECTRONIC_KINDS = (InvoiceKind.ELECTRONIC, InvoiceKind.ELECTRONIC_SPECIAL)
+# Special (专用) invoices: a unit's title and its full tax details, all required.
+SPECIAL_KINDS = (InvoiceKind.ELECTRONIC_SPECIAL, InvoiceKind.SPECIAL)
+# The longest kind's value, for the columns that hold one.
+KIND_LENGTH = 24
 
 
 class TitleKind(models.TextChoices):
@@ -112,7 +128,7 @@ class Invoice(GuardedModel):
         related_name="credit_notes",
         verbose_name=_("reversed invoice"),
     )
-    kind = models.CharField(_("invoice type"), max_length=16, choices=InvoiceKind.choices)
+    kind = models.CharField(_("invoice type"), max_length=KIND_LENGTH, choices=InvoiceKind.choices)
     status = models.CharField(
         _("status"),
         max_length=16,
@@ -249,7 +265,16 @@ class Invoice(GuardedModel):
 
     @property
     def is_electronic(self) -> bool:
-        return self.kind == InvoiceKind.ELECTRONIC
+        """Issued by the system (数电普票 or 数电专票), reversed by a red-letter credit note."""
+        return self.kind in ELECTRONIC_KINDS
+
+    @property
+    def is_paper(self) -> bool:
+        return self.kind == InvoiceKind.SPECIAL
+
+    @property
+    def is_special(self) -> bool:
+        return self.kind in SPECIAL_KINDS
 
 
 _I = Invoice.Status
@@ -317,7 +342,7 @@ class InvoiceCounter(models.Model):
         related_name="+",
         verbose_name=_("edition"),
     )
-    kind = models.CharField(_("invoice type"), max_length=16, choices=InvoiceKind.choices)
+    kind = models.CharField(_("invoice type"), max_length=KIND_LENGTH, choices=InvoiceKind.choices)
     last_sequence = models.PositiveIntegerField(_("last number drawn"), default=0)
 
     class Meta:
@@ -329,6 +354,45 @@ class InvoiceCounter(models.Model):
 
     def __str__(self):
         return f"{self.edition_id}/{self.kind}: {self.last_sequence}"
+
+
+class InvoiceOptions(models.Model):
+    """The invoice types an edition offers. The electronic general invoice is always offered;
+    an edition without a row offers every type (the portal's behaviour before these options).
+    The 7th edition issues both types electronically: its row turns the paper one off."""
+
+    edition = models.OneToOneField(
+        "ciie_portal.Edition",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("edition"),
+    )
+    electronic_special = models.BooleanField(
+        _("electronic VAT special invoices"),
+        default=True,
+        help_text=_("Issued by the system, like the electronic general invoice."),
+    )
+    paper_special = models.BooleanField(
+        _("paper VAT special invoices"),
+        default=True,
+        help_text=_("Issued by finance and posted. Requests made before it was turned off stay."),
+    )
+
+    class Meta:
+        verbose_name = _("invoice types of an edition")
+        verbose_name_plural = _("invoice types of editions")
+
+    def __str__(self):
+        return str(self.edition)
+
+    def kinds(self) -> list[str]:
+        """The offered kinds, in the order of InvoiceKind."""
+        offered = {
+            InvoiceKind.ELECTRONIC: True,
+            InvoiceKind.ELECTRONIC_SPECIAL: self.electronic_special,
+            InvoiceKind.SPECIAL: self.paper_special,
+        }
+        return [kind for kind in InvoiceKind.values if offered[kind]]
 
 
 class InvoiceProfile(models.Model):

@@ -8,6 +8,10 @@ public URL; the view checks who asks before rendering.
 
 The document is in Chinese whatever the page language: a Chinese VAT invoice is a legal
 document whose wording is fixed, so its labels are constants here, not translated messages.
+Its title is that of its kind (``TITLES``): 电子发票（普通发票） for a 数电普票,
+电子发票（增值税专用发票） for a 数电专票, 增值税专用发票 for the copy of a paper one; a
+credit note's is prefixed 红字. The buyer's tax details a special invoice carries are printed
+whole, wrapped, never cut short.
 """
 
 import io
@@ -30,6 +34,14 @@ logger = logging.getLogger(__name__)
 MARGIN = 36
 RED = (0.75, 0.1, 0.1)
 BLACK = (0, 0, 0)
+TITLES = {
+    InvoiceKind.ELECTRONIC: "电子发票（普通发票）",
+    InvoiceKind.ELECTRONIC_SPECIAL: "电子发票（增值税专用发票）",
+    InvoiceKind.SPECIAL: "增值税专用发票",
+}
+# Under the title of a paper invoice's copy: the paper one posted to the buyer is the invoice.
+PAPER_COPY_NOTE = "纸质发票信息副本，以寄送的纸质发票为准"
+PARTY_LINE = 12
 
 
 def cjk_font() -> str:
@@ -44,6 +56,19 @@ def _money(value) -> str:
 def _price(value) -> str:
     """A unit price: to the cent, or with the decimals it has (up to 8)."""
     return _money(value) if value == value.quantize(Decimal("0.01")) else f"{value:,f}"
+
+
+def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
+    """``text`` in lines of at most ``width`` points, broken between any two characters (as
+    Chinese is), so that nothing is cut off."""
+    lines, line = [], ""
+    for char in text:
+        if line and pdfmetrics.stringWidth(line + char, font, size) > width:
+            lines.append(line)
+            line = char.lstrip()
+        else:
+            line += char
+    return [*lines, line] if line or not lines else lines
 
 
 def _fit(text: str, font: str, size: float, width: float) -> str:
@@ -92,16 +117,15 @@ class _Sheet:
 
     def header(self) -> float:
         invoice, c = self.invoice, self.canvas
-        if invoice.kind == InvoiceKind.SPECIAL:
-            title = "电子发票（增值税专用发票）"
-        else:
-            title = "电子发票（普通发票）"
+        title = TITLES.get(invoice.kind, TITLES[InvoiceKind.ELECTRONIC])
         if invoice.is_credit_note:
             title = "红字" + title
         top = self.height - MARGIN
         self.text(self.width / 2, top - 10, title, size=18, align="centre", colour=self.colour)
         c.setStrokeColorRGB(*self.colour)
         c.line(self.width / 2 - 140, top - 16, self.width / 2 + 140, top - 16)
+        if invoice.kind == InvoiceKind.SPECIAL:
+            self.text(self.width / 2, top - 28, PAPER_COPY_NOTE, size=8, align="centre")
         right = self.width - MARGIN
         self.text(right - 200, top, f"发票号码：{invoice.number or '（未开具）'}")
         issued_on = invoice.issued_on.strftime("%Y年%m月%d日") if invoice.issued_on else ""
@@ -114,10 +138,6 @@ class _Sheet:
         invoice, c = self.invoice, self.canvas
         seller = invoice.seller
         half = (self.width - 2 * MARGIN) / 2
-        box_height = 74
-        c.setStrokeColorRGB(*self.colour)
-        c.rect(MARGIN, y - box_height, 2 * half, box_height)
-        c.line(MARGIN + half, y, MARGIN + half, y - box_height)
         buyer_rows = [
             ("名称", invoice.title),
             ("统一社会信用代码/纳税人识别号", invoice.tax_number),
@@ -130,15 +150,31 @@ class _Sheet:
             ("地址、电话", seller.get("address", "")),
             ("开户行及账号", seller.get("bank", "")),
         ]
-        for left, heading, rows in (
-            (MARGIN, "购买方信息", buyer_rows),
-            (MARGIN + half, "销售方信息", seller_rows),
-        ):
+        columns = [
+            (
+                left,
+                heading,
+                [w for label, value in rows for w in self._party_lines(label, value, half)],
+            )
+            for left, heading, rows in (
+                (MARGIN, "购买方信息", buyer_rows),
+                (MARGIN + half, "销售方信息", seller_rows),
+            )
+        ]
+        box_height = max(74, 26 + PARTY_LINE * max(len(lines) for _l, _h, lines in columns))
+        c.setStrokeColorRGB(*self.colour)
+        c.rect(MARGIN, y - box_height, 2 * half, box_height)
+        c.line(MARGIN + half, y, MARGIN + half, y - box_height)
+        for left, heading, lines in columns:
             self.text(left + 6, y - 12, heading, size=9, colour=self.colour)
-            for row, (label, value) in enumerate(rows):
-                line = f"{label}：{value}"
-                self.text(left + 6, y - 26 - 12 * row, _fit(line, self.font, 9, half - 12), size=9)
+            for row, line in enumerate(lines):
+                self.text(left + 6, y - 26 - PARTY_LINE * row, line, size=9)
         return y - box_height - 8
+
+    def _party_lines(self, label: str, value: str, width: float) -> list[str]:
+        """One row of the buyer or seller, wrapped: a special invoice's tax details are printed
+        whole (an address, a bank account cut short would make the invoice useless)."""
+        return _wrap(f"{label}：{value}", self.font, 9, width - 12)
 
     def table_header(self, y: float) -> float:
         left = MARGIN + 6

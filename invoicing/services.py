@@ -1,12 +1,14 @@
 """Invoicing (开票): request, issue, post, reverse (退票).
 
 待开票 (requested) → 已开票 (issued) → 退票中 (returning) → 已退票 (reversed); a request may be
-rejected by finance. An electronic invoice is issued by a task after the request commits; its
-reversal is a red-letter credit note (红字发票): a new invoice with negated lines, its own number
-in the same sequence, referring to the original — issuing it completes the reversal. A paper
-(special) invoice is issued and posted by finance; its reversal is the unit posting it back and
-finance confirming receipt. Only a reversed (or rejected) invoice lets a refund through, and only
-then can the order be invoiced again.
+rejected by finance. An electronic invoice — general (数电普票) or special (数电专票) — is issued
+by a task after the request commits; its reversal is a red-letter credit note (红字发票): a new
+invoice with negated lines, its own number in the same sequence as its kind, referring to the
+original — issuing it completes the reversal. A paper special invoice is issued and posted by
+finance; its reversal is the unit posting it back and finance confirming receipt. Only a
+reversed (or rejected) invoice lets a refund through, and only then can the order be invoiced
+again. Which types a unit may ask for is the order's edition's choice (``offered_kinds``); a
+special one needs the buyer's full tax details (``tax_details``).
 """
 
 from dataclasses import dataclass
@@ -27,14 +29,18 @@ from credentials.models import CredentialOrder
 from payments.models import Method, Payment, RefundLine
 
 from .models import (
+    ELECTRONIC_KINDS,
     INVOICE_STATES,
+    SPECIAL_KINDS,
     Invoice,
     InvoiceCounter,
     InvoiceKind,
     InvoiceLine,
+    InvoiceOptions,
     InvoiceProfile,
     TitleKind,
 )
+from .tax_details import special_buyer
 
 Status = Invoice.Status
 CENT = Decimal("0.01")
@@ -51,8 +57,13 @@ DEFAULT_TAX_RATE = Decimal("0.06")
 # The goods or service name on the invoice, as the tax bureau's catalogue names it. An invoice is
 # a Chinese legal document: its content is Chinese whatever language the page is shown in.
 LINE_ITEM = "*会展服务*证件注册费"
-# Number layout: edition (2 digits), kind (2 digits), sequence (8 digits) → 100100000001.
-KIND_CODES = {InvoiceKind.ELECTRONIC: "01", InvoiceKind.SPECIAL: "02"}
+# Number layout: edition (2 digits), kind (2 digits), sequence (8 digits) → 100100000001. Each
+# kind is its own gap-free series (InvoiceCounter), its credit notes numbered in it too.
+KIND_CODES = {
+    InvoiceKind.ELECTRONIC: "01",
+    InvoiceKind.SPECIAL: "02",
+    InvoiceKind.ELECTRONIC_SPECIAL: "03",
+}
 # Fields of a request that describe the buyer (购买方).
 BUYER_FIELDS = (
     "title_kind",
@@ -83,6 +94,12 @@ def split_tax(total: Decimal, rate: Decimal) -> tuple[Decimal, Decimal]:
     """
     excl = (total / (1 + rate)).quantize(CENT, rounding=ROUND_HALF_UP)
     return excl, total - excl
+
+
+def offered_kinds(edition) -> list[str]:
+    """The invoice types ``edition`` offers: its InvoiceOptions, or every type without one."""
+    options = InvoiceOptions.objects.filter(edition=edition).first()
+    return options.kinds() if options is not None else list(InvoiceKind.values)
 
 
 # --- What an order's invoice says --------------------------------------------------------------
@@ -201,11 +218,13 @@ def invoice_request(
 ) -> Invoice:
     """开票: ask for an invoice of a paid order. An electronic one is issued right after commit.
 
-    Refused for an unpaid order, for an order that already has an invoice not reversed, and
-    when nothing is left to invoice. For B2B and transfer payments the title is the payer's,
-    whatever ``buyer`` says. The invoice belongs to the order's edition (its numbering too),
-    also for an order of an earlier edition (往届订单). ``save_profile`` keeps the details for
-    ``profile_unit`` (the contact's current unit), by default for the order's unit.
+    Refused for an unpaid order, for an order that already has an invoice not reversed, for a
+    type the order's edition does not offer, for a special invoice without the buyer's full
+    tax details (a ValidationError naming each field), and when nothing is left to invoice.
+    For B2B and transfer payments the title is the payer's, whatever ``buyer`` says. The
+    invoice belongs to the order's edition (its numbering too), also for an order of an
+    earlier edition (往届订单). ``save_profile`` keeps the details for ``profile_unit`` (the
+    contact's current unit), by default for the order's unit.
     """
     if kind not in InvoiceKind.values:
         raise ValidationError(_("Choose the invoice type."))
@@ -228,11 +247,20 @@ def invoice_request(
                 _("Order %(number)s already has an invoice. Reverse it first to invoice again.")
                 % {"number": locked.number}
             )
+        if kind not in offered_kinds(locked.edition):
+            raise ValidationError(
+                {
+                    "kind": _("%(edition)s does not offer the %(kind)s.")
+                    % {"edition": locked.edition, "kind": InvoiceKind(kind).label}
+                }
+            )
         fixed = locked_title(locked)
         if fixed is not None:
             buyer["title_kind"], buyer["title"] = fixed.title_kind, fixed.title
         if not buyer["title"]:
             raise ValidationError(_("Enter the invoice title."))
+        if kind in SPECIAL_KINDS:
+            buyer = special_buyer(kind, buyer)
         lines = invoiceable_lines(locked)
         if not lines:
             raise ValidationError(
@@ -273,7 +301,7 @@ def invoice_request(
         )
         if save_profile and (profile_unit is not None or locked.unit_id):
             invoice_profile_save(unit=profile_unit or locked.unit, actor=actor, details=buyer)
-        if kind == InvoiceKind.ELECTRONIC:
+        if kind in ELECTRONIC_KINDS:
             _issue_later(invoice)
     return invoice
 
@@ -315,10 +343,11 @@ def invoice_issue(
 ) -> Invoice | None:
     """Issue a requested invoice: give it its number and date, freeze it, tell the unit.
 
-    Electronic invoices are issued by the task; special (paper) ones by finance, who may enter
-    the number printed on the paper invoice instead of drawing one. Issuing a credit note
-    completes the reversal of its original. Returns None when the invoice was not awaiting
-    issue (issued meanwhile, rejected): safe to run twice, also at once.
+    Electronic invoices (general and special) are issued by the task; paper special ones by
+    finance, who may enter the number printed on the paper invoice instead of drawing one.
+    Issuing a credit note completes the reversal of its original. Returns None when the
+    invoice was not awaiting issue (issued meanwhile, rejected): safe to run twice, also at
+    once.
     """
     now = now or timezone.now()
     number = (number or "").strip()
@@ -363,7 +392,7 @@ def invoice_issue(
 
 def invoice_issue_electronic(*, invoice_id: int) -> Invoice | None:
     """What the task runs: issue an electronic invoice or credit note awaiting issue."""
-    if not Invoice.objects.filter(pk=invoice_id, kind=InvoiceKind.ELECTRONIC).exists():
+    if not Invoice.objects.filter(pk=invoice_id, kind__in=ELECTRONIC_KINDS).exists():
         return None
     return invoice_issue(invoice_id=invoice_id, actor="system")
 
@@ -377,7 +406,7 @@ def invoices_issue_pending(*, older_than: timedelta = timedelta(minutes=5)) -> i
 
     pending = list(
         Invoice.objects.filter(
-            kind=InvoiceKind.ELECTRONIC,
+            kind__in=ELECTRONIC_KINDS,
             status=Status.REQUESTED,
             requested_at__lte=timezone.now() - older_than,
         ).values_list("pk", flat=True)
@@ -524,8 +553,9 @@ def invoice_reverse(
     return_tracking_number: str = "",
     now: datetime | None = None,
 ) -> Invoice:
-    """退票 of an issued invoice. Electronic: a red-letter credit note is made and issued after
-    commit, which completes the reversal. Paper: the unit posted it back (courier and tracking
+    """退票 of an issued invoice. Electronic (general or special): a red-letter credit note of
+    the same kind is made and issued after commit, which completes the reversal; the original
+    stays as it was issued. Paper: the unit posted it back (courier and tracking
     number), finance confirms receipt. Returns the credit note, or the paper invoice."""
     now = now or timezone.now()
     reason = (reason or "").strip()

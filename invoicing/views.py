@@ -18,7 +18,13 @@ from credentials.models import CredentialOrder
 from credentials.orders.access import order_or_404
 from registration.access import current_unit, units_in_reach
 
-from .forms import InvoiceProfileForm, InvoiceRequestForm, PaperReturnForm, ReversalForm
+from .forms import (
+    InvoiceProfileForm,
+    InvoiceRequestForm,
+    PaperReturnForm,
+    ReversalForm,
+    kind_notes,
+)
 from .models import Invoice, InvoiceKind, InvoiceProfile
 from .pdf import invoice_pdf
 from .services import (
@@ -28,6 +34,7 @@ from .services import (
     invoice_request,
     invoice_reverse,
     locked_title,
+    offered_kinds,
 )
 
 VIEW_INVOICE = "invoicing.view_invoice"
@@ -58,7 +65,8 @@ def _live_invoice(order: CredentialOrder) -> Invoice | None:
 @login_required
 @require_http_methods(["GET", "POST"])
 def invoice_request_view(request, number):
-    """开票: the invoice type and details, for a paid order without an invoice."""
+    """开票: the invoice type and details, for a paid order without an invoice. The types are
+    those the order's edition offers, each explained in one sentence above the form."""
     unit, order = _order_or_404(request, number)
     live = _live_invoice(order)
     if live is not None:
@@ -71,8 +79,12 @@ def invoice_request_view(request, number):
     profile = next((p for p in profiles if str(p.pk) == chosen), None)
     if profile is not None:
         initial.update({name: getattr(profile, name) for name in BUYER_FIELDS})
+    kinds = offered_kinds(order.edition)
     form = InvoiceRequestForm(
-        request.POST if request.method == "POST" else None, locked=locked, initial=initial
+        request.POST if request.method == "POST" else None,
+        locked=locked,
+        kinds=kinds,
+        initial=initial,
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -88,7 +100,7 @@ def invoice_request_view(request, number):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            if invoice.kind == InvoiceKind.ELECTRONIC:
+            if invoice.is_electronic:
                 text = _(
                     "Your invoice request was received: the electronic invoice is issued "
                     "by the system and can be downloaded under View invoice."
@@ -111,6 +123,7 @@ def invoice_request_view(request, number):
             "profiles": profiles,
             "profile": profile,
             "paid": order.status == CredentialOrder.Status.PAID,
+            "kind_notes": kind_notes(kinds),
         },
     )
 

@@ -16,10 +16,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from credentials.models import CredentialOrder
 from payments.views_delegation import SETTLE, delegation_order_for
 
-from .forms import InvoiceRequestForm
+from .forms import InvoiceRequestForm, kind_notes
 from .models import Invoice
 from .pdf import invoice_pdf
-from .services import invoice_request, locked_title
+from .services import invoice_request, locked_title, offered_kinds
 
 
 @staff_member_required
@@ -30,10 +30,13 @@ def delegation_invoices(request, number):
     if request.method == "POST" and not may_request:
         raise PermissionDenied
     live = order.invoices.blocking_refund().first()
-    form = None
+    form, kinds = None, []
     if order.status == CredentialOrder.Status.PAID and live is None:
+        kinds = offered_kinds(order.edition)
         form = InvoiceRequestForm(
-            request.POST if request.method == "POST" else None, locked=locked_title(order)
+            request.POST if request.method == "POST" else None,
+            locked=locked_title(order),
+            kinds=kinds,
         )
         form.fields.pop("save_profile")  # profiles are a unit's
         if request.method == "POST" and form.is_valid():
@@ -63,6 +66,7 @@ def delegation_invoices(request, number):
             "order": order,
             "invoices": order.invoices.order_by("-requested_at", "-pk"),
             "form": form if may_request else None,
+            "kind_notes": kind_notes(kinds),
         },
     )
 

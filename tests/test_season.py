@@ -71,7 +71,7 @@ from delegations.models import Delegation
 from delegations.services import units_review, visitors_label, visitors_lock
 from delegations.survey.models import Survey, SurveyAnswer, SurveyQuestion, SurveyResponse
 from delegations.survey.services import response_save, response_submit, survey_open
-from invoicing.models import Invoice, InvoiceKind
+from invoicing.models import Invoice, InvoiceCounter, InvoiceKind
 from invoicing.services import invoice_issue, invoice_request, invoice_reverse
 from payments.models import Payment, Refund, RefundLine
 from payments.refunds import (
@@ -123,6 +123,14 @@ BUYER = {
     "title": "季节测试有限公司",
     "tax_number": "91310000MA1FL8LQ2K",
     "email": "invoice@example.com",
+}
+# A 数电专票 needs the unit's full tax details.
+SPECIAL_BUYER = {
+    **BUYER,
+    "address": "上海市浦东新区季节路1号",
+    "address_phone": "021-55556666",
+    "bank_name": "中国银行上海市分行",
+    "bank_account": "6217000011112222",
 }
 STATEMENT_HEADERS = ["交易日期", "交易流水号", "对方户名", "对方账号", "借方金额", "贷方金额",
                      "余额", "摘要"]  # fmt: skip
@@ -803,6 +811,28 @@ class Season(RuleBasedStateMachine):
         if credit is not None and credit.pk != invoice.pk:
             invoice_issue(invoice_id=credit.pk, actor=None)
 
+    @precondition(lambda self: self._exists(CredentialOrder, status=O.PAID))
+    @rule(data=st.data())
+    def unit_asks_an_electronic_special_invoice(self, data):
+        """数电专票: issued by the system like the general one, in its own series."""
+        order = self._pick(
+            data,
+            CredentialOrder.objects.filter(
+                edition=self.edition, status=O.PAID, unit__isnull=False
+            ).order_by("pk"),
+        )
+        if order is None:
+            return
+        invoice = self._try(
+            invoice_request,
+            order=order,
+            actor=order.unit.account,
+            kind=InvoiceKind.ELECTRONIC_SPECIAL,
+            buyer=SPECIAL_BUYER,
+        )
+        if invoice is not None:
+            invoice_issue(invoice_id=invoice.pk, actor=None)
+
     # --- production and issuance ----------------------------------------------------------------
 
     @precondition(lambda self: self._exists(Visitor, status=V.REVIEW_PASSED))
@@ -1111,6 +1141,27 @@ class Season(RuleBasedStateMachine):
                 .values_list("edition_sequence", flat=True)
             )
             assert numbers == list(range(1, len(numbers) + 1)), numbers
+
+    @invariant()
+    def electronic_special_invoices_have_their_own_gap_free_series(self):
+        """数电专票 and their red-letter credit notes: numbered 1, 2, 3 … in their own series
+        (code 03), the counter at the last one; a credit note is of its original's kind."""
+        special = Invoice.objects.filter(
+            edition=self.edition, kind=InvoiceKind.ELECTRONIC_SPECIAL
+        ).exclude(edition_sequence=None)
+        sequences = sorted(special.values_list("edition_sequence", flat=True))
+        assert sequences == list(range(1, len(sequences) + 1)), sequences
+        prefix = f"{self.edition.number % 100:02d}03"
+        assert all(n.startswith(prefix) for n in special.values_list("number", flat=True))
+        counter = InvoiceCounter.objects.filter(
+            edition=self.edition, kind=InvoiceKind.ELECTRONIC_SPECIAL
+        ).first()
+        assert (counter.last_sequence if counter else 0) == len(sequences)
+        assert not (
+            Invoice.objects.filter(edition=self.edition, original__isnull=False)
+            .exclude(kind=F("original__kind"))
+            .exists()
+        )
 
     @invariant()
     def nobody_on_security_hold_has_a_credential_made(self):
