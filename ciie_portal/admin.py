@@ -3,11 +3,12 @@ from django.contrib import admin, messages
 from django.core.exceptions import FieldDoesNotExist
 from django.db import router, transaction
 from django.urls import path
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from . import side_events
 from .audit import audit_changes, audit_record, audit_snapshot
 from .choices import UnitCategory
 from .models import AuditEntry, Edition, EntryPeriod, Notice, SideEvent
@@ -274,12 +275,120 @@ class EditionAdmin(AuditedAdminMixin, admin.ModelAdmin):
         self.message_user(request, _("%(edition)s is now current.") % {"edition": edition})
 
 
+class SideEventForm(forms.ModelForm):
+    labels = forms.MultipleChoiceField(
+        label=_("open to visitors labelled"),
+        choices=side_events.label_choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("None ticked: every visitor, labelled or not."),
+    )
+
+    class Meta:
+        model = SideEvent
+        # The admin's fieldsets choose the fields; this one needs the widget above.
+        fields = ["labels"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None or "capacity" not in self.fields:
+            return cleaned
+        # Counted with the event's row locked until the save commits (the admin saves in one
+        # transaction): a sign-up at this moment waits, and is counted after the change.
+        SideEvent.objects.select_for_update().filter(pk=self.instance.pk).exists()
+        held = side_events.places_held([self.instance.pk]).get(self.instance.pk, 0)
+        capacity = cleaned.get("capacity")
+        if held and capacity is None:
+            self.add_error(
+                "capacity",
+                _("Visitors hold %(held)d places: the event keeps taking sign-ups.")
+                % {"held": held},
+            )
+        elif capacity is not None and capacity < held:
+            self.add_error(
+                "capacity",
+                _(
+                    "Visitors hold %(held)d places already: the event cannot have fewer. "
+                    "Decline sign-ups first."
+                )
+                % {"held": held},
+            )
+        return cleaned
+
+
 @admin.register(SideEvent)
 class SideEventAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "starts_at", "organiser", "open_to_visitors", "edition"]
-    list_filter = ["edition", "open_to_visitors"]
-    search_fields = ["name", "organiser"]
+    """配套活动, published by organisers. Places and sign-ups: ``registration.side_events``
+    (through ``ciie_portal.side_events``)."""
+
+    form = SideEventForm
+    list_display = [
+        "name",
+        "starts_at",
+        "venue",
+        "organiser",
+        "places",
+        "signup_closes_at",
+        "needs_approval",
+        "open_to_visitors",
+        "edition",
+    ]
+    list_filter = ["edition", "open_to_visitors", "needs_approval"]
+    search_fields = ["name", "name_en", "organiser"]
     list_select_related = ["edition"]
+    fieldsets = [
+        (None, {"fields": ["edition", "name", "name_en", "open_to_visitors"]}),
+        (
+            _("Time and place"),
+            {
+                "fields": [
+                    "starts_at",
+                    "ends_at",
+                    "venue",
+                    "organiser",
+                    "contact",
+                    "description",
+                ]
+            },
+        ),
+        (
+            _("Sign-up"),
+            {
+                "fields": [
+                    "capacity",
+                    "signup_opens_at",
+                    "signup_closes_at",
+                    "labels",
+                    "signup_requires",
+                    "needs_approval",
+                ]
+            },
+        ),
+    ]
+
+    def get_changelist_instance(self, request):
+        # The places held on the page's events in one query, not one per row.
+        changelist = super().get_changelist_instance(request)
+        held = side_events.places_held(event.pk for event in changelist.result_list)
+        for event in changelist.result_list:
+            event.places_held = held.get(event.pk, 0)
+        return changelist
+
+    @admin.display(description=_("places held"))
+    def places(self, event):
+        if event.capacity is None:
+            return "—"
+        text = f"{getattr(event, 'places_held', 0)} / {event.capacity}"
+        hooks = side_events.signup_hooks()
+        url = hooks.signups_url(event.pk) if hooks else ""
+        return format_html('<a href="{}">{}</a>', url, text) if url else text
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        hooks = side_events.signup_hooks()
+        if change and hooks is not None:
+            # Places added (or the approval rule changed): waiting sign-ups move up now.
+            hooks.event_changed(event=obj, actor=request.user)
 
 
 class ReadOnlyAdminMixin:

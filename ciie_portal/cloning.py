@@ -181,12 +181,22 @@ def _copy_side_events(ctx: CloneContext) -> list[str]:
         SideEvent(
             edition=ctx.target,
             name=e.name,
+            name_en=e.name_en,
             starts_at=ctx.shift(e.starts_at),
+            ends_at=ctx.shift(e.ends_at),
             venue=e.venue,
             organiser=e.organiser,
             contact="",
             description=e.description,
             open_to_visitors=False,
+            # Its sign-up settings, the window moved too (the sign-ups themselves are not
+            # copied: they are the units').
+            capacity=e.capacity,
+            signup_opens_at=ctx.shift(e.signup_opens_at),
+            signup_closes_at=ctx.shift(e.signup_closes_at),
+            labels=e.labels,
+            signup_requires=e.signup_requires,
+            needs_approval=e.needs_approval,
         )
         for e in events
     )

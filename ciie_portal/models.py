@@ -394,27 +394,136 @@ class OutboxMessage(models.Model):
         return f"{self.task}{tuple(self.args)}"
 
 
-class SideEvent(models.Model):
-    """配套活动: a side event of the expo, listed to professional visitors when open to them."""
+class SideEvent(EnglishNamed, models.Model):
+    """配套活动: a side event of the expo, listed to professional visitors when published.
+
+    With a capacity it takes sign-ups (registration.side_events): units sign up their
+    visitors within the sign-up window; beyond the capacity they wait in a list, in order.
+    Without one it is only listed."""
+
+    class Requires(models.TextChoices):
+        """How far a visitor must be for the event to take them."""
+
+        SUBMITTED = "submitted", _("Submitted (at least)")
+        REVIEWED = "reviewed", _("Passed the visitor review")
 
     edition = models.ForeignKey(
         Edition, on_delete=models.CASCADE, related_name="side_events", verbose_name=_("edition")
     )
     name = models.CharField(_("name"), max_length=200)
+    name_en = models.CharField(
+        _("name in English"),
+        max_length=200,
+        blank=True,
+        help_text=_("Shown to visitors who use the portal in English; empty: the Chinese name."),
+    )
     starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
     venue = models.CharField(_("venue"), max_length=200, blank=True)
     organiser = models.CharField(_("organiser"), max_length=200)
     contact = models.CharField(_("contact"), max_length=200, blank=True)
     description = models.TextField(_("description"), blank=True)
-    open_to_visitors = models.BooleanField(_("open to professional visitors"), default=True)
+    open_to_visitors = models.BooleanField(
+        _("open to professional visitors"),
+        default=True,
+        help_text=_("Published: listed to units, and open for sign-up within its window."),
+    )
+    # Sign-up (配套活动报名): all of it empty for an event that is only listed.
+    capacity = models.PositiveIntegerField(
+        _("places"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "How many visitors may attend. Empty: the event takes no sign-ups. Sign-ups beyond "
+            "it wait in a list and move up, in order, when a place is given back."
+        ),
+    )
+    signup_opens_at = models.DateTimeField(_("sign-up opens"), null=True, blank=True)
+    signup_closes_at = models.DateTimeField(_("sign-up closes"), null=True, blank=True)
+    labels = models.JSONField(
+        _("open to visitors labelled"),
+        default=list,
+        blank=True,
+        help_text=_("None ticked: every visitor, labelled or not."),
+    )
+    signup_requires = models.CharField(
+        _("visitors must be"),
+        max_length=12,
+        choices=Requires.choices,
+        default=Requires.SUBMITTED,
+    )
+    needs_approval = models.BooleanField(
+        _("sign-ups need the organiser's approval"),
+        default=False,
+        help_text=_(
+            "Sign-ups then await approval; they hold their places meanwhile, so that no place "
+            "is promised twice."
+        ),
+    )
+
+    objects = WatchedQuerySet.as_manager()  # kept in the shared cache (read_cache)
 
     class Meta:
         verbose_name = _("side event")
         verbose_name_plural = _("side events")
         ordering = ["starts_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("starts_at")),
+                name="side_event_ends_after_it_starts",
+            ),
+            # A capacity (sign-up taken) needs its window, in order.
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True)
+                | Q(
+                    signup_opens_at__isnull=False,
+                    signup_closes_at__gt=models.F("signup_opens_at"),
+                ),
+                name="side_event_signup_window_in_order",
+            ),
+        ]
 
     def __str__(self):
-        return self.name
+        return self.display_name
+
+    @property
+    def takes_signups(self) -> bool:
+        return self.capacity is not None
+
+    def signup_open_at(self, moment) -> bool:
+        """Whether units may sign up at ``moment``: published, with a capacity, within its
+        window."""
+        return (
+            self.open_to_visitors
+            and self.takes_signups
+            and self.signup_opens_at is not None
+            and self.signup_closes_at is not None
+            and self.signup_opens_at <= moment < self.signup_closes_at
+        )
+
+    def clean(self):
+        from .side_events import label_values
+
+        errors = {}
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = _("The event must end after it starts.")
+        if self.capacity is not None:
+            if self.signup_opens_at is None:
+                errors["signup_opens_at"] = _("An event with places needs its sign-up window.")
+            if self.signup_closes_at is None:
+                errors["signup_closes_at"] = _("An event with places needs its sign-up window.")
+        if (
+            self.signup_opens_at
+            and self.signup_closes_at
+            and self.signup_closes_at <= self.signup_opens_at
+        ):
+            errors["signup_closes_at"] = _("Sign-up must close after it opens.")
+        elif self.signup_closes_at and self.starts_at and self.signup_closes_at > self.starts_at:
+            errors["signup_closes_at"] = _("Sign-up must close by the time the event starts.")
+        if not isinstance(self.labels, list) or not set(self.labels) <= set(label_values()):
+            errors["labels"] = _("Choose labels from the list.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class PrivacyPolicy(models.Model):

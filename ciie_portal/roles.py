@@ -26,6 +26,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registration.view_all_units",
         "registration.view_user",
         "registration.view_consentrecord",
+        # 配套活动报名: the sign-ups, approved or declined in bulk, exported.
+        "registration.view_sideeventsignup",
+        "registration.decide_sideeventsignup",
         "credentials.view_credentialorder",
         "credentials.view_orderline",
         "payments.view_payment",
@@ -79,6 +82,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "registration.view_visitor",
         "registration.change_visitor",
         "registration.view_deliveryaddress",
+        # Their delegation's side-event sign-ups (registration.side_events.staff).
+        "registration.view_sideeventsignup",
         "credentials.view_credentialorder",
         "credentials.view_orderline",
         "credentials.settle_delegation_order",

@@ -29,6 +29,12 @@ class DelegationsConfig(AppConfig):
         from .exports import register as register_exports  # scheduled exports (secretaries)
 
         register_exports()
+        from registration.side_events.staff import register_staff_scope
+
+        from .selectors import scope_to_user
+
+        # Secretaries see their delegation's side-event sign-ups (the registration app's admin).
+        register_staff_scope(scope_to_user)
         from .ops_series import register as register_ops_scope  # a secretary's operations page
 
         register_ops_scope()

@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,6 +8,11 @@ class RegistrationConfig(AppConfig):
     name = "registration"
     verbose_name = _("Registration")
 
+    def import_models(self):
+        super().import_models()
+        # 配套活动报名: the sign-up's table lives in its own package.
+        import_module(f"{self.name}.side_events.models")
+
     def ready(self):
         from .retention import register  # this app's part of shredding an edition
 
@@ -13,6 +20,9 @@ class RegistrationConfig(AppConfig):
         from .cloning import register as register_cloners  # cloning an edition: new codes
 
         register_cloners()
+        from .side_events.wiring import ready as side_events_ready  # 配套活动报名
+
+        side_events_ready()
         from . import ops_figures  # noqa: F401  (registers this app's operational figures)
         from .ops_series import register as register_series  # the operations page's charts
 

@@ -1,11 +1,11 @@
 from django.db.models import Count, Q
 
-from ciie_portal.models import SideEvent
 from ciie_portal.sql_once import WrittenOnce
 
 from .models import Unit, Visitor
 from .progress import EMPTY as NO_CREDENTIALS
 from .progress import credential_counts, dashboard_panels, next_payment_deadline, past_orders
+from .side_events.selectors import dashboard_side_events
 
 S = Visitor.Status
 
@@ -102,11 +102,6 @@ def visitor_counts(unit: Unit) -> dict[str, int]:
     return {key: found.get(key, 0) for key in VISITOR_COUNT_KEYS}
 
 
-_SIDE_EVENTS = WrittenOnce(
-    lambda edition_id: SideEvent.objects.filter(edition_id=edition_id, open_to_visitors=True)
-)
-
-
 def unit_progress(unit: Unit) -> dict:
     """The eight steps of the dashboard (进度流程图), counted in one aggregate query."""
     counts = visitor_counts(unit)
@@ -159,7 +154,9 @@ def unit_progress(unit: Unit) -> dict:
         "unit": unit,
         "steps": steps,
         "counts": counts,
-        "side_events": _SIDE_EVENTS.objects(unit.edition_id),
+        # 配套活动: the events from the shared cache, the unit's sign-ups in one query (none
+        # while nobody in the edition signed up).
+        **dashboard_side_events(unit),
         # 往届订单: per earlier edition, its orders (the credentials app fills them in).
         "past_units": past_orders(earlier_units(unit)),
         # The nearest payment deadline still ahead (the credentials app says which); only a

@@ -11,6 +11,7 @@ from . import (
     views_returning,
     views_visitors,
 )
+from .side_events import views as views_side_events
 
 app_name = "registration"
 
@@ -51,6 +52,14 @@ urlpatterns = [
     path("unit/autosave/", views.unit_autosave, name="unit_autosave"),
     path("unit/licence/", views.unit_licence, name="unit_licence"),
     path("my-data/", views_my_data.my_data, name="my_data"),
+    # 配套活动报名
+    path("side-events/", views_side_events.side_event_list, name="side_events"),
+    path("side-events/<int:pk>/", views_side_events.side_event_detail, name="side_event"),
+    path(
+        "side-events/signups/<int:pk>/cancel/",
+        views_side_events.side_event_cancel,
+        name="side_event_cancel",
+    ),
     # 账户管理: password, mobile, email, contact person, other sessions.
     path("account/", views_account.account, name="account"),
     path("account/password/", views_account.account_password, name="account_password"),

@@ -39,7 +39,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ciie_portal.models import AuditEntry, Notice, OutboxMessage
+from ciie_portal.models import AuditEntry, Notice, OutboxMessage, SideEvent
 from credentials.entry.holds import hold_place, hold_release
 from credentials.entry.models import EntryRule, Scan
 from credentials.entry.rules import SHANGHAI
@@ -98,6 +98,15 @@ from registration.services import (
     visitor_save,
     visitors_delete,
     visitors_submit,
+)
+from registration.side_events.models import ACTIVE as SIGNUP_ACTIVE
+from registration.side_events.models import HOLDING as SIGNUP_HOLDING
+from registration.side_events.models import SideEventSignup
+from registration.side_events.services import (
+    side_event_signup,
+    side_event_signup_cancel,
+    side_event_signups_approve,
+    side_event_signups_decline,
 )
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.conftest import on_postgres
@@ -1291,6 +1300,80 @@ class Season(RuleBasedStateMachine):
             )
             .exists()
         )
+
+    # --- side events (配套活动报名) ---------------------------------------------------------------
+
+    def _side_event(self, data):
+        """The edition's side event with one place, made at its first use in an example."""
+        event = SideEvent.objects.filter(edition=self.edition).first()
+        if event is None:
+            now = timezone.now()
+            event = SideEvent.objects.create(
+                edition=self.edition,
+                name="季节配套活动",
+                starts_at=now + timedelta(days=20),
+                organiser="主办方",
+                capacity=1,
+                signup_opens_at=now - timedelta(days=1),
+                signup_closes_at=now + timedelta(days=10),
+                needs_approval=data.draw(st.booleans()),
+            )
+        return event
+
+    @precondition(
+        lambda self: self._exists(
+            Visitor, status__in=[V.SUBMITTED, V.PENDING_LOCK, V.PENDING_PAYMENT, V.PENDING_REVIEW]
+        )
+    )
+    @rule(data=st.data(), what=st.sampled_from(["sign_up", "sign_up", "cancel", "decide"]))
+    def a_unit_signs_up_for_a_side_event_or_a_sign_up_changes(self, data, what):
+        event = self._side_event(data)
+        active = SideEventSignup.objects.filter(event=event, status__in=SIGNUP_ACTIVE)
+        if what == "sign_up":
+            # Mostly visitors far enough to go, now and then one who is not (refused).
+            visitor = self._pick(
+                data,
+                Visitor.objects.filter(edition=self.edition)
+                .exclude(status__in=[V.SAVED, V.CANCELLED, V.REVIEW_FAILED])
+                .order_by("pk")[:20],
+            )
+            if visitor is None:
+                return
+            unit = visitor.unit
+            others = list(unit.visitors.exclude(pk=visitor.pk).values_list("pk", flat=True)[:3])
+            more = data.draw(st.lists(st.sampled_from(others), max_size=2)) if others else []
+            chosen = [visitor.pk, *more]
+            self._try(
+                side_event_signup, event=event, unit=unit, visitor_ids=chosen, actor=unit.account
+            )
+            return
+        signup = self._pick(data, active.order_by("pk").select_related("unit"))
+        if signup is None:
+            return
+        if what == "cancel":
+            self._try(
+                side_event_signup_cancel, signup=signup, unit=signup.unit, actor=signup.unit.account
+            )
+        else:
+            decide = data.draw(
+                st.sampled_from([side_event_signups_approve, side_event_signups_decline])
+            )
+            self._try(
+                decide,
+                signups=SideEventSignup.objects.filter(pk=signup.pk),
+                actor=self.c["organiser"],
+            )
+
+    @invariant()
+    def no_side_event_has_more_sign_ups_than_places_and_none_waits_beside_a_free_place(self):
+        """Sign-ups holding a place (signed up or awaiting approval) never outnumber the
+        places; a sign-up waits only while every place is held."""
+        for event in SideEvent.objects.filter(edition=self.edition, capacity__isnull=False):
+            signups = SideEventSignup.objects.filter(event=event)
+            held = signups.filter(status__in=SIGNUP_HOLDING).count()
+            assert held <= event.capacity, (event.pk, held, event.capacity)
+            if signups.filter(status=SideEventSignup.Status.WAITING).exists():
+                assert held == event.capacity, (event.pk, held, event.capacity)
 
 
 def _cast(roles, edition, guangdong, group_secretary, finance, organiser):
