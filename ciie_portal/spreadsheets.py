@@ -238,12 +238,13 @@ def sheet_workbook(
     notes: Sequence[Sequence] = (),
     notes_header: int | None = None,
     notes_widths: Sequence[float] = (),
+    notes_title: str = NOTES_SHEET,
 ) -> bytes:
     """A workbook: one sheet ``title`` with ``titles`` in row 1 (bold, shaded; the ``required``
     ones in red, the ``fill_in`` ones — those the reader is to fill in — shaded yellow) above
     ``rows``, frozen under the titles; and, when ``notes`` are given, a 说明 sheet with those
     lines, where line ``notes_header`` (1-based) is shaded as a header and the lines below it
-    are wrapped (every line, without a header).
+    are wrapped (every line, without a header); ``notes_title`` names that second sheet.
 
     ``text_columns`` (titles) are formatted as text so that Excel keeps every digit of what is
     typed there; ``widths`` sets column widths by title (by default 12, or twice a long title);
@@ -292,14 +293,14 @@ def sheet_workbook(
             choice.add(f"{letter}2:{letter}{last_row}")
             sheet.data_validations.dataValidation.append(choice)
     if notes:
-        _notes_sheet(workbook, notes, notes_header, notes_widths)
+        _notes_sheet(workbook, notes, notes_header, notes_widths, notes_title)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
-def _notes_sheet(workbook, notes, header, widths) -> None:
-    sheet = workbook.create_sheet(NOTES_SHEET)
+def _notes_sheet(workbook, notes, header, widths, title=NOTES_SHEET) -> None:
+    sheet = workbook.create_sheet(title)
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     wrap = Alignment(wrap_text=True, vertical="top")

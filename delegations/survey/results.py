@@ -236,9 +236,9 @@ def survey_workbook(survey: Survey, *, units=None) -> bytes:
         titles=titles,
         rows=rows,
         widths={_("Question"): 40, _("Answer"): 40},
-        # The second sheet: every submitted response (the sheet writer's second sheet is its
-        # notes sheet; its first line is shaded as the titles).
+        # The second sheet: every submitted response (its first line shaded as the titles).
         notes=[raw_titles, *_raw_rows(survey, units, questions)],
+        notes_title=_("Answers per unit"),
         notes_header=1,
         notes_widths=[30, 22, 20, 18, *([30] * len(questions))],
     )
