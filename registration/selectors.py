@@ -86,12 +86,15 @@ def _visitor_counts(unit_id):
             ),
             reviewed=Count("pk", filter=Q(status__in=[S.REVIEW_PASSED, S.REVIEW_FAILED])),
             passed=Count("pk", filter=Q(status=S.REVIEW_PASSED)),
+            cancelled=Count("pk", filter=Q(status=S.CANCELLED)),
         )
     )  # fmt: skip
 
 
 _VISITOR_COUNTS = WrittenOnce(_visitor_counts)
-VISITOR_COUNT_KEYS = ("total", "saved", "locked", "unpaid", "in_review", "reviewed", "passed")
+VISITOR_COUNT_KEYS = (
+    "total", "saved", "locked", "unpaid", "in_review", "reviewed", "passed", "cancelled"
+)  # fmt: skip
 
 
 def visitor_counts(unit: Unit) -> dict[str, int]:
@@ -160,9 +163,11 @@ def unit_progress(unit: Unit) -> dict:
         # 往届订单: per earlier edition, its orders (the credentials app fills them in).
         "past_units": past_orders(earlier_units(unit)),
         # The nearest payment deadline still ahead (the credentials app says which); only a
-        # unit with a visitor awaiting payment has one (an order to pay holds such visitors:
-        # an invariant of the whole-season test).
-        "next_payment_deadline": next_payment_deadline(unit) if counts["unpaid"] else None,
+        # unit with a visitor awaiting payment or cancelled has one (an order to pay holds such
+        # visitors — a cancelled one keeps its line: an invariant of the whole-season test).
+        "next_payment_deadline": (
+            next_payment_deadline(unit) if counts["unpaid"] or counts["cancelled"] else None
+        ),
         # Panels of the apps above this one (the buyer survey while it is open, …).
         "panels": dashboard_panels(unit),
     }

@@ -1231,16 +1231,17 @@ class Season(RuleBasedStateMachine):
     @invariant()
     def the_dashboard_asks_only_units_that_have_something_to_show(self):
         """The dashboard counts credentials only for a unit with a visitor who passed review,
-        and looks for a payment deadline only when a visitor awaits payment
+        and looks for a payment deadline only when a visitor awaits payment or was cancelled
         (``registration.selectors.unit_progress``): a valid credential's holder passed review,
-        and a unit's order to pay holds a visitor awaiting payment."""
+        and a unit's order to pay holds a visitor awaiting payment or cancelled (a cancelled
+        visitor keeps its line in an unpaid order)."""
         assert not (
             Credential.objects.filter(edition=self.edition, status=Credential.Status.ACTIVE)
             .exclude(visitor__status=V.REVIEW_PASSED)
             .exists()
         )
         awaiting_payment = Visitor.objects.filter(
-            unit=OuterRef("unit"), status=V.PENDING_PAYMENT, join_pending=False
+            unit=OuterRef("unit"), status__in=[V.PENDING_PAYMENT, V.CANCELLED], join_pending=False
         )
         assert not (
             orders_to_remind()

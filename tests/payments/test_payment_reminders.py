@@ -155,3 +155,20 @@ def test_no_deadline_for_another_units_order_or_when_nothing_is_owed(payable, un
     client.force_login(unit.account)
     page = client.get(reverse("registration:home")).content.decode()
     assert 'id="next-payment-deadline"' not in page
+
+
+def test_an_unpaid_order_whose_visitors_were_all_cancelled_keeps_its_deadline(payable, unit):
+    """A cancelled visitor keeps its line in an unpaid order (注销): the order can still be
+    paid, so the dashboard still names when it closes — although no visitor awaits payment."""
+    from credentials.review.cancellation import visitors_cancel
+    from registration.models import Visitor
+
+    order = pending_order(unit)
+    visitors_cancel(visitors=Visitor.objects.filter(unit=unit), actor=unit.account)
+    assert not unit.visitors.filter(status=Visitor.Status.PENDING_PAYMENT).exists()
+    client = Client()
+    client.force_login(unit.account)
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("registration:home")).content.decode()
+    beijing = timezone.localtime(order.expires_at).strftime("%Y-%m-%d %H:%M")
+    assert 'id="next-payment-deadline"' in page and beijing in page
