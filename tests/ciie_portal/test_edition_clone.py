@@ -222,6 +222,8 @@ def test_it_is_audited_on_the_new_edition(source, organiser):
         "registration.recommendation_codes": 1,
         "delegations.quotas": 1,
         "credentials.entry_rules": 1,
+        "delegations.surveys": 0,
+        "invoicing.options": 0,
     }
 
 
