@@ -5,17 +5,19 @@ Imported by ``registration.models`` (Django finds the app's models there)."""
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ciie_portal.states import StateMachine
 
 
 class SideEventSignup(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", _("Awaiting approval")
-        CONFIRMED = "confirmed", _("Signed up")
-        WAITING = "waiting", _("On the waiting list")
-        DECLINED = "declined", _("Declined")
-        CANCELLED = "cancelled", _("Cancelled")
+        # In a context of their own: "Cancelled" is 已注销 for a visitor, 已取消 here.
+        PENDING = "pending", pgettext_lazy("side event sign-up", "Awaiting approval")
+        CONFIRMED = "confirmed", pgettext_lazy("side event sign-up", "Signed up")
+        WAITING = "waiting", pgettext_lazy("side event sign-up", "On the waiting list")
+        DECLINED = "declined", pgettext_lazy("side event sign-up", "Declined")
+        CANCELLED = "cancelled", pgettext_lazy("side event sign-up", "Cancelled")
 
     event = models.ForeignKey(
         "ciie_portal.SideEvent",

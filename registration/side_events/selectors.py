@@ -8,7 +8,7 @@ from ciie_portal.sql_once import WrittenOnce
 
 from ..models import Unit, Visitor
 from .models import SideEventSignup
-from .services import CACHE_TOPIC, places_held, visitor_refusal
+from .services import CACHE_TOPIC, already_refusal, places_held, visitor_refusal
 
 
 def listed_events(edition_id: int) -> list[SideEvent]:
@@ -84,8 +84,22 @@ def signups_of_unit(unit: Unit, event_id: int | None = None) -> list[SideEventSi
     return list(signups.order_by("event__starts_at", "event_id", "pk"))
 
 
-def visitor_choices(unit: Unit, event: SideEvent) -> list[tuple[Visitor, str]]:
+def visitor_choices(
+    unit: Unit, event: SideEvent, signups: list[SideEventSignup]
+) -> list[tuple[Visitor, str]]:
     """The unit's visitors (colleagues awaiting the unit's approval left out), each with why
-    they cannot be signed up for ``event`` ("" when they can)."""
+    they cannot be signed up for ``event`` ("" when they can) — ``signups`` being the unit's
+    sign-ups for it (``signups_of_unit``)."""
     visitors = Visitor.objects.filter(unit=unit, join_pending=False).order_by("pk")
-    return [(visitor, visitor_refusal(event, visitor)) for visitor in visitors]
+    taken = {
+        s.visitor_id: s.status for s in signups if s.status != SideEventSignup.Status.CANCELLED
+    }
+    return [
+        (
+            visitor,
+            already_refusal(visitor, taken[visitor.pk])
+            if visitor.pk in taken
+            else visitor_refusal(event, visitor),
+        )
+        for visitor in visitors
+    ]

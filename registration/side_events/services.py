@@ -128,6 +128,13 @@ def visitor_refusal(event: SideEvent, visitor: Visitor) -> str:
     return ""
 
 
+def already_refusal(visitor: Visitor, status: str) -> str:
+    """Why ``visitor``, with a sign-up of ``status`` (not cancelled), cannot sign up again."""
+    if status == S.DECLINED:
+        return _("%(name)s was declined for this event by the organiser.") % {"name": visitor.name}
+    return _("%(name)s is signed up already.") % {"name": visitor.name}
+
+
 def _already(event: SideEvent, visitors: list[Visitor]) -> dict[int, str]:
     """The chosen visitors with a sign-up for the event that is not cancelled: its status."""
     return dict(
@@ -163,14 +170,11 @@ def side_event_signup(
             raise ValidationError({"visitors": _("Choose visitors of your own unit.")})
         problems = [message for visitor in visitors if (message := visitor_refusal(event, visitor))]
         already = _already(event, visitors)
-        for visitor in visitors:
-            if already.get(visitor.pk) == S.DECLINED:
-                problems.append(
-                    _("%(name)s was declined for this event by the organiser.")
-                    % {"name": visitor.name}
-                )
-            elif visitor.pk in already:
-                problems.append(_("%(name)s is signed up already.") % {"name": visitor.name})
+        problems += [
+            already_refusal(visitor, already[visitor.pk])
+            for visitor in visitors
+            if visitor.pk in already
+        ]
         if problems:
             raise ValidationError({"visitors": problems})
         counted_before = SideEventSignup.objects.filter(event=event).exists()

@@ -85,9 +85,10 @@ def side_event_detail(request, pk: int):
     is open (refusals next to the field, the choice kept), the unit's sign-ups for it."""
     unit = current_unit(request)
     event = _event_or_404(unit, pk)
+    signups = signups_of_unit(unit, event.pk)
     form = SignupForm(
         request.POST if request.method == "POST" else None,
-        choices=visitor_choices(unit, event),
+        choices=visitor_choices(unit, event, signups),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -106,7 +107,7 @@ def side_event_detail(request, pk: int):
             "unit": unit,
             "event": event,
             "form": form,
-            "signups": signups_of_unit(unit, event.pk),
+            "signups": signups,
         },
     )
 

@@ -158,6 +158,8 @@ def test_organisers_approve_and_decline_in_bulk(client, organiser, event, signup
     assert _statuses(event) == {"甲": S.CONFIRMED, "乙": S.WAITING, "丙": S.WAITING}
     page = client.get(LIST, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "1 sign-up approved." in page
+    one = client.get(f"{LIST}{signups['甲'].pk}/change/", HTTP_ACCEPT_LANGUAGE="en")
+    assert one.status_code == 200 and "甲" in one.content.decode()
     approved = AuditEntry.objects.get(action="side_event_signup.confirmed")
     assert approved.actor == organiser and approved.from_state == "pending"
     assert Notice.objects.filter(template="side_event_approved").exists()

@@ -107,6 +107,9 @@ def test_two_visitors_for_one_place_left_one_signed_up_one_waiting(signed_in, un
         r'data-status="waiting">\s*<span><span class="fw-semibold signup-name">李二', page
     )
     assert 'data-places-left="0"' in page
+    # Signed up (or waiting) already: greyed out, with the reason.
+    assert re.search(rf'value="{second.pk}"[^>]*disabled', page)
+    assert "李二 is signed up already." in page
     assert AuditEntry.objects.filter(action="side_event_signup.waiting").count() == 1
     assert AuditEntry.objects.filter(action="side_event_signup.confirmed").count() == 2
 
