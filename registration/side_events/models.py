@@ -64,7 +64,12 @@ class SideEventSignup(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.visitor.name} · {self.event}"
+        # Names only when they are at hand: a bulk action's audit entries name thousands of
+        # sign-ups, which must not cost a query each.
+        cls = type(self)
+        visitor = self.visitor.name if cls.visitor.is_cached(self) else f"#{self.visitor_id}"
+        event = str(self.event) if cls.event.is_cached(self) else f"#{self.event_id}"
+        return f"{visitor} · {event}"
 
     @property
     def holds_place(self) -> bool:

@@ -244,3 +244,23 @@ def test_cloning_an_edition_copies_the_sign_up_settings_and_no_sign_up(organiser
         event.signup_closes_at + shift,
     )
     assert copy.open_to_visitors is False and not SideEventSignup.objects.filter(event=copy)
+
+
+def test_approving_costs_the_same_queries_for_3_or_30_sign_ups(organiser, unit, edition):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from registration.side_events.services import side_event_signups_approve
+
+    def approve(n: int) -> int:
+        event = side_event(edition, capacity=n, needs_approval=True)
+        visitors = [submitted_visitor(unit) for _ in range(n)]
+        side_event_signup(event=event, unit=unit, visitor_ids=[v.pk for v in visitors], actor=None)
+        with CaptureQueriesContext(connection) as counted:
+            approved = side_event_signups_approve(
+                signups=SideEventSignup.objects.filter(event=event), actor=organiser
+            )
+        assert approved == n
+        return len(counted.captured_queries)
+
+    assert approve(3) == approve(30)
