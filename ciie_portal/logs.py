@@ -20,7 +20,6 @@ id_number, mobile, passport, ...) — in messages, in bound values and in traceb
 are never logged. The same rules scrub the events sent to Sentry (``ciie_portal.error_reports``).
 """
 
-import contextvars
 import datetime as dt
 import decimal
 import logging
@@ -256,8 +255,21 @@ def task_headers() -> dict:
 
 
 def run_in_own_context(function, *args, **kwargs):
-    """Run ``function`` with a copy of the logging context: what it binds is gone afterwards."""
-    return contextvars.copy_context().run(function, *args, **kwargs)
+    """Run ``function`` with a logging context of its own: what it binds is gone afterwards,
+    and what was bound before is back.
+
+    Only the logging context is set aside, not the whole ``contextvars`` context: Django keeps
+    its caches (and with them the Redis connections) in context-local storage, and a request
+    run in a copied context would build a new cache client — and a new Redis connection — on
+    every request."""
+    before = structlog.contextvars.get_contextvars()
+    structlog.contextvars.clear_contextvars()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        structlog.contextvars.clear_contextvars()
+        if before:
+            structlog.contextvars.bind_contextvars(**before)
 
 
 # --- Task runs ---------------------------------------------------------------------------------
