@@ -37,6 +37,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "payments.view_refundline",
         "invoicing.view_invoice",
         "invoicing.view_invoiceline",
+        # The invoice types each edition offers (数电专票, paper special invoices).
+        "invoicing.view_invoiceoptions",
+        "invoicing.add_invoiceoptions",
+        "invoicing.change_invoiceoptions",
         "credentials.view_reviewbatch",
         "credentials.add_reviewbatch",
         "credentials.view_reviewresult",

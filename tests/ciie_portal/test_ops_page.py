@@ -293,11 +293,15 @@ def test_the_oldest_waiting_notice_is_shown_without_its_recipient(
     client, organiser, waiting_notice
 ):
     client.force_login(organiser)
+    client.cookies.load({settings.LANGUAGE_COOKIE_NAME: "en"})
     html = client.get(PAGE).content.decode()
     watch = re.search(r'data-watch="oldest_waiting_notices">(.*?)</div>', html, re.S).group(1)
     assert reverse("admin:ciie_portal_notice_change", args=[waiting_notice.pk]) in watch
     assert "unit_submitted" in watch
     assert "42 min" in watch
+    client.cookies.load({settings.LANGUAGE_COOKIE_NAME: "zh-hans"})
+    html = client.get(PAGE).content.decode()
+    assert "42 分" in html
     assert "13912345678" not in html
 
 

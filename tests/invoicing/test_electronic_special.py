@@ -260,11 +260,7 @@ def test_a_clone_of_the_edition_offers_the_same_types(edition, organiser):
 
 
 def test_organisers_set_an_editions_types_in_the_admin_audited(edition, organiser, finance):
-    organiser.user_permissions.add(
-        *Permission.objects.filter(
-            content_type__app_label="invoicing", codename__endswith="invoiceoptions"
-        )
-    )
+    # The organiser's role (ciie_portal.roles) holds the invoice-type permissions.
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(organiser)
     url = "/admin/invoicing/invoiceoptions/"
