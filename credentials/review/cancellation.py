@@ -16,6 +16,7 @@ from credentials.orders.models import CredentialOrder
 from credentials.production.models import Credential
 from credentials.production.services import credentials_revoke
 from registration.models import VISITOR_STATES, Unit, Visitor
+from registration.side_events.services import side_event_signups_release
 
 V = Visitor.Status
 
@@ -68,6 +69,10 @@ def visitors_cancel(*, visitors: QuerySet, actor, reason: str = "") -> CancelRes
         ):
             if unit_id is not None:
                 unpaid[unit_id].append(number)
+        # A cancelled visitor's side-event places go to those waiting.
+        side_event_signups_release(
+            visitor_ids=ids, actor=actor, reason=reason or _("Cancelled (注销)")
+        )
         # A cancelled visitor's credential no longer opens the gate (it stays listed, revoked).
         credentials_revoke(
             credentials=Credential.objects.filter(visitor_id__in=ids),

@@ -36,6 +36,7 @@ from ciie_portal.spreadsheets import fold
 from delegations.gates import of_approved_units, unit_refusal
 from delegations.models import Delegation
 from registration.models import VISITOR_STATES, Unit, Visitor
+from registration.side_events.services import side_event_signups_release
 
 from .models import ReviewBatch, ReviewResult
 from .selectors import pending_review_visitors
@@ -354,6 +355,12 @@ def review_results_apply(*, report: ReviewReport, edition, actor, source_sha256:
                     reason=reason,
                 )
                 moved_ids.update(v.pk for v in moved)
+                if target == V.REVIEW_FAILED:
+                    # A visitor who failed cannot attend: their side-event places go to those
+                    # waiting.
+                    side_event_signups_release(
+                        visitor_ids=[v.pk for v in moved], actor=actor, reason=reason
+                    )
         now = timezone.now()
         ReviewResult.objects.bulk_create(
             [

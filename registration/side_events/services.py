@@ -245,6 +245,36 @@ def side_event_signup_cancel(
     return signup
 
 
+def side_event_signups_release(*, visitor_ids, actor, reason: str, now: datetime | None = None):
+    """The sign-ups of visitors who can no longer attend — cancelled (注销) or failed in the
+    visitor review — for events not started yet: cancelled, each event's places going to its
+    first waiting sign-ups. Called by the services that move those visitors, in their
+    transaction. Returns the sign-ups cancelled."""
+    ids = list(visitor_ids)
+    if not ids:
+        return []
+    now = now or timezone.now()
+    active = SideEventSignup.objects.filter(
+        visitor_id__in=ids, status__in=ACTIVE, event__starts_at__gt=now
+    )
+    released = []
+    with transaction.atomic():
+        for event_id, signup_ids in sorted(_by_event(active).items()):
+            event = _lock_event(event_id)
+            moved = SIGNUP_STATES.move_many(
+                SideEventSignup.objects.filter(pk__in=signup_ids, status__in=ACTIVE),
+                S.CANCELLED,
+                actor=actor,
+                reason=reason,
+            )
+            moved = _reloaded(moved, event)
+            notices.signup_notices_send(
+                [(notices.CANCELLED, moved), (notices.MOVED_UP, _move_up(event, actor=actor))]
+            )
+            released += moved
+    return released
+
+
 # --- The organiser's side -----------------------------------------------------------------------
 
 
