@@ -24,6 +24,14 @@ from tests.test_csp import InlineCode
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """These tests read the English texts (the Chinese ones where a request asks for them):
+    what a request does not ask for is English, and so are the messages made after it."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 CHANGELIST = "/admin/delegations/survey/"
 HOSTILE = '=HYPERLINK("http://x","y")'
 HOSTILE_NAME = "=cmd|' /C calc'!A0"

@@ -27,6 +27,14 @@ from tests.registration.factories import UnitFactory
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """These tests read the English texts (the Chinese ones where a request asks for them):
+    what a request does not ask for is English, and so are the messages made after it."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 HOME = "/accounts/"
 R = SurveyResponse.Status
 
