@@ -5,7 +5,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from .choices import UnitCategory
-from .models import Edition, EntryPeriod
+from .models import Edition, EntryPeriod, SideEvent
 from .roles import roles_sync
 from .services import edition_make_current
 
@@ -61,4 +61,32 @@ def load(context: dict) -> None:
     previous = _edition(9, 2026)
     current = _edition(10, 2027)
     edition_make_current(edition=current, actor="demo")
+    _side_events(current)
     context.update(edition=current, previous_edition=previous)
+
+
+def _side_events(edition: Edition) -> None:
+    """配套活动: one taking sign-ups (a few places, so that the waiting list shows), one that
+    needs the organiser's approval, one only listed."""
+    for name, name_en, day, hour, places, approval in (
+        ("进口食品供需对接会", "Imported food matchmaking", 6, 10, 3, False),
+        ("医疗器械创新论坛", "Medical devices innovation forum", 7, 14, 50, True),
+        ("虹桥国际经济论坛开幕式", "Hongqiao Forum: opening", 5, 9, None, False),
+    ):
+        starts = _at(2027, 11, day, hour)
+        SideEvent.objects.update_or_create(
+            edition=edition,
+            name=name,
+            defaults={
+                "name_en": name_en,
+                "starts_at": starts,
+                "ends_at": _at(2027, 11, day, hour + 2),
+                "venue": "国家会展中心（上海）",
+                "organiser": "中国国际进口博览局",
+                "contact": "021-12345678",
+                "capacity": places,
+                "signup_opens_at": _at(2026, 11, 20) if places else None,
+                "signup_closes_at": _at(2027, 11, day - 1, 18) if places else None,
+                "needs_approval": approval,
+            },
+        )

@@ -4,6 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from ciie_portal.models import SideEvent
 from delegations.models import Delegation, Secretary
 from registration.models import Unit, User, Visitor
 from tests.delegations.factories import DelegationFactory
@@ -87,6 +88,14 @@ def test_demo_data_loads_twice_without_duplicates(demo):
     call_command("demo_load", stdout=StringIO())
     assert (Unit.objects.count(), Visitor.objects.count(), User.objects.count()) == counts
     assert Visitor.objects.filter(edition__is_current=True).count() == 2
+    # 配套活动: two taking sign-ups (one needing approval), one only listed; not doubled.
+    events = SideEvent.objects.filter(edition__is_current=True)
+    assert events.count() == 3
+    assert set(events.values_list("capacity", "needs_approval")) == {
+        (3, False),
+        (50, True),
+        (None, False),
+    }
 
 
 def test_demo_accounts_cover_the_cast(demo):

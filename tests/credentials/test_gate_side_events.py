@@ -84,3 +84,11 @@ def test_the_door_check_is_for_gate_staff_only(client, event, unit):
         event.edition, capacity=None, signup_opens_at=None, signup_closes_at=None
     )
     assert client.get(f"/gate/events/{listed_only.pk}/check/").status_code == 404
+
+
+def test_the_gate_page_leads_to_the_side_events(client, gate_staff, event):
+    client.force_login(gate_staff)
+    page = client.get("/gate/").content.decode()
+    assert 'id="gate-events-link"' in page and 'href="/gate/events/"' in page
+    listing = client.get("/gate/events/").content.decode()
+    assert f'href="/gate/events/{event.pk}/check/"' in listing

@@ -444,3 +444,19 @@ def test_a_paper_invoices_copy_is_titled_as_paper(unit):
     text = text_of(pdf.invoice_pdf(invoice))
     assert "增值税专用发票" in text and "电子发票" not in text
     assert pdf.PAPER_COPY_NOTE in text
+
+
+def test_the_issued_email_names_the_electronic_special_invoice(unit):
+    from ciie_portal.models import Notice
+    from ciie_portal.notices.services import render_notice
+
+    invoice = issued_invoice(paid_order(unit), kind=ES)
+    notice = Notice.objects.filter(
+        event="invoice_issued", key__startswith=f"invoice-issued:{invoice.pk}:"
+    ).first()
+    assert notice is not None
+    notice.language = "en"
+    text = render_notice(notice)["text"]
+    assert "electronic VAT special invoice (数电专票)" in text and invoice.number in text
+    notice.language = "zh-hans"
+    assert "数电专票" in render_notice(notice)["text"]
