@@ -5,6 +5,7 @@ import shutil
 
 import pytest
 
+from delegations.models import Delegation
 from tests.conftest import approved_unit_fixtures
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -98,3 +99,15 @@ def _console_line(message) -> str:
     except Exception:  # noqa: BLE001 - a closed page has no URL any more
         url = ""
     return f"console {message.type} on {url}: {message.text}"
+
+
+@pytest.fixture
+def guangzhou(db):
+    # The browser journeys are transactional: their tables are emptied afterwards, reference
+    # data included, so the delegation is made when missing.
+    guangdong, _ = Delegation.objects.get_or_create(
+        code="gd", defaults={"name": "广东交易团", "province_code": "440000"}
+    )
+    return Delegation.objects.get_or_create(
+        code="gd-guangzhou", defaults={"name": "广东广州交易分团", "parent": guangdong}
+    )[0]

@@ -9,7 +9,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from ciie_portal.models import AuditEntry, Notice
-from delegations.models import Delegation
 from registration.models import User
 from tests.registration.factories import PASSWORD
 
@@ -18,17 +17,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 NEW_MOBILE = "13700004321"
 NEW_PASSWORD = "Zx!9ciie-account-new"
 LANG = {"zh-CN": "zh-hans", "en-US": "en"}
-
-
-@pytest.fixture
-def guangzhou(db):
-    # Transactional tests empty the tables afterwards, reference data included.
-    guangdong, _ = Delegation.objects.get_or_create(
-        code="gd", defaults={"name": "广东交易团", "province_code": "440000"}
-    )
-    return Delegation.objects.get_or_create(
-        code="gd-guangzhou", defaults={"name": "广东广州交易分团", "parent": guangdong}
-    )[0]
 
 
 @pytest.fixture

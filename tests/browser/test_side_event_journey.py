@@ -9,7 +9,6 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from delegations.models import Delegation
 from registration.side_events.models import SideEventSignup
 from registration.side_events.services import side_event_signup
 from tests.browser.test_every_page import check
@@ -20,17 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 LANG = {"zh-CN": "zh-hans", "en-US": "en"}
 S = SideEventSignup.Status
-
-
-@pytest.fixture
-def guangzhou(db):
-    # Transactional tests empty the tables afterwards, reference data included.
-    guangdong, _ = Delegation.objects.get_or_create(
-        code="gd", defaults={"name": "广东交易团", "province_code": "440000"}
-    )
-    return Delegation.objects.get_or_create(
-        code="gd-guangzhou", defaults={"name": "广东广州交易分团", "parent": guangdong}
-    )[0]
 
 
 @pytest.fixture

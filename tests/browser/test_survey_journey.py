@@ -5,38 +5,19 @@ and in English on a 390×844 phone; axe-core finds no serious violation on the f
 Content-Security-Policy violation on the way (tests/browser/conftest.py)."""
 
 import re
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.test import Client
 from playwright.sync_api import Page, expect
 
-from delegations.models import Delegation
 from delegations.survey.models import SurveyAnswer, SurveyResponse
+from tests.browser.test_every_page import AXE, AXE_RUN
 from tests.delegations.survey_factories import buyer_survey
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-AXE = (Path(__file__).parent / "vendor" / "axe-core-4.10.3" / "axe.min.js").read_text()
-AXE_RUN = """async () => {
-  const result = await axe.run(document, {resultTypes: ["violations"]});
-  return result.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => v.id + ": " + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | "));
-}"""
 LANG = {"zh-CN": "zh-hans", "en-US": "en"}
-
-
-@pytest.fixture
-def guangzhou(db):
-    # Transactional tests empty the tables afterwards, reference data included.
-    guangdong, _ = Delegation.objects.get_or_create(
-        code="gd", defaults={"name": "广东交易团", "province_code": "440000"}
-    )
-    return Delegation.objects.get_or_create(
-        code="gd-guangzhou", defaults={"name": "广东广州交易分团", "parent": guangdong}
-    )[0]
 
 
 def _sign_in(page: Page, live_server, user):
