@@ -28,6 +28,7 @@ from ciie_portal.models import Notice, OutboxMessage
 from ciie_portal.outbox import outbox_relay
 from registration.models import Unit, User, Visitor
 from registration.validators import resident_id_sex
+from tests.celery_workers import celery_worker, wait_for
 from tests.registration.factories import DeliveryAddressFactory, make_resident_id, make_uscc
 from tests.registration.images import image_file
 
@@ -637,11 +638,11 @@ def test_an_unknown_log_format_stops_the_start(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def json_worker(request, monkeypatch):
+def json_worker(tmp_path, transactional_db):
     if settings.CELERY_BROKER_URL.startswith("memory://") or connection.vendor != "postgresql":
         pytest.skip("needs a real broker and PostgreSQL (the worker reaches the test database)")
-    monkeypatch.setenv("LOG_FORMAT", "json")
-    return request.getfixturevalue("worker")
+    with celery_worker(tmp_path, pool=["--pool=solo"], env={"LOG_FORMAT": "json"}) as log:
+        yield log
 
 
 @pytest.mark.broker
@@ -652,7 +653,6 @@ def test_a_real_worker_logs_the_task_with_the_request_id_of_the_request(
     response = _enter_and_request_code(client, "13912345603", "worker-trace-0003")
     assert response.status_code == 200
     notice = Notice.objects.get(recipient="13912345603")
-    from tests.ciie_portal.test_celery_worker import _wait_for
 
     def finished():
         return any(
@@ -660,7 +660,7 @@ def test_a_real_worker_logs_the_task_with_the_request_id_of_the_request(
             for line in _json_lines(json_worker.read_text())
         )
 
-    assert _wait_for(finished), json_worker.read_text()
+    assert wait_for(finished), json_worker.read_text()
     assert Notice.objects.get(pk=notice.pk).status == Notice.Status.SENT
     runs = [
         line
@@ -675,6 +675,3 @@ def test_a_real_worker_logs_the_task_with_the_request_id_of_the_request(
 def _json_lines(text: str) -> list[dict]:
     """The worker's log lines (its start-up banner is printed, not logged)."""
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
-
-from tests.ciie_portal.test_celery_worker import worker  # noqa: E402,F401  (the fixture)
