@@ -36,6 +36,16 @@ def _choices(choices) -> list:
     return out
 
 
+def _choices_signature(field):
+    """The field's choices as text, or what they are made of when the field can say
+    (``choices_signature()``: the countries of ``ciie_portal.countries``, by language)."""
+    if not hasattr(field, "choices"):
+        return ""
+    signature = getattr(field, "choices_signature", None)
+    made_of = signature() if signature is not None else None
+    return repr(made_of if made_of is not None else _choices(field.choices))
+
+
 def _field_signature(bound) -> tuple:
     field, widget = bound.field, bound.field.widget
     return (
@@ -49,7 +59,7 @@ def _field_signature(bound) -> tuple:
         f"{type(widget).__module__}.{type(widget).__qualname__}",
         repr(sorted((str(k), str(v)) for k, v in widget.attrs.items())),
         repr(bound.value()),
-        repr(_choices(field.choices)) if hasattr(field, "choices") else "",
+        _choices_signature(field),
         getattr(bound.form, "label_suffix", None),
         bound.form.use_required_attribute,
     )

@@ -2,12 +2,12 @@
 that every web process serves it without asking the database again: the delegation directory
 of the landing page, an edition's entry periods.
 
-Each entry belongs to a topic (``"delegations"``, ``"edition"``) whose generation is part of its
-key. A saved or deleted row of a model of the topic starts a new generation (``forget``): at
-once, and again after the commit, since a request that read the old rows between the two may
-have stored them under the new generation. Entries of older generations are never read again
-and expire. A bulk ``UPDATE`` sends no signal: whoever writes that way calls ``forget``; every
-entry expires after ``TIMEOUT`` anyway.
+Each entry belongs to a topic (``"delegations"``, ``"edition"``) and holds the generation of
+the topic it was built in. A saved or deleted row of a model of the topic starts a new
+generation (``forget``): at once, and again after the commit, since a request that read the old
+rows between the two may have stored them under the new generation. An entry of another
+generation than the topic's is never used: it is built anew. A bulk ``UPDATE`` sends no
+signal: whoever writes that way calls ``forget``; every entry expires after ``TIMEOUT`` anyway.
 """
 
 import time
@@ -55,13 +55,22 @@ def generation(topic: str) -> int:
 
 
 def kept(topic: str, name: str, build):
-    """``build()``, kept in the shared cache under ``name`` until ``topic`` changes."""
-    key = f"read-cache:{topic}:{_generation(topic)}:{name}"
-    value = cache.get(key)
-    if value is None:
-        value = build()
-        cache.set(key, _NONE if value is None else value, timeout=TIMEOUT)
-    return None if value == _NONE else value
+    """``build()``, kept in the shared cache under ``name`` until ``topic`` changes.
+
+    The entry holds the generation it was built in; the generation and the entry are read
+    together (one round trip), and an entry of another generation is built anew."""
+    generation_key, key = _generation_key(topic), f"read-cache:{topic}:{name}"
+    found = cache.get_many([generation_key, key])
+    generation = found.get(generation_key)
+    if generation is None:
+        generation = _generation(topic)
+    else:
+        entry = found.get(key)
+        if entry is not None and entry[0] == generation:
+            return None if entry[1] == _NONE else entry[1]
+    value = build()
+    cache.set(key, (generation, _NONE if value is None else value), timeout=TIMEOUT)
+    return value
 
 
 def _new_generation(topic: str) -> None:

@@ -199,8 +199,18 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
         "OPTIONS": {
+            # Django's cached loader, per language, with the constant {% translate %} texts
+            # translated once (ciie_portal/template_loaders.py).
+            "loaders": [
+                (
+                    "ciie_portal.template_loaders.Loader",
+                    [
+                        "django.template.loaders.filesystem.Loader",
+                        "django.template.loaders.app_directories.Loader",
+                    ],
+                )
+            ],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
@@ -217,8 +227,15 @@ TEMPLATES = [
         "NAME": "text",
         "BACKEND": "django.template.backends.django.DjangoTemplates",
         "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": False,
-        "OPTIONS": {"autoescape": False},
+        "OPTIONS": {
+            "autoescape": False,
+            "loaders": [
+                (
+                    "ciie_portal.template_loaders.Loader",
+                    ["django.template.loaders.filesystem.Loader"],
+                )
+            ],
+        },
     },
 ]
 

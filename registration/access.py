@@ -2,11 +2,11 @@
 contact's unit and the units whose orders it may open. The one home of the request → unit
 lookup (credentials, payments and invoicing views use it too)."""
 
-from django.db import connection
 from django.http import Http404
 from django.utils.translation import gettext as _
 
 from ciie_portal.context_processors import current_edition_for
+from ciie_portal.sql_once import WrittenOnce
 
 from .models import Unit
 from .selectors import earlier_units
@@ -20,19 +20,19 @@ def edition_or_404(request):
     return edition
 
 
+#: The SQL of every page's unit, written once per process rather than built by the ORM on every
+#: page (benchmarks/rush.py); the delegation is read when a page shows it.
+_UNIT_OF_ACCOUNT = WrittenOnce(
+    lambda account_id, edition_id: Unit.objects.filter(
+        account_id=account_id, edition_id=edition_id
+    ).order_by("pk")
+)
+
+
 def current_unit(request) -> Unit:
     """The signed-in contact's unit in the current edition, or 404."""
     edition = edition_or_404(request)
-    table = connection.ops.quote_name(Unit._meta.db_table)
-    # Written once rather than built by the ORM on every page (benchmarks/rush.py); the
-    # delegation is read when a page shows it.
-    found = list(
-        Unit.objects.raw(
-            f"SELECT * FROM {table} WHERE account_id = %s AND edition_id = %s "  # noqa: S608
-            "ORDER BY id LIMIT 1",
-            [request.user.pk, edition.pk],
-        )
-    )
+    found = _UNIT_OF_ACCOUNT.objects(request.user.pk, edition.pk, limit=1)
     unit = found[0] if found else None
     if unit is None:
         raise Http404(_("This account has no unit in the current edition."))

@@ -1,7 +1,7 @@
 from django.contrib.auth import backends as auth_backends
-from django.db import connection
 
 from ciie_portal.crypto import normalize_id
+from ciie_portal.sql_once import WrittenOnce
 
 
 def normalize_login_name(value: str) -> str:
@@ -28,20 +28,26 @@ def password_reset_account(login_name: str):
     return User.objects.filter(username=login_name, is_active=True).exclude(mobile="").first()
 
 
+def _user(pk):
+    from .models import User
+
+    return User.objects.filter(pk=pk)
+
+
+_USER = WrittenOnce(_user)
+
+
 class ModelBackend(auth_backends.ModelBackend):
     """Django's, with the signed-in user of every request read by a statement written once per
     process: the ORM built the same ``SELECT`` anew for each request, which cost more CPU than
     running it (``benchmarks/rush.py``)."""
 
     def get_user(self, user_id):
-        from .models import User
-
         try:
             pk = int(user_id)
         except (TypeError, ValueError):
             return None
-        table = connection.ops.quote_name(User._meta.db_table)
-        found = list(User.objects.raw(f"SELECT * FROM {table} WHERE id = %s", [pk]))  # noqa: S608
+        found = _USER.objects(pk)
         if not found:
             return None
         return found[0] if self.user_can_authenticate(found[0]) else None

@@ -6,13 +6,17 @@ from django_countries import countries
 from ciie_portal.context_processors import entry_periods_of
 from ciie_portal.crypto import normalize_id
 from ciie_portal.form_cache import model_choices
+from ciie_portal.sql_once import WrittenOnce
 from ciie_portal.timefmt import local_text
 
-from .models import ID_TYPES_BY_PERSON, IdType, PersonType, Pickup, Unit, Visitor
+from .models import ID_TYPES_BY_PERSON, DeliveryAddress, IdType, PersonType, Pickup, Unit, Visitor
 from .photos import clean_visitor_photo
 from .visitor_checks import FieldErrors, visitor_values_check
 
 HMT_REGIONS = ["HK", "MO", "TW"]
+
+#: A unit's delivery addresses in their order, for the choices of a form shown empty.
+_ADDRESSES_OF_UNIT = WrittenOnce(lambda unit_id: DeliveryAddress.objects.filter(unit_id=unit_id))
 
 
 class VisitorForm(forms.ModelForm):
@@ -64,7 +68,7 @@ class VisitorForm(forms.ModelForm):
         fields["address"].queryset = unit.addresses.all()
         fields["address"].required = False
         if not self.is_bound:  # a posted form reads them only if shown again
-            model_choices(fields["address"], list(fields["address"].queryset))
+            model_choices(fields["address"], _ADDRESSES_OF_UNIT.objects(unit.pk))
         fields["pickup"].choices = Pickup.choices
         fields["photo"].help_text = _(
             "JPG or PNG, white background, at least 413×531 pixels (35×45 mm at 300 dpi)."

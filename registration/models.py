@@ -9,10 +9,10 @@ from django.db.models.functions import Collate, Upper
 from django.db.models.indexes import IndexExpression
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
-from django_countries.fields import CountryField
 
 from ciie_portal import crypto
 from ciie_portal.choices import Region, UnitCategory
+from ciie_portal.countries import CountryField
 from ciie_portal.states import StateMachine
 
 # An index on ``OpClass(expression)`` is written ``(expression) opclass``: what
