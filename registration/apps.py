@@ -27,3 +27,9 @@ class RegistrationConfig(AppConfig):
         from .ops_series import register as register_series  # the operations page's charts
 
         register_series()
+        from ciie_portal import read_cache
+
+        from .models import WatchlistEntry
+        from .watchlist import CACHE_TOPIC as WATCHLIST_TOPIC
+
+        read_cache.forget_on_change(WATCHLIST_TOPIC, WatchlistEntry)

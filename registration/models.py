@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from ciie_portal import crypto
 from ciie_portal.choices import Region, UnitCategory
 from ciie_portal.countries import CountryField
+from ciie_portal.read_cache import WatchedQuerySet
 from ciie_portal.states import StateMachine
 
 # An index on ``OpClass(expression)`` is written ``(expression) opclass``: what
@@ -636,6 +637,8 @@ class WatchlistEntry(models.Model):
         editable=False,
     )
     created_at = models.DateTimeField(_("added"), auto_now_add=True)
+
+    objects = WatchedQuerySet.as_manager()  # what a visitor's save checks first (watchlist)
 
     class Meta:
         verbose_name = _("watchlist entry")

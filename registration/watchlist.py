@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from ciie_portal import crypto
 from ciie_portal.audit import audit_record, audit_record_bulk
 from ciie_portal.notices.services import notice_send
+from ciie_portal.read_cache import kept
 
 from .models import User, Visitor, WatchlistEntry, WatchlistMatch
 
@@ -38,6 +39,11 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 #: Who the audit log names for matches (they happen while somebody else saves a visitor).
 ACTOR = "watchlist"
 SECURITY_PERMISSION = ("registration", "view_watchlistmatch")
+
+
+#: The ``read_cache`` topic of what a visitor's save checks first: the active entries' blind
+#: indexes and dates of birth (never a name), read anew when an entry changes.
+CACHE_TOPIC = "watchlist"
 
 
 def beijing_today() -> date:
@@ -108,6 +114,34 @@ def watchlist_add(
     return entry
 
 
+def _active_keys() -> list[tuple[str, date | None, date | None]]:
+    """Each active entry's (blind index, date of birth when it names a person, expiry)."""
+    return kept(
+        CACHE_TOPIC,
+        "active-keys",
+        lambda: [
+            (index, born if name else None, expires)
+            for index, name, born, expires in WatchlistEntry.objects.filter(
+                is_active=True
+            ).values_list("id_number_index", "name", "birth_date", "expires_on")
+        ],
+    )
+
+
+def _may_match(visitors: list[Visitor]) -> list[Visitor]:
+    """The visitors an entry in force may match by ID number or date of birth (names are
+    compared in the database's rows by ``watchlist_match``): most saves ask it nothing."""
+    today = beijing_today()
+    keys = [
+        (index, born) for index, born, expires in _active_keys() if not expires or expires >= today
+    ]
+    if not keys:
+        return []
+    indexes = {index for index, _born in keys if index}
+    births = {born for _index, born in keys if born}
+    return [v for v in visitors if v.id_number_index in indexes or v.birth_date in births]
+
+
 def watchlist_match(visitors, *, entries: QuerySet | None = None) -> int:
     """Match ``visitors`` (a queryset, or visitor objects) against the watchlist entries in
     force (or ``entries``); record the new matches and tell security. Returns how many
@@ -116,6 +150,10 @@ def watchlist_match(visitors, *, entries: QuerySet | None = None) -> int:
     A few queries however many visitors: the candidates (by ID index or date of birth), the
     entries concerned, the matches already recorded, one INSERT."""
     if not isinstance(visitors, QuerySet):
+        if entries is None:
+            visitors = _may_match(list(visitors))
+            if not visitors:
+                return 0
         visitors = Visitor.objects.filter(pk__in=[v.pk for v in visitors])
     entries = in_force() if entries is None else entries.filter(pk__in=in_force().values("pk"))
     by_number = entries.exclude(id_number_index="").values("id_number_index")

@@ -227,6 +227,35 @@ def test_an_expired_or_inactive_entry_does_not_match(unit, reviewer):
     assert WatchlistMatch.objects.get().entry == today
 
 
+def test_a_save_no_entry_could_match_asks_the_watchlist_nothing(unit, reviewer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    other = make_resident_id(12, birth="19900101", region="440106")
+    WatchlistEntry.objects.create(id_number_index=blind_index(other), reason=REASON)
+    WatchlistEntry.objects.create(name="王五", birth_date=date(1990, 1, 1), reason=REASON)
+    visitor = save(unit)  # the entries' keys read once, then kept
+    with CaptureQueriesContext(connection) as queries:
+        save(unit, visitor=visitor)
+    assert not any("watchlistentry" in q["sql"] for q in queries.captured_queries)
+    assert not WatchlistMatch.objects.exists()
+    # The same date of birth under another name: the rows are read and compared, no match.
+    WatchlistEntry.objects.create(name="张三", birth_date=BORN, reason=REASON)
+    with CaptureQueriesContext(connection) as queries:
+        save(unit, visitor=visitor)
+    assert any("watchlistentry" in q["sql"] for q in queries.captured_queries)
+    assert not WatchlistMatch.objects.exists()
+    # An entry made active again by a bulk update is seen at once.
+    WatchlistEntry.objects.create(
+        id_number_index=blind_index(NUMBER), reason=REASON, is_active=False
+    )
+    save(unit, visitor=visitor)
+    assert not WatchlistMatch.objects.exists()
+    WatchlistEntry.objects.filter(is_active=False).update(is_active=True)
+    save(unit, visitor=visitor)
+    assert WatchlistMatch.objects.get().visitor == visitor
+
+
 def test_saving_again_neither_matches_nor_tells_twice(unit, reviewer):
     watchlist_add(id_number=NUMBER, reason=REASON, actor=reviewer)
     visitor = save(unit)
