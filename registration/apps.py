@@ -12,6 +12,8 @@ class RegistrationConfig(AppConfig):
         super().import_models()
         # 配套活动报名: the sign-up's table lives in its own package.
         import_module(f"{self.name}.side_events.models")
+        # 供采对接: the exhibitor directory, favourites and meetings.
+        import_module(f"{self.name}.exhibitors.models")
 
     def ready(self):
         from .retention import register  # this app's part of shredding an edition

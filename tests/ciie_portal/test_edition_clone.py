@@ -40,6 +40,7 @@ NOT_COPIED = {
     "ciie_portal.ShredJob": "the record of an edition's shred",
     "registration.Unit": "personal: a unit and its account",
     "registration.Visitor": "personal",
+    "registration.Exhibitor": "each edition has its own exhibitors, imported anew",
     "delegations.GroupMail": "the record of an email sent",
     "credentials.GateDevice": "a device's own keys; devices are enrolled anew",
     "credentials.Scan": "personal: a record of a person at the gate",
