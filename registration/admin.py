@@ -10,6 +10,7 @@ from . import (
 )
 from .forms import StaffLoginForm
 from .models import User
+from .exhibitors import admin as exhibitors_admin  # noqa: F401 (供采对接)
 from .side_events import admin as side_events_admin  # noqa: F401 (side-event sign-ups)
 
 # Staff sign in under the same per-address ceiling as units (registration/limits.py).

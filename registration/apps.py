@@ -25,6 +25,9 @@ class RegistrationConfig(AppConfig):
         from .side_events.wiring import ready as side_events_ready  # 配套活动报名
 
         side_events_ready()
+        from .exhibitors.wiring import ready as exhibitors_ready  # 供采对接
+
+        exhibitors_ready()
         from . import ops_figures  # noqa: F401  (registers this app's operational figures)
         from .ops_series import register as register_series  # the operations page's charts
 

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import (
     views,
@@ -60,6 +60,8 @@ urlpatterns = [
         views_side_events.side_event_cancel,
         name="side_event_cancel",
     ),
+    # 供采对接: the exhibitor directory, matching, meetings (registration/exhibitors).
+    path("", include("registration.exhibitors.urls")),
     # 账户管理: password, mobile, email, contact person, other sessions.
     path("account/", views_account.account, name="account"),
     path("account/password/", views_account.account_password, name="account_password"),

@@ -1,0 +1,1 @@
+"""The directory admin (imported by ``admin.py``)."""

@@ -1,0 +1,1 @@
+"""The meetings admin (imported by ``admin.py``)."""

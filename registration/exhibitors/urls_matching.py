@@ -1,0 +1,3 @@
+"""The matching pages' URLs (included by ``urls.py``, in the registration namespace)."""
+
+urlpatterns = []

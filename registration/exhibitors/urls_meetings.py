@@ -1,0 +1,3 @@
+"""The meetings pages' URLs (included by ``urls.py``, in the registration namespace)."""
+
+urlpatterns = []

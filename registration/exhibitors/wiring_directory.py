@@ -1,0 +1,5 @@
+"""What the directory part registers at start-up (called from ``wiring.ready()``)."""
+
+
+def ready() -> None:
+    pass

@@ -1,0 +1,5 @@
+"""What the matching part registers at start-up (called from ``wiring.ready()``)."""
+
+
+def ready() -> None:
+    pass
