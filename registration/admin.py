@@ -8,9 +8,9 @@ from . import (
     admin_consent,  # noqa: F401 (registers the consent records' admin)
     admin_watchlist,  # noqa: F401 (registers the watchlist's admin)
 )
+from .exhibitors import admin as exhibitors_admin  # noqa: F401 (供采对接)
 from .forms import StaffLoginForm
 from .models import User
-from .exhibitors import admin as exhibitors_admin  # noqa: F401 (供采对接)
 from .side_events import admin as side_events_admin  # noqa: F401 (side-event sign-ups)
 
 # Staff sign in under the same per-address ceiling as units (registration/limits.py).
