@@ -1,0 +1,173 @@
+"""The exhibitor directory as visitors read it: what search reads (``search_text``), the search
+itself, and the per-edition facts kept in the shared cache.
+
+``search_text`` holds, lower-case and normalised (full-width → ASCII, accents dropped), the
+Chinese and English names and the pinyin of the Chinese name twice: its syllables run together
+(``上海`` → ``shanghai``) and their initials (``sh``). A keyword is found anywhere in it
+(``LIKE '%…%'``), which the trigram indexes of migration 0016 answer on PostgreSQL."""
+
+from django.db.models import Prefetch, Q
+
+from ciie_portal import read_cache
+from ciie_portal.names import normalise, pinyin
+
+from .models import Exhibitor, Product
+
+#: The shared cache's topic of the directory's facts (read anew when an exhibitor changes;
+#: the importer, which writes in bulk, calls ``read_cache.forget`` itself).
+CACHE_TOPIC = "exhibitors"
+
+#: Exhibitors on one page of the directory.
+PAGE_SIZE = 20
+
+#: Matching products shown under an exhibitor on a page of results.
+PRODUCTS_SHOWN = 5
+
+
+# ---------------------------------------------------------------------------------------------
+# search_text
+# ---------------------------------------------------------------------------------------------
+
+
+def _name_keys(name: str, name_en: str = "") -> list[str]:
+    """A name's search keys: the Chinese and English names, its pinyin run together and its
+    initials."""
+    keys = [normalise(name).strip(), normalise(name_en).strip()]
+    spelled, initials = pinyin(name or "")
+    keys += [spelled.replace(" ", ""), initials]
+    return [key for key in keys if key]
+
+
+def product_search_text(name: str, name_en: str = "", category: str = "", category_en="") -> str:
+    """What search reads of a product: its names and its category's, in Chinese, English and
+    pinyin."""
+    keys = _name_keys(name, name_en) + _name_keys(category, category_en)
+    return " ".join(dict.fromkeys(keys))
+
+
+def exhibitor_search_text(name: str, name_en: str = "", product_names=()) -> str:
+    """What search reads of an exhibitor: its names in Chinese, English and pinyin, then its
+    products' (``product_names``: ``(name, name_en)`` pairs)."""
+    keys = _name_keys(name, name_en)
+    for product_name, product_name_en in product_names:
+        keys += _name_keys(product_name, product_name_en)
+    return " ".join(dict.fromkeys(keys))
+
+
+def keyword_terms(keyword: str) -> list[str]:
+    """The terms of a keyword as search_text spells them: ``"Medical  Ｘ光"`` → ``["medical",
+    "x光"]``. Every term must be found."""
+    return normalise(keyword or "").split()[:8]
+
+
+def _terms_filter(terms: list[str]) -> Q:
+    # ``contains`` (LIKE), not ``icontains`` (UPPER(…) LIKE): search_text is lower-case already,
+    # and only a plain LIKE on the column is answered by its trigram index.
+    condition = Q()
+    for term in terms:
+        condition &= Q(search_text__contains=term)
+    return condition
+
+
+# ---------------------------------------------------------------------------------------------
+# Search
+# ---------------------------------------------------------------------------------------------
+
+
+def listed_exhibitors(edition_id: int):
+    """The exhibitors visitors of an edition may see."""
+    return Exhibitor.objects.filter(edition_id=edition_id, is_listed=True)
+
+
+_CARD_FIELDS = ("id", "code", "name", "name_en", "country", "hall", "booth", "area", "zone")
+_PRODUCT_FIELDS = ("id", "exhibitor_id", "code", "name", "name_en", "category", "category_en")
+
+
+def search(edition_id: int, *, keyword: str = "", area: str = "", zone: str = "", country=""):
+    """The listed exhibitors of an edition matching the filters, in exhibitor-number order,
+    each with ``matching_products`` (the products the keyword finds; empty without one).
+
+    The keyword matches an exhibitor's ``search_text`` (its names and its products') or one of
+    its products' (names and category). A queryset: paginate it, the products come with each
+    page in one more query."""
+    exhibitors = listed_exhibitors(edition_id).only(*_CARD_FIELDS).order_by("code")
+    if area:
+        exhibitors = exhibitors.filter(area=area)
+    if zone:
+        exhibitors = exhibitors.filter(zone=zone)
+    if country:
+        exhibitors = exhibitors.filter(country=country)
+    terms = keyword_terms(keyword)
+    if not terms:
+        return exhibitors.prefetch_related(
+            Prefetch("products", queryset=Product.objects.none(), to_attr="matching_products")
+        )
+    products = Product.objects.filter(_terms_filter(terms))
+    exhibitors = exhibitors.filter(
+        _terms_filter(terms)
+        | Q(pk__in=products.filter(exhibitor__edition_id=edition_id).values("exhibitor_id"))
+    )
+    return exhibitors.prefetch_related(
+        Prefetch(
+            "products",
+            queryset=products.only(*_PRODUCT_FIELDS).order_by("exhibitor_id", "code"),
+            to_attr="matching_products",
+        )
+    )
+
+
+def exhibitor_for_unit(edition_id: int, pk) -> Exhibitor | None:
+    """A listed exhibitor of the edition with its products (``product_list``), or None."""
+    return (
+        listed_exhibitors(edition_id)
+        .prefetch_related(
+            Prefetch(
+                "products",
+                queryset=Product.objects.only(
+                    *_PRODUCT_FIELDS, "description", "description_en"
+                ).order_by("code"),
+                to_attr="product_list",
+            )
+        )
+        .filter(pk=pk)
+        .first()
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Facts kept in the shared cache
+# ---------------------------------------------------------------------------------------------
+
+
+def edition_has_exhibitors(edition_id) -> bool:
+    """Whether the edition lists any exhibitor: kept in the shared cache, so that a page or a
+    dashboard panel asks the database nothing when there is no directory."""
+    if not edition_id:
+        return False
+    return read_cache.kept(
+        CACHE_TOPIC,
+        f"listed:{edition_id}",
+        lambda: listed_exhibitors(edition_id).exists(),
+    )
+
+
+def edition_countries(edition_id) -> list[str]:
+    """The country codes of the edition's listed exhibitors (the country filter's choices),
+    kept in the shared cache."""
+    return read_cache.kept(
+        CACHE_TOPIC,
+        f"countries:{edition_id}",
+        lambda: sorted(
+            set(
+                listed_exhibitors(edition_id)
+                .exclude(country="")
+                .values_list("country", flat=True)
+                .distinct()
+            )
+        ),
+    )
+
+
+def forget_directory() -> None:
+    """The kept facts are read anew (after a bulk write, which sends no signal)."""
+    read_cache.forget(CACHE_TOPIC)
