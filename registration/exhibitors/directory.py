@@ -9,8 +9,10 @@ Chinese and English names and the pinyin of the Chinese name twice: its syllable
 from django.db.models import Prefetch, Q
 
 from ciie_portal import read_cache
-from ciie_portal.names import normalise, pinyin
+from ciie_portal.audit import audit_record, audit_record_bulk
+from ciie_portal.names import localized, normalise, pinyin
 
+from ..reference import area_label
 from .models import Exhibitor, Product
 
 #: The shared cache's topic of the directory's facts (read anew when an exhibitor changes;
@@ -134,6 +136,26 @@ def exhibitor_for_unit(edition_id: int, pk) -> Exhibitor | None:
     )
 
 
+def shown(exhibitors) -> list[Exhibitor]:
+    """The exhibitors (and their prefetched products) with what a page shows in the active
+    language: ``shown_name``, ``area_name``, ``zone_name``; products' ``shown_name``,
+    ``shown_category``, ``shown_description``."""
+    exhibitors = list(exhibitors)
+    for exhibitor in exhibitors:
+        exhibitor.shown_name = localized(exhibitor.name, exhibitor.name_en)
+        exhibitor.area_name = area_label(exhibitor.area)
+        exhibitor.zone_name = area_label(exhibitor.zone)
+        for attribute in ("matching_products", "product_list"):
+            for product in getattr(exhibitor, attribute, ()):
+                product.shown_name = localized(product.name, product.name_en)
+                product.shown_category = localized(product.category, product.category_en)
+                if attribute == "product_list":
+                    product.shown_description = localized(
+                        product.description, product.description_en
+                    )
+    return exhibitors
+
+
 # ---------------------------------------------------------------------------------------------
 # Facts kept in the shared cache
 # ---------------------------------------------------------------------------------------------
@@ -171,3 +193,52 @@ def edition_countries(edition_id) -> list[str]:
 def forget_directory() -> None:
     """The kept facts are read anew (after a bulk write, which sends no signal)."""
     read_cache.forget(CACHE_TOPIC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff changes
+# ---------------------------------------------------------------------------------------------
+
+
+def exhibitor_refresh(exhibitor: Exhibitor, *, actor, changed=()) -> None:
+    """After a staff member edited an exhibitor or its products by hand: their ``search_text``
+    and the exhibitor's ``industries`` rebuilt (a few statements), and the change audited."""
+    products = list(exhibitor.products.only(*_PRODUCT_FIELDS, "industry", "search_text"))
+    stale = []
+    for product in products:
+        text = product_search_text(
+            product.name, product.name_en, product.category, product.category_en
+        )
+        if text != product.search_text:
+            product.search_text = text
+            stale.append(product)
+    Product.objects.bulk_update(stale, ["search_text"], batch_size=500)
+    exhibitor.search_text = exhibitor_search_text(
+        exhibitor.name, exhibitor.name_en, [(p.name, p.name_en) for p in products]
+    )
+    exhibitor.industries = sorted({p.industry for p in products if p.industry})
+    Exhibitor.objects.filter(pk=exhibitor.pk).update(
+        search_text=exhibitor.search_text, industries=exhibitor.industries
+    )
+    audit_record(
+        actor=actor, obj=exhibitor, action="exhibitor.change", data={"fields": sorted(changed)}
+    )
+    forget_directory()
+
+
+def exhibitors_set_listed(exhibitors, *, listed: bool, actor) -> int:
+    """List (or take off the directory) the exhibitors of the queryset; audited. The number
+    changed."""
+    changing = list(exhibitors.exclude(is_listed=listed).only("pk", "edition_id", "code"))
+    if not changing:
+        return 0
+    Exhibitor.objects.filter(pk__in=[e.pk for e in changing]).update(is_listed=listed)
+    audit_record_bulk(
+        actor=actor,
+        objects=changing,
+        action="exhibitor.listed" if listed else "exhibitor.unlisted",
+        from_state=str(not listed).lower(),
+        to_state=str(listed).lower(),
+    )
+    forget_directory()
+    return len(changing)
