@@ -36,18 +36,16 @@ from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Value, Whe
 from django.utils.translation import gettext as _
 from django_countries import countries as all_countries
 
-from ciie_portal import read_cache
 from ciie_portal.names import localized
 
 from ..reference import PURCHASE_BANDS, area_label, industry_name
+from .directory import edition_has_exhibitors
 from .models import Exhibitor, Favourite, MatchingProfile
 
 #: The weight of each kind of reason.
 WEIGHTS = {"zone": 4, "area": 3, "industry": 2, "country": 2, "volume": 1}
 #: The order reasons are shown in.
 KINDS = ("area", "zone", "industry", "country", "volume")
-#: The read_cache topic of per-edition facts about exhibitors (the directory's).
-CACHE_TOPIC = "exhibitors"
 
 _BAND_RANK = {slug: rank for rank, (slug, _label) in enumerate(PURCHASE_BANDS)}
 _BAND_LABEL = dict(PURCHASE_BANDS)
@@ -210,24 +208,10 @@ def recommendations(
     return [Match(row, row.score, reasons_of(row, intentions)) for row in rows]
 
 
-def edition_has_exhibitors(edition_id: int) -> bool:
-    """Whether the edition lists any exhibitor, from the shared cache: the directory's answer
-    (``directory.edition_has_exhibitors``) where it gives one."""
-    try:
-        from .directory import edition_has_exhibitors as directory_answer
-    except ImportError:
-        return read_cache.kept(
-            CACHE_TOPIC,
-            f"listed:{edition_id}",
-            lambda: Exhibitor.objects.filter(edition_id=edition_id, is_listed=True).exists(),
-        )
-    return directory_answer(edition_id)
-
-
 def dashboard_panel(unit) -> dict | None:
     """The dashboard's 供采对接 panel: the three exhibitors that fit the unit best. No query
-    while the edition lists no exhibitor; two with exhibitors (the unit's preferences, the
-    ranking)."""
+    while the edition lists no exhibitor (the directory keeps that in the shared cache); two
+    with exhibitors (the unit's preferences, the ranking)."""
     if not edition_has_exhibitors(unit.edition_id):
         return None
     intentions = intentions_of(unit)

@@ -21,6 +21,7 @@ from django_countries import countries as all_countries
 from ciie_portal.names import localized
 
 from ..access import current_unit
+from .directory import edition_has_exhibitors
 from .favourites import (
     favourite_add,
     favourite_remove,
@@ -28,7 +29,7 @@ from .favourites import (
     matching_profile_save,
 )
 from .forms_matching import MatchingPreferencesForm
-from .matching import edition_has_exhibitors, intentions_of, profile_countries, recommendations
+from .matching import intentions_of, profile_countries, recommendations
 from .models import Exhibitor, Favourite
 
 #: Recommendations per page.
