@@ -15,6 +15,8 @@ from registration.exhibitors.favourites import (
 )
 from registration.exhibitors.models import Exhibitor, Favourite
 from tests.ciie_portal.factories import EditionFactory
+from tests.conftest import on_postgres
+from tests.races import run_at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -195,3 +197,15 @@ def test_an_unlisted_favourite_stays_in_the_list_marked(signed_in, unit, bayer):
     Exhibitor.objects.filter(pk=bayer.pk).update(is_listed=False)
     page = signed_in.get("/accounts/favourites/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "No longer listed" in page
+
+
+@on_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_colleagues_saving_at_once_keep_one_favourite(unit, bayer):
+    outcomes = run_at_once(
+        *(lambda: favourite_add(unit=unit, exhibitor=bayer, actor=unit.account) for _ in range(4))
+    )
+    assert all(outcome.ok for outcome in outcomes), [o.error for o in outcomes]
+    assert sorted(outcome.value[1] for outcome in outcomes) == [False, False, False, True]
+    assert Favourite.objects.filter(unit=unit, exhibitor=bayer).count() == 1
+    assert _actions() == ["favourite.add"]
