@@ -29,3 +29,6 @@ class CredentialsConfig(AppConfig):
         from .ops_series import register as register_series  # the operations page's charts
 
         register_series()
+        from .points.wiring import ready as points_ready  # 积分: hooks, panel, admin, cloner
+
+        points_ready()

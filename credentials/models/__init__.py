@@ -5,12 +5,14 @@ them (``credentials.models``) and where the other apps import them from.
 - ``review``: the visitor review's batches and results (人员信息审核);
 - ``production``: production jobs, print batches and the credentials themselves (证件制作);
 - ``entry``: gate scans, entry rules, gate devices and security holds (入场);
-- ``issuance``: courier parcels and delegation pick-up lists (证件发放).
+- ``issuance``: courier parcels and delegation pick-up lists (证件发放);
+- ``points``: points rules, the points ledger and coupons (积分).
 """
 
 from credentials.entry.models import EntryRule, GateDevice, Scan, SecurityHold
 from credentials.issuance.models import IssuanceCounter, Parcel, ParcelItem, PickupItem, PickupList
 from credentials.orders.models import CredentialOrder, OrderLine
+from credentials.points.models import Coupon, CouponBatch, PointsEntry, PointsRule
 from credentials.production.models import Credential, CredentialCounter, PrintBatch, ProductionJob
 from credentials.review.models import ReviewBatch, ReviewResult
 
@@ -19,6 +21,8 @@ __all__ = [
     "GateDevice",
     "Scan",
     "SecurityHold",
+    "Coupon",
+    "CouponBatch",
     "Credential",
     "CredentialCounter",
     "CredentialOrder",
@@ -28,6 +32,8 @@ __all__ = [
     "ParcelItem",
     "PickupItem",
     "PickupList",
+    "PointsEntry",
+    "PointsRule",
     "PrintBatch",
     "ProductionJob",
     "ReviewBatch",
