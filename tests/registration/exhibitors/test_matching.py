@@ -322,3 +322,13 @@ def test_the_panel_asks_for_intentions_when_there_are_none(unit, edition):
     exhibitor(edition, "甲", area="automobile")
     panel = dashboard_panel(unit)
     assert panel["no_intentions"] is True and panel["matches"] == []
+
+
+def test_each_exhibitor_links_to_its_directory_page(signed_in, buyer, hall):
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        url = reverse("registration:exhibitor_detail", kwargs={"pk": hall["bayer"].pk})
+    except NoReverseMatch:
+        pytest.skip("the directory has no exhibitor page yet")
+    assert f'href="{url}"' in signed_in.get("/accounts/matching/").content.decode()
