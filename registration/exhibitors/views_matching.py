@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -36,14 +36,6 @@ from .models import Exhibitor, Favourite
 PAGE_SIZE = 20
 #: Favourites per page.
 FAVOURITES_PAGE_SIZE = 50
-
-
-def _detail_url(exhibitor_id: int) -> str:
-    """The directory's page of the exhibitor ("" where the directory has none)."""
-    try:
-        return reverse("registration:exhibitor_detail", kwargs={"pk": exhibitor_id})
-    except NoReverseMatch:
-        return ""
 
 
 def _page_number(request) -> int:
@@ -72,8 +64,6 @@ def matching_list(request):
         matches = found[:PAGE_SIZE]
         if not matches and number > 1:
             raise Http404(_("There is no such page of recommendations."))
-        for match in matches:
-            match.detail_url = _detail_url(match.exhibitor.pk)
     return render(
         request,
         "registration/exhibitors/matching_list.html",
@@ -159,7 +149,6 @@ def favourite_list(request):
     paginator = Paginator(favourites_of(unit), FAVOURITES_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     for favourite in page.object_list:
-        favourite.detail_url = _detail_url(favourite.exhibitor_id)
         favourite.name = localized(favourite.exhibitor.name, favourite.exhibitor.name_en)
     return render(
         request,

@@ -152,6 +152,7 @@ def test_the_list_shows_the_units_favourites_with_a_remove_button(
     page = signed_in.get("/accounts/favourites/").content.decode()
     mine = Favourite.objects.get(unit=unit)
     assert "拜耳医药" in page and "赛诺菲" not in page
+    assert f'href="/accounts/exhibitors/{bayer.pk}/"' in page
     assert f'action="/accounts/favourites/{mine.pk}/remove/"' in page
     english = signed_in.get("/accounts/favourites/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Bayer Pharma" in english
