@@ -89,8 +89,12 @@ class CouponBatch(models.Model):
     )
     name = models.CharField(_("name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=100, blank=True)
-    description = models.CharField(_("description"), max_length=300, blank=True)
-    description_en = models.CharField(_("English description"), max_length=300, blank=True)
+    description = models.CharField(
+        pgettext_lazy("coupon", "description"), max_length=300, blank=True
+    )
+    description_en = models.CharField(
+        pgettext_lazy("coupon", "English description"), max_length=300, blank=True
+    )
     cost = models.PositiveIntegerField(_("cost in points"))
     valid_until = models.DateField(
         _("valid until"),
@@ -143,7 +147,7 @@ class Coupon(GuardedModel):
         related_name="coupons",
         verbose_name=_("coupon offer"),
     )
-    code = models.CharField(_("code"), max_length=100)
+    code = models.CharField(pgettext_lazy("coupon", "code"), max_length=100)
     loaded_at = models.DateTimeField(_("loaded"), default=timezone.now, editable=False)
     exchanged_by = models.ForeignKey(
         "registration.Unit",

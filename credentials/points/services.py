@@ -204,22 +204,29 @@ def _events(kind: str, edition_id: int):
     return rows.annotate(key=Concat(Value(f"{kind}:"), _as_text("v"), output_field=CharField()))
 
 
-def _missing(kind: str, edition_id: int, unit_id: int | None):
+def _missing(kind: str, edition_id: int, unit_id: int | None, visitor_ids=None):
     rows = _events(kind, edition_id)
     if unit_id is not None:
         rows = rows.filter(u=unit_id)
+    if visitor_ids is not None:
+        rows = rows.filter(v__in=list(visitor_ids))
     awarded = PointsEntry.objects.filter(edition_id=edition_id, source_key=OuterRef("key"))
     return rows.filter(~Exists(awarded)).values_list("key", "v", "u").distinct().order_by()
 
 
-def points_catch_up(*, edition, unit: Unit | None = None) -> dict[str, int]:
-    """Award every event of ``edition`` (of ``unit`` only, if given) that has no entry yet, at
-    the edition's rules: ``{kind: entries found missing}``. Safe to run twice or at the same
-    time as the hooks (the source keys are unique: a conflict writes nothing)."""
+def points_catch_up(
+    *, edition, unit: Unit | None = None, kinds=None, visitor_ids=None
+) -> dict[str, int]:
+    """Award every event of ``edition`` (of ``unit`` only, if given; of ``kinds`` and of
+    ``visitor_ids`` only, if given) that has no entry yet, at the edition's rules:
+    ``{kind: entries found missing}``. Safe to run twice or at the same time as the hooks (the
+    source keys are unique: a conflict writes nothing)."""
     rules = edition_rules(edition.pk)
     found: dict[str, int] = {}
     for kind, points in rules.items():
-        rows = _missing(kind, edition.pk, unit.pk if unit is not None else None)
+        if kinds is not None and kind not in kinds:
+            continue
+        rows = _missing(kind, edition.pk, unit.pk if unit is not None else None, visitor_ids)
         batch: list[PointsEntry] = []
         count = 0
         for key, visitor_id, unit_id in rows.iterator(chunk_size=2000):
@@ -242,6 +249,28 @@ def points_catch_up(*, edition, unit: Unit | None = None) -> dict[str, int]:
             count += len(batch)
         found[kind] = count
     return found
+
+
+def points_award_colleagues(*, unit: Unit, visitor_ids) -> int:
+    """Colleagues the contact just approved (``registration.views_join.join_approve``): those
+    who joined by the unit's link earn the unit and themselves the rule's points, in the
+    caller's transaction."""
+    found = points_catch_up(
+        edition=unit.edition,
+        unit=unit,
+        kinds={RuleKind.COLLEAGUE_JOINED},
+        visitor_ids=visitor_ids,
+    )
+    return found.get(RuleKind.COLLEAGUE_JOINED, 0)
+
+
+def points_award_reviews_passed(*, edition, visitor_ids) -> int:
+    """Visitors whose review just passed (``credentials.review.services``) earn the rule's
+    points for a completed registration, in the caller's transaction."""
+    found = points_catch_up(
+        edition=edition, kinds={RuleKind.REGISTRATION_COMPLETED}, visitor_ids=visitor_ids
+    )
+    return found.get(RuleKind.REGISTRATION_COMPLETED, 0)
 
 
 # --- Spending: exchanges and adjustments, under the unit's lock -----------------------------

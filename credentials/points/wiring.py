@@ -23,6 +23,14 @@ def _meeting_held(sender, meeting, **kwargs):
     points_award_meeting(meeting=meeting)
 
 
+def colleagues_joined(sender, unit, visitors, **kwargs):
+    """For a signal sent when a unit's contact approves colleagues who joined by the link
+    (``unit``, the approved ``visitors``), in the approval's transaction."""
+    from .services import points_award_colleagues
+
+    points_award_colleagues(unit=unit, visitor_ids=[visitor.pk for visitor in visitors])
+
+
 def ready() -> None:
     from ciie_portal import read_cache
     from credentials.entry.models import Scan

@@ -230,3 +230,27 @@ def test_units_of_other_editions_keep_their_own_points(edition, unit):
     points_catch_up(edition=edition)
     points_catch_up(edition=other_edition)
     assert (unit_balance(unit.pk), unit_balance(elsewhere.pk)) == (30, 1)
+
+
+# --- The direct awards the event's services call ----------------------------------------------
+
+
+def test_the_direct_awards_count_once_only_the_visitors_named(edition, unit, contact):
+    from credentials.points.services import points_award_colleagues, points_award_reviews_passed
+    from credentials.points.wiring import colleagues_joined
+
+    rules(edition, colleague_joined=20, registration_completed=10)
+    named, other = (
+        VisitorFactory(unit=unit, join_pending=True, sensitive_consent_by=ConsentBy.COLLEAGUE)
+        for _ in range(2)
+    )
+    approved = join_approve(unit=unit, visitor_ids=[named.pk, other.pk], actor=contact)
+    with transaction.atomic():
+        colleagues_joined(sender=None, unit=unit, visitors=[v for v in approved if v == named])
+    assert points_award_colleagues(unit=unit, visitor_ids=[named.pk]) == 0
+    assert visitor_balance(named.pk) == 20 and visitor_balance(other.pk) == 0
+    _review(named, "passed")
+    _review(other, "passed")
+    assert points_award_reviews_passed(edition=edition, visitor_ids=[other.pk]) == 1
+    assert points_award_reviews_passed(edition=edition, visitor_ids=[other.pk]) == 0
+    assert (visitor_balance(named.pk), visitor_balance(other.pk)) == (20, 10)
