@@ -103,6 +103,7 @@ def column_title(key: str) -> str:
     return english if translation.get_language() == "en" else chinese
 
 
+@functools.cache
 def _max_length(model, name: str) -> int:
     return model._meta.get_field(name).max_length
 
@@ -291,14 +292,14 @@ class ImportReport:
         }
 
 
-def _exhibitor_values(values: dict, report: RowReport) -> dict:
+def _exhibitor_values(values: dict, report: RowReport, titles: dict[str, str]) -> dict:
     """The exhibitor's columns of a row as model values (only those filled in)."""
     found = {}
     for key, name in EXHIBITOR_FIELDS.items():
         text = values.get(key, "")
         if not text:
             continue
-        title = column_title(key)
+        title = titles[key]
         if key == "area":
             slug = _areas().get(fold(text))
             if slug is None:
@@ -341,11 +342,11 @@ def _is_division(text: str) -> bool:
     return text.isdigit() and len(text) == 2 and bool(industry_name(text))
 
 
-def _product_values(values: dict, report: RowReport) -> dict:
+def _product_values(values: dict, report: RowReport, titles: dict[str, str]) -> dict:
     found = {}
     for key, name in PRODUCT_FIELDS.items():
         text = values.get(key, "")
-        title = column_title(key)
+        title = titles[key]
         if key == "industry" and text and not _is_division(text):
             report.add(
                 title,
@@ -361,13 +362,13 @@ def _product_values(values: dict, report: RowReport) -> dict:
     return found
 
 
-def _check_code(values: dict, key: str, model, report: RowReport, missing_message) -> str:
+def _check_code(values: dict, key: str, model, report: RowReport, titles, missing_message) -> str:
     code = values.get(key, "")
     if not code:
-        report.add(column_title(key), missing_message)
+        report.add(titles[key], missing_message)
     elif len(code) > _max_length(model, "code"):
         limit = _max_length(model, "code")
-        report.add(column_title(key), _("At most %(max)d characters.") % {"max": limit})
+        report.add(titles[key], _("At most %(max)d characters.") % {"max": limit})
         return ""
     return code
 
@@ -375,6 +376,7 @@ def _check_code(values: dict, key: str, model, report: RowReport, missing_messag
 def check_rows(rows: list[SheetRow]) -> ImportReport:
     """Each row accepted or refused with its reasons; nothing read from the database."""
     result = ImportReport(total=len(rows))
+    titles = {key: column_title(key) for key in COLUMNS}
     first_rows: dict[str, int] = {}  # exhibitor number → the row that described it
     product_rows: dict[tuple[str, str], int] = {}
     for row in rows:
@@ -383,20 +385,19 @@ def check_rows(rows: list[SheetRow]) -> ImportReport:
             number=row.number,
             label=values.get("product_name") or values.get("exhibitor_name", ""),
         )
-        code = _check_code(
-            values, "exhibitor_code", Exhibitor, report, _("The exhibitor number is missing.")
-        )
+        missing = _("The exhibitor number is missing.")
+        code = _check_code(values, "exhibitor_code", Exhibitor, report, titles, missing)
         product_code = _check_code(
-            values, "product_code", Product, report, _("The product number is missing.")
+            values, "product_code", Product, report, titles, _("The product number is missing.")
         )
-        exhibitor = _exhibitor_values(values, report)
-        product = _product_values(values, report)
+        exhibitor = _exhibitor_values(values, report, titles)
+        product = _product_values(values, report, titles)
         if not product.get("name"):
-            report.add(column_title("product_name"), _("The product name is missing."))
+            report.add(titles["product_name"], _("The product name is missing."))
         if code and code in result.exhibitors:
             described = result.exhibitors[code]
             differing = [
-                column_title(key)
+                titles[key]
                 for key, name in EXHIBITOR_FIELDS.items()
                 if name in exhibitor and exhibitor[name] != described.get(name, "")
             ]
@@ -408,12 +409,12 @@ def check_rows(rows: list[SheetRow]) -> ImportReport:
                 )
         elif code:
             if not exhibitor.get("name"):
-                report.add(column_title("exhibitor_name"), _("The exhibitor name is missing."))
+                report.add(titles["exhibitor_name"], _("The exhibitor name is missing."))
             if not exhibitor.get("area") and not values.get("area"):
-                report.add(column_title("area"), _("The exhibition area is missing."))
+                report.add(titles["area"], _("The exhibition area is missing."))
         if code and product_code and (code, product_code) in product_rows:
             report.add(
-                column_title("product_code"),
+                titles["product_code"],
                 _("Product number %(code)s is already on row %(row)d for this exhibitor.")
                 % {"code": product_code, "row": product_rows[(code, product_code)]},
             )
@@ -441,14 +442,14 @@ def _count_against(result: ImportReport, edition) -> tuple[dict[str, int], dict]
     """Fill the new/updated counts; return (exhibitor number → pk, the edition's products by
     exhibitor number: {product number: (name, name_en, industry)})."""
     existing = dict(Exhibitor.objects.filter(edition=edition).values_list("code", "pk").order_by())
-    stored: dict[str, dict[str, tuple[str, str, str]]] = {}
-    for exhibitor_code, code, name, name_en, industry in (
+    stored: dict[str, dict[str, tuple[str, str]]] = {}
+    for exhibitor_code, code, search_text, industry in (
         Product.objects.filter(exhibitor__edition=edition)
-        .values_list("exhibitor__code", "code", "name", "name_en", "industry")
+        .values_list("exhibitor__code", "code", "search_text", "industry")
         .order_by()
         .iterator(chunk_size=5000)
     ):
-        stored.setdefault(exhibitor_code, {})[code] = (name, name_en, industry)
+        stored.setdefault(exhibitor_code, {})[code] = (search_text, industry)
     result.exhibitors_new = sum(1 for code in result.exhibitors if code not in existing)
     result.exhibitors_updated = len(result.exhibitors) - result.exhibitors_new
     result.products_new = sum(
@@ -489,12 +490,17 @@ def directory_import(*, rows_file, filename: str = "", edition, actor) -> Import
 
 def _write(result: ImportReport, edition, stored: dict) -> None:
     now = timezone.now()
+    texts = {
+        key: product_search_text(
+            values["name"], values["name_en"], values["category"], values["category_en"]
+        )
+        for key, values in result.products.items()
+    }
     # Every product of each exhibitor of the file once imported: stored ones, then the file's.
-    products_of: dict[str, dict[str, tuple[str, str, str]]] = {}
+    products_of: dict[str, dict[str, tuple[str, str]]] = {}
     for (code, product_code), values in result.products.items():
         products_of.setdefault(code, dict(stored.get(code, {})))[product_code] = (
-            values["name"],
-            values["name_en"],
+            texts[(code, product_code)],
             values["industry"],
         )
     exhibitors = []
@@ -505,9 +511,9 @@ def _write(result: ImportReport, edition, stored: dict) -> None:
                 edition=edition,
                 code=code,
                 **values,
-                industries=sorted({industry for _n, _e, industry in products if industry}),
+                industries=sorted({industry for _text, industry in products if industry}),
                 search_text=exhibitor_search_text(
-                    values["name"], values["name_en"], [(n, e) for n, e, _i in products]
+                    values["name"], values["name_en"], [text for text, _i in products]
                 ),
                 created_at=now,
                 updated_at=now,
@@ -531,9 +537,7 @@ def _write(result: ImportReport, edition, stored: dict) -> None:
             exhibitor_id=pks[code],
             code=product_code,
             **values,
-            search_text=product_search_text(
-                values["name"], values["name_en"], values["category"], values["category_en"]
-            ),
+            search_text=texts[(code, product_code)],
         )
         for (code, product_code), values in result.products.items()
     ]

@@ -48,7 +48,7 @@ def refresh_search_text(exhibitor: Exhibitor) -> Exhibitor:
     import writes them."""
     products = list(exhibitor.products.all())
     exhibitor.search_text = exhibitor_search_text(
-        exhibitor.name, exhibitor.name_en, [(p.name, p.name_en) for p in products]
+        exhibitor.name, exhibitor.name_en, [p.search_text for p in products]
     )
     exhibitor.industries = sorted({p.industry for p in products if p.industry})
     exhibitor.save(update_fields=["search_text", "industries"])
