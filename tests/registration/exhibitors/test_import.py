@@ -19,6 +19,7 @@ from registration.exhibitors.importer import (
     template_workbook,
 )
 from registration.exhibitors.models import Exhibitor, Product
+from registration.reference import EXHIBITION_AREAS
 from tests.ciie_portal.factories import EditionFactory
 
 pytestmark = pytest.mark.django_db
@@ -312,3 +313,15 @@ def test_admin_import_refused_for_a_unit_contact(client, edition, contact):
     client.force_login(contact)
     response = client.get(reverse("admin:registration_exhibitor_import"))
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_the_demo_directory_loads_twice_without_a_refused_row(edition):
+    from registration.exhibitors import demo_directory
+
+    demo_directory.load(edition)
+    demo_directory.load(edition)
+    assert Exhibitor.objects.filter(edition=edition).count() == 12
+    assert set(Exhibitor.objects.values_list("area", flat=True)) == {
+        slug for slug, _zh, _en in EXHIBITION_AREAS
+    }
+    assert 36 <= Product.objects.count() <= 48
