@@ -215,8 +215,10 @@ def _limited(request) -> HttpResponse | None:
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    # The token is in the address: it is never sent on as a referrer nor kept by a cache.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the address: it never leaves the site as a referrer ("same-origin", not
+    # "no-referrer": with that, browsers send "Origin: null" and the CSRF check refuses the
+    # page's own forms), and no cache keeps the page (never_cache).
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

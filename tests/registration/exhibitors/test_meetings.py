@@ -108,7 +108,7 @@ def test_a_unit_asks_the_exhibitor_confirms_by_link_and_the_unit_downloads_the_i
     assert (
         buyer.name in page.content.decode() and "想了解贵司的医疗影像设备" in page.content.decode()
     )
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
     with django_capture_on_commit_callbacks(execute=True):
         answered = anonymous.post(link(exhibitor), {"meeting": meeting.pk, "action": "confirm"})
     assert answered.status_code == 302
