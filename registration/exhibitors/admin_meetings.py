@@ -32,7 +32,7 @@ class MeetingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["exhibitor", "unit", "day", "slot", "status", "message"]}),
         (
-            _("Answer"),
+            _("Request and answer"),
             {"fields": ["requested_by", "requested", "answered", "decided_by", "held"]},
         ),
     ]

@@ -65,9 +65,9 @@ class MeetingRequestForm(forms.Form):
         for slot in MEETING_SLOTS:
             label = slot_label(day, slot) if day else slot
             if slot in self.taken:
-                label = f"{label} ({_('taken')})"
+                label = _("%(time)s (taken)") % {"time": label}
             elif slot in self.past:
-                label = f"{label} ({_('passed')})"
+                label = _("%(time)s (passed)") % {"time": label}
             choices.append((slot, label))
         field = self.fields["slot"]
         field.choices = choices
