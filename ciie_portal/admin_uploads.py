@@ -10,7 +10,7 @@ blocks a page overrides for its introduction and its report).
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.helpers import AdminForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -88,9 +88,11 @@ class UploadReportView(TemplateView):
             try:
                 report = self.apply(request.POST["plan"])
             except ValidationError as error:
-                form = self.form_class()
-                form.add_error(None, error)
-                return self.render_page(form)
+                # The plan could not be applied (it expired, or what it would change changed):
+                # said above an empty form, ready for the file again.
+                for message in error.messages:
+                    messages.error(request, message)
+                return self.render_page(self.form_class())
             return self.render_page(self.form_class(), report=report)
         form = self.form_class(request.POST, request.FILES)
         if form.is_valid():

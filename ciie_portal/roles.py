@@ -29,6 +29,28 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # 配套活动报名: the sign-ups, approved or declined in bulk, exported.
         "registration.view_sideeventsignup",
         "registration.decide_sideeventsignup",
+        # 展商名录: the import (add + change exhibitor), edits by hand, listing in bulk.
+        "registration.view_exhibitor",
+        "registration.add_exhibitor",
+        "registration.change_exhibitor",
+        "registration.view_product",
+        "registration.add_product",
+        "registration.change_product",
+        "registration.delete_product",
+        # 洽谈预约: the meetings, answered and marked held in bulk (admin actions).
+        "registration.view_meeting",
+        "registration.change_meeting",
+        # 积分: rules per edition, coupon offers and their codes, the ledger and adjustments.
+        "credentials.view_pointsrule",
+        "credentials.add_pointsrule",
+        "credentials.change_pointsrule",
+        "credentials.delete_pointsrule",
+        "credentials.view_couponbatch",
+        "credentials.add_couponbatch",
+        "credentials.change_couponbatch",
+        "credentials.view_coupon",
+        "credentials.view_pointsentry",
+        "credentials.adjust_points",
         "credentials.view_credentialorder",
         "credentials.view_orderline",
         "payments.view_payment",

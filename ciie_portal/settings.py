@@ -448,6 +448,11 @@ CELERY_TIMEZONE = TIME_ZONE
 # The relay's cadence (seconds): outbox publishing, notice recovery and production take-over.
 OUTBOX_RELAY_SECONDS = env.float("OUTBOX_RELAY_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
+    # 积分: events of the current edition not counted yet (credentials.points), each once.
+    "points-catch-up": {
+        "task": "credentials.tasks.points_catch_up",
+        "schedule": timedelta(minutes=10),
+    },
     "outbox-relay": {
         "task": "ciie_portal.tasks.outbox_relay",
         "schedule": timedelta(seconds=OUTBOX_RELAY_SECONDS),

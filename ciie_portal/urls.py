@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 
 from . import views, views_ops, views_privacy
 from .two_factor.site import require_second_factor
@@ -36,6 +37,11 @@ urlpatterns = [
     path("accounts/credentials/", include("credentials.issuance.urls")),
     # 采购商满意度调查: the unit's buyer satisfaction survey (namespace ``survey``).
     path("accounts/survey/", include("delegations.survey.urls")),
+    # 积分: the unit's points page lives with the credentials app's pages.
+    path(
+        "accounts/points/",
+        RedirectView.as_view(pattern_name="credentials:points", permanent=False),
+    ),
     path("accounts/", include("registration.urls")),
     # 我的定期导出: staff subscribe to their lists by email; the emails' unsubscribe links.
     path("staff/exports/", include("registration.urls_exports")),

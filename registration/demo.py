@@ -58,3 +58,7 @@ def load(context: dict) -> None:
         visitor.id_number = number
         visitor.save()
         audit_record(actor="demo", obj=visitor, action="visitor.create", to_state=status)
+    from .exhibitors import demo_directory
+
+    # 展商名录: 12 exhibitors over the six areas, 3–4 products each (safe to run again).
+    demo_directory.load(context["edition"])

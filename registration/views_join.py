@@ -38,6 +38,7 @@ from .access import current_unit
 from .forms_visitors import VisitorForm
 from .models import ConsentBy, PersonType, Unit, Visitor
 from .services import visitor_save
+from .signals import colleagues_joined
 from .views_visitors import attach_errors
 
 JOIN_SALT = "unit-join"
@@ -177,6 +178,7 @@ def join_approve(*, unit: Unit, visitor_ids, actor) -> list[Visitor]:
             join_pending=False, updated_at=timezone.now()
         )
         audit_record_bulk(actor=actor, objects=chosen, action="visitor.join_approve")
+        colleagues_joined.send(sender=Unit, unit=unit, visitors=chosen)
     return chosen
 
 

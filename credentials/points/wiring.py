@@ -36,6 +36,7 @@ def ready() -> None:
     from credentials.entry.models import Scan
     from registration.exhibitors.signals import meeting_held
     from registration.progress import register_dashboard_panel
+    from registration.signals import colleagues_joined as colleagues_joined_signal
 
     from . import admin, tasks  # noqa: F401  (the admin pages; the catch-up task)
     from .cloning import register as register_cloner
@@ -45,5 +46,6 @@ def ready() -> None:
     read_cache.forget_on_change(CACHE_TOPIC, PointsRule)
     post_save.connect(_scan_saved, sender=Scan, dispatch_uid="credentials.points.gate_day")
     meeting_held.connect(_meeting_held, dispatch_uid="credentials.points.meeting_held")
+    colleagues_joined_signal.connect(colleagues_joined, dispatch_uid="credentials.points.joined")
     register_dashboard_panel(dashboard_panel)
     register_cloner()

@@ -33,6 +33,7 @@ from ciie_portal.access_log import access_record_many
 from ciie_portal.audit import audit_record
 from ciie_portal.notices.services import notice_send_both
 from ciie_portal.spreadsheets import fold
+from credentials.points.services import points_award_reviews_passed
 from delegations.gates import of_approved_units, unit_refusal
 from delegations.models import Delegation
 from registration.models import VISITOR_STATES, Unit, Visitor
@@ -378,6 +379,15 @@ def review_results_apply(*, report: ReviewReport, edition, actor, source_sha256:
                 if row.visitor_id in moved_ids
             ],
             batch_size=1000,
+        )
+        # 积分: a passed review completes a visitor's registration (counted once).
+        points_award_reviews_passed(
+            edition=edition,
+            visitor_ids=[
+                row.visitor_id
+                for row in rows
+                if row.visitor_id in moved_ids and row.outcome == Outcome.PASSED
+            ],
         )
         for visitor_id, row in by_visitor.items():
             if visitor_id not in moved_ids:

@@ -21,6 +21,7 @@ from .directory import (
     shown,
 )
 from .forms_directory import DirectoryFilterForm
+from .favourites import favourite_ids
 
 
 @login_required
@@ -65,5 +66,11 @@ def exhibitor_detail(request, pk: int):
     return render(
         request,
         "registration/exhibitors/directory_exhibitor.html",
-        {"unit": unit, "exhibitor": shown([exhibitor])[0], "products": exhibitor.product_list},
+        {
+            "unit": unit,
+            "exhibitor": shown([exhibitor])[0],
+            "products": exhibitor.product_list,
+            # The favourite button of ``_exhibitor_actions.html`` (one query).
+            "is_favourite": exhibitor.pk in favourite_ids(unit, [exhibitor.pk]),
+        },
     )

@@ -41,6 +41,8 @@ NOT_COPIED = {
     "registration.Unit": "personal: a unit and its account",
     "registration.Visitor": "personal",
     "registration.Exhibitor": "each edition has its own exhibitors, imported anew",
+    "credentials.PointsEntry": "the points ledger: a record of the edition",
+    "credentials.CouponBatch": "coupon offers: their codes are single-use, loaded anew",
     "delegations.GroupMail": "the record of an email sent",
     "credentials.GateDevice": "a device's own keys; devices are enrolled anew",
     "credentials.Scan": "personal: a record of a person at the gate",
@@ -223,6 +225,7 @@ def test_it_is_audited_on_the_new_edition(source, organiser):
         "registration.recommendation_codes": 1,
         "delegations.quotas": 1,
         "credentials.entry_rules": 1,
+        "credentials.points_rules": 0,
         "delegations.surveys": 0,
         "invoicing.options": 0,
     }

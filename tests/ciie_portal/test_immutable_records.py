@@ -15,6 +15,7 @@ from ciie_portal.audit import audit_record, audit_record_bulk
 from ciie_portal.models import AccessLogEntry, AuditEntry
 from ciie_portal.records import GuardedModel, ImmutableRecord
 from credentials.models import CredentialOrder, OrderLine, Scan
+from credentials.points.models import Coupon, PointsEntry
 from invoicing.models import Invoice, InvoiceLine, InvoiceQuerySet
 from payments.models import BankStatement, Method, Payment, Refund, StatementEntry
 from tests.conftest import on_postgres
@@ -316,6 +317,8 @@ def test_the_triggers_allow_what_the_models_allow(db):
         "invoicing_invoiceline": (InvoiceLine, frozenset()),
         "ciie_portal_auditentry": (AuditEntry, frozenset()),
         "credentials_scan": (Scan, frozenset()),
+        "credentials_pointsentry": (PointsEntry, frozenset()),
+        "credentials_coupon": (Coupon, Coupon.mutable_fields),
         "ciie_portal_accesslogentry": (AccessLogEntry, frozenset()),
     }
     # Append-only but for its redaction when an edition is shredded.
