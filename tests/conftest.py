@@ -40,6 +40,7 @@ def _default_language():
     translation: messages read as their English msgids, names of data as their Chinese default,
     ciie_portal.names): a test client's request leaves the visitor's language active in this
     thread otherwise."""
+    translation.deactivate_all()
     yield
     translation.deactivate_all()
 

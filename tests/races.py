@@ -3,7 +3,8 @@
 ``run_at_once(a, b)`` runs each callable in its own thread, so each gets its own database
 connection; a barrier releases them together, and each thread closes its connection when done
 (a transactional test cannot flush a table a thread still holds). It returns one ``Outcome``
-per callable, in the order given: what it returned, or what it raised.
+per callable, in the order given: what it returned, or what it raised. Each thread runs in the
+test's active language.
 """
 
 import threading
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from django.db import connection
+from django.utils import translation
 
 
 class Outcome(NamedTuple):
@@ -25,12 +27,15 @@ class Outcome(NamedTuple):
 def run_at_once(*attempts: Callable[[], Any], timeout: float = 120) -> list[Outcome]:
     """Start every attempt at the same moment, each in its own thread and connection."""
     barrier = threading.Barrier(len(attempts))
+    # Each thread speaks the test's language (a new thread would take LANGUAGE_CODE).
+    language = translation.get_language()
     outcomes = [Outcome(error=TimeoutError("the attempt did not finish in time")) for _ in attempts]
 
     def run(index: int, attempt: Callable[[], Any]) -> None:
         try:
             barrier.wait(timeout=timeout)
-            outcomes[index] = Outcome(value=attempt())
+            with translation.override(language):
+                outcomes[index] = Outcome(value=attempt())
         except BaseException as error:  # noqa: BLE001 - handed to the test, which asserts on it
             outcomes[index] = Outcome(error=error)
         finally:

@@ -58,6 +58,8 @@ from credentials.orders.delegation import delegation_order_create
 from credentials.orders.fees import FREE_LABELS, credential_fee
 from credentials.orders.reminders import orders_to_remind
 from credentials.orders.services import order_cancel, order_create, orders_expire
+from credentials.points.models import Coupon, CouponBatch, PointsEntry, PointsRule, RuleKind
+from credentials.points.services import coupon_exchange, coupons_load, points_catch_up
 from credentials.production.services import (
     credentials_revoke,
     print_batch_confirm_printed,
@@ -89,6 +91,14 @@ from payments.services import (
     transfer_remittance_submit,
 )
 from payments.statements import statement_import, statement_upload
+from registration.exhibitors.meetings import (
+    meeting_answer,
+    meeting_cancel,
+    meeting_mark_held,
+    meeting_request,
+    meeting_start,
+)
+from registration.exhibitors.models import MEETING_SLOTS, Exhibitor, Meeting
 from registration.models import ConsentBy, Label, Pickup, Unit, Visitor
 from registration.services import (
     address_create,
@@ -113,6 +123,7 @@ from tests.conftest import on_postgres
 from tests.credentials.test_review import line as review_line
 from tests.credentials.test_review import result_file
 from tests.payments.factories import signed_notification
+from tests.registration.exhibitors.factories import ExhibitorFactory
 from tests.registration.factories import UnitFactory, VisitorFactory, make_resident_id
 from tests.registration.images import image_file
 
@@ -216,7 +227,10 @@ class Season(RuleBasedStateMachine):
             f"payments {counts(Payment.objects.all())} flagged "
             f"{Payment.objects.filter(flagged=True).count()} "
             f"refunds {counts(Refund.objects.all())} invoices {counts(Invoice.objects.all())} "
-            f"credentials {counts(Credential.objects.all())} parcels {Parcel.objects.count()}"
+            f"credentials {counts(Credential.objects.all())} parcels {Parcel.objects.count()} "
+            f"meetings {counts(Meeting.objects.filter(unit__edition=self.edition))} "
+            f"points {counts(PointsEntry.objects.filter(edition=self.edition), 'kind')} "
+            f"coupons out {Coupon.objects.filter(exchanged_by__isnull=False).count()}"
         )
 
     def _next(self) -> int:
@@ -936,6 +950,163 @@ class Season(RuleBasedStateMachine):
         for batch in PrintBatch.objects.filter(edition=self.edition, status=PrintBatch.Status.MADE):
             print_batch_confirm_printed(batch=batch, actor=self.c["office"])
         self._try(parcels_pack, edition=self.edition, actor=self.c["office"])
+
+    # --- 供采对接 (meetings) and 积分 (points) -------------------------------------------------
+
+    def _exhibitors(self) -> list[Exhibitor]:
+        """Three listed exhibitors and the edition's points rules, made at their first use in
+        an example."""
+        exhibitors = list(Exhibitor.objects.filter(edition=self.edition).order_by("pk"))
+        if not exhibitors:
+            exhibitors = [ExhibitorFactory(edition=self.edition) for _ in range(3)]
+            PointsRule.objects.bulk_create(
+                [
+                    PointsRule(edition=self.edition, kind=kind, points=points)
+                    for kind, points in (
+                        (RuleKind.COLLEAGUE_JOINED, 20),
+                        (RuleKind.REGISTRATION_COMPLETED, 10),
+                        (RuleKind.GATE_DAY, 5),
+                        (RuleKind.MEETING_HELD, 30),
+                    )
+                ]
+            )
+        return exhibitors
+
+    def _before_the_expo(self):
+        return datetime.combine(self.edition.starts_on - timedelta(days=10), time(12), SHANGHAI)
+
+    @rule(
+        data=st.data(),
+        day=st.integers(min_value=0, max_value=1),
+        slot=st.sampled_from(MEETING_SLOTS[:3]),
+    )
+    def unit_asks_for_a_meeting(self, data, day, slot):
+        """A unit asks an exhibitor for a meeting: often the same few slots, so that some are
+        taken (refused, with the slot held once)."""
+        unit = self._pick(data, self._units())
+        exhibitor = self._pick(data, self._exhibitors())
+        if unit is None:
+            return
+        self._try(
+            meeting_request,
+            unit=unit,
+            exhibitor=exhibitor,
+            day=self.edition.starts_on + timedelta(days=day),
+            slot=slot,
+            actor=unit.account,
+            at=self._before_the_expo(),
+        )
+
+    @rule(data=st.data(), what=st.sampled_from(["confirm", "confirm", "decline", "cancel"]))
+    def exhibitor_or_unit_answers_a_meeting(self, data, what):
+        meeting = self._pick(
+            data,
+            Meeting.objects.filter(
+                unit__edition=self.edition,
+                status__in=[Meeting.Status.REQUESTED, Meeting.Status.CONFIRMED],
+            ).order_by("pk"),
+        )
+        if meeting is None:
+            return
+        if what == "cancel":
+            self._try(
+                meeting_cancel,
+                meeting=meeting,
+                unit=meeting.unit,
+                actor=meeting.unit.account,
+                at=self._before_the_expo(),
+            )
+        else:
+            self._try(
+                meeting_answer,
+                meeting=meeting,
+                accept=what == "confirm",
+                actor=self.c["organiser"],
+                at=self._before_the_expo(),
+            )
+
+    @rule(data=st.data())
+    def a_meeting_is_held(self, data):
+        """A meeting marked held once it began — again for one marked already (refused)."""
+        meeting = self._pick(
+            data,
+            Meeting.objects.filter(
+                unit__edition=self.edition,
+                status__in=[Meeting.Status.CONFIRMED, Meeting.Status.HELD],
+            ).order_by("pk"),
+        )
+        if meeting is None:
+            return
+        self._try(
+            meeting_mark_held,
+            meeting=meeting,
+            actor=self.c["organiser"],
+            at=meeting_start(meeting) + timedelta(minutes=10),
+        )
+
+    @rule(data=st.data(), cost=st.sampled_from([5, 30, 60]), codes=st.integers(0, 2))
+    def unit_exchanges_points_for_a_coupon(self, data, cost, codes):
+        """The organiser offers coupons (few codes, so that the stock runs out); the catch-up
+        runs (twice: it counts each event once); a unit exchanges."""
+        self._exhibitors()
+        batch = CouponBatch.objects.create(
+            edition=self.edition, name=f"券{self._next()}", cost=cost, on_offer=True
+        )
+        if codes:
+            coupons_load(
+                batch=batch,
+                text="\n".join(f"C{batch.pk}-{n}" for n in range(codes)),
+                actor=self.c["organiser"],
+            )
+        points_catch_up(edition=self.edition)
+        points_catch_up(edition=self.edition)
+        unit = self._pick(data, self._units())
+        batch = self._pick(data, CouponBatch.objects.filter(edition=self.edition).order_by("pk"))
+        if unit is not None:
+            self._try(coupon_exchange, unit=unit, batch_id=batch.pk, actor=unit.account)
+
+    @invariant()
+    def a_meeting_slot_is_held_once_and_held_meetings_earn_once(self):
+        holding = Meeting.objects.filter(unit__edition=self.edition, status__in=Meeting.HOLDING)
+        for key in (("exhibitor", "day", "slot"), ("unit", "day", "slot")):
+            assert not holding.values(*key).annotate(n=Count("pk")).filter(n__gt=1).exists(), key
+        for meeting in Meeting.objects.filter(
+            unit__edition=self.edition, status=Meeting.Status.HELD
+        ):
+            assert meeting.held_at is not None and meeting.held_at >= meeting_start(meeting)
+        held = Meeting.objects.filter(unit__edition=self.edition, status=Meeting.Status.HELD)
+        earned = PointsEntry.objects.filter(edition=self.edition, kind="meeting_held")
+        if PointsRule.objects.filter(edition=self.edition, kind="meeting_held").exists():
+            assert earned.count() == held.count()
+        assert not earned.exclude(
+            source_key__in=[f"meeting_held:{pk}" for pk in held.values_list("pk", flat=True)]
+        ).exists()
+
+    @invariant()
+    def points_never_below_zero_and_coupons_never_beyond_the_stock(self):
+        entries = PointsEntry.objects.filter(edition=self.edition)
+        keys = entries.values("source_key").annotate(n=Count("pk")).filter(n__gt=1)
+        assert not keys.exists(), list(keys)
+        for unit_id, total in entries.values_list("unit").annotate(total=Sum("points")):
+            assert total >= 0, (unit_id, total)
+        # Each exchanged code is one exchange entry of minus its cost; no code given twice.
+        exchanged = Coupon.objects.filter(batch__edition=self.edition, exchanged_by__isnull=False)
+        exchanges = entries.filter(kind="exchange")
+        assert exchanges.count() == exchanged.count()
+        for entry in exchanges.select_related("coupon__batch"):
+            assert entry.coupon.exchanged_by_id == entry.unit_id
+            assert entry.points == -entry.coupon.batch.cost
+        # A gate day counts once per visitor and Beijing day it entered.
+        for visitor_id, n in (
+            entries.filter(kind="gate_day").values_list("visitor").annotate(n=Count("pk"))
+        ):
+            days = {
+                timezone.localtime(at, SHANGHAI).date()
+                for at in Scan.objects.filter(
+                    credential__visitor_id=visitor_id, admitted=True, direction="in"
+                ).values_list("scanned_at", flat=True)
+            }
+            assert n <= len(days), (visitor_id, n, days)
 
     # --- the buyer satisfaction survey (采购商满意度调查) ---------------------------------
 

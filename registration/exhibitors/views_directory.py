@@ -20,8 +20,8 @@ from .directory import (
     search,
     shown,
 )
-from .forms_directory import DirectoryFilterForm
 from .favourites import favourite_ids
+from .forms_directory import DirectoryFilterForm
 
 
 @login_required
