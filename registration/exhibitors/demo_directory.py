@@ -2,10 +2,11 @@
 each, in Chinese and English), imported through the organiser's import (safe to run again:
 a re-import updates). Called by the registration app's demo with the current edition."""
 
-import csv
 import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+
+from ciie_portal.spreadsheets import csv_rows_write
 
 from .importer import COLUMNS, directory_import
 
@@ -129,10 +130,11 @@ def rows():
 def load(edition) -> None:
     """Import the demo directory for ``edition`` (the organiser's import, audited as "demo")."""
     stream = io.StringIO()
-    writer = csv.writer(stream)
-    writer.writerow([titles[0] for titles in COLUMNS.values()])
-    for row in rows():
-        writer.writerow([row[key] for key in COLUMNS])
+    csv_rows_write(
+        stream,
+        ([row[key] for key in COLUMNS] for row in rows()),
+        titles=[titles[0] for titles in COLUMNS.values()],
+    )
     upload = SimpleUploadedFile("demo-directory.csv", stream.getvalue().encode("utf-8"))
     report = directory_import(rows_file=upload, filename=upload.name, edition=edition, actor="demo")
     if report.refused:  # the demo data is wrong: say so rather than load half of it

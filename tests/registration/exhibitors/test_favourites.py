@@ -17,6 +17,7 @@ from registration.exhibitors.models import Exhibitor, Favourite
 from tests.ciie_portal.factories import EditionFactory
 from tests.conftest import on_postgres
 from tests.races import run_at_once
+from tests.registration.factories import UnitFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -202,7 +203,12 @@ def test_an_unlisted_favourite_stays_in_the_list_marked(signed_in, unit, bayer):
 
 @on_postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_colleagues_saving_at_once_keep_one_favourite(unit, bayer):
+def test_two_colleagues_saving_at_once_keep_one_favourite():
+    # Transactional tests empty every table (the delegations of the data migration too):
+    # everything made here.
+    edition = EditionFactory()
+    unit = UnitFactory(edition=edition)
+    bayer = exhibitor(edition, "拜耳医药", name_en="Bayer Pharma", country="DE")
     outcomes = run_at_once(
         *(lambda: favourite_add(unit=unit, exhibitor=bayer, actor=unit.account) for _ in range(4))
     )
