@@ -386,7 +386,7 @@ PERMISSIONS_POLICY = {
     "interest-cohort": [],
 }
 
-# Passwords: Argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane); older hashes are
+# Passwords: Argon2id with OWASP's parameters (7 MiB, 5 passes, 1 lane); older hashes are
 # upgraded at the next sign-in.
 PASSWORD_HASHERS = [
     "ciie_portal.hashers.Argon2idHasher",

@@ -9,7 +9,7 @@ from django.contrib.auth.hashers import check_password, identify_hasher, make_pa
 from tests.registration.factories import PASSWORD, UserFactory
 
 PRODUCTION_HASHERS = importlib.import_module("ciie_portal.settings").PASSWORD_HASHERS
-OWASP = "argon2$argon2id$v=19$m=19456,t=2,p=1$"
+OWASP = "argon2$argon2id$v=19$m=7168,t=5,p=1$"
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +24,23 @@ def test_a_new_password_is_hashed_with_argon2id_at_owasps_parameters(db):
     assert not check_password("Tr0ub4dor&3", encoded)
 
 
+def _argon2_at(password, *, memory_cost, time_cost):
+    from django.contrib.auth.hashers import Argon2PasswordHasher
+
+    hasher = type(
+        "Earlier", (Argon2PasswordHasher,), {"memory_cost": memory_cost, "time_cost": time_cost}
+    )()
+    return hasher.encode(password, hasher.salt())
+
+
 @pytest.mark.parametrize(
     "old",
     [
         lambda password: make_password(password, hasher="pbkdf2_sha256"),
         # Django's own Argon2 defaults (other memory and time costs) are upgraded too.
         lambda password: make_password(password, hasher="argon2"),
+        # OWASP's 19 MiB × 2 setting, used before: upgraded to the cheaper equal one.
+        lambda password: _argon2_at(password, memory_cost=19 * 1024, time_cost=2),
     ],
 )
 def test_an_older_hash_is_upgraded_when_its_owner_signs_in(client, db, old):
