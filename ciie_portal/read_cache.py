@@ -8,11 +8,23 @@ generation (``forget``): at once, and again after the commit, since a request th
 rows between the two may have stored them under the new generation. An entry of another
 generation than the topic's is never used: it is built anew. A bulk ``UPDATE`` sends no
 signal: whoever writes that way calls ``forget``; every entry expires after ``TIMEOUT`` anyway.
+
+Within one request a topic's generation is read once, with the first entry asked for
+(``kept``): the request then sees the topic as it was then, as one snapshot. The entries of that
+generation read once from the shared cache are also held in this process (pickled, so that
+every caller gets its own copy), so the next entries of the same request, and the next requests
+while the generation stands, cost no round trip to the cache for them. ``forget`` in the request
+makes it read the topic anew. Outside requests (tasks, commands) every call reads the shared
+cache as before.
 """
 
+import pickle
+import threading
 import time
+from collections import OrderedDict
 
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.db import models, transaction
 from django.db.models.signals import post_delete, post_save
 
@@ -27,6 +39,56 @@ _MODEL_TOPICS: dict[type, set[str]] = {}
 
 #: Stored in place of None (which the cache cannot tell from a miss).
 _NONE = ("read-cache:none",)
+
+#: Entries held in this process: key → (generation, pickled value), the most recent first out
+#: last; one of another generation than the request's snapshot is never used.
+MAX_HELD = 256
+_held: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+_held_lock = threading.Lock()
+
+#: The current request's snapshot (topic → generation), per thread; None outside requests.
+_request = threading.local()
+
+
+def _request_started(**kwargs) -> None:
+    _request.snapshot = {}
+
+
+def _request_finished(**kwargs) -> None:
+    _request.snapshot = None
+
+
+request_started.connect(_request_started, dispatch_uid="read-cache:request-started")
+request_finished.connect(_request_finished, dispatch_uid="read-cache:request-finished")
+
+
+def _snapshot() -> dict | None:
+    return getattr(_request, "snapshot", None)
+
+
+def _hold(key: str, generation: int, value) -> None:
+    with _held_lock:
+        held = _held.get(key)
+    if held is not None and held[0] == generation:
+        return
+    held = (generation, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    with _held_lock:
+        _held[key] = held
+        _held.move_to_end(key)
+        while len(_held) > MAX_HELD:
+            _held.popitem(last=False)
+
+
+def _held_value(key: str, generation: int):
+    """The value held for ``key`` in ``generation`` (a copy of its own), or ``_MISSING``."""
+    with _held_lock:
+        held = _held.get(key)
+    if held is None or held[0] != generation:
+        return _MISSING
+    return pickle.loads(held[1])  # noqa: S301 - pickled by this process (``_hold``)
+
+
+_MISSING = object()
 
 
 def _generation_key(topic: str) -> str:
@@ -58,22 +120,41 @@ def kept(topic: str, name: str, build):
     """``build()``, kept in the shared cache under ``name`` until ``topic`` changes.
 
     The entry holds the generation it was built in; the generation and the entry are read
-    together (one round trip), and an entry of another generation is built anew."""
+    together (one round trip), and an entry of another generation is built anew. In a request,
+    the topic's next entries come from this process when it holds them in that generation."""
     generation_key, key = _generation_key(topic), f"read-cache:{topic}:{name}"
-    found = cache.get_many([generation_key, key])
-    generation = found.get(generation_key)
+    snapshot = _snapshot()
+    generation = snapshot.get(topic) if snapshot is not None else None
+    if generation is not None:  # the topic's generation was read earlier in this request
+        value = _held_value(key, generation)
+        if value is not _MISSING:
+            return None if value == _NONE else value
+        found = {generation_key: generation, key: cache.get(key)}
+    else:
+        found = cache.get_many([generation_key, key])
+        generation = found.get(generation_key)
     if generation is None:
         generation = _generation(topic)
     else:
         entry = found.get(key)
         if entry is not None and entry[0] == generation:
+            if snapshot is not None:
+                snapshot[topic] = generation
+                _hold(key, generation, entry[1])
             return None if entry[1] == _NONE else entry[1]
     value = build()
-    cache.set(key, (generation, _NONE if value is None else value), timeout=TIMEOUT)
+    stored = _NONE if value is None else value
+    cache.set(key, (generation, stored), timeout=TIMEOUT)
+    if snapshot is not None:
+        snapshot[topic] = generation
+        _hold(key, generation, stored)
     return value
 
 
 def _new_generation(topic: str) -> None:
+    snapshot = _snapshot()
+    if snapshot is not None:
+        snapshot.pop(topic, None)  # this request reads the topic anew
     try:
         cache.incr(_generation_key(topic))
     except ValueError:  # no generation yet (or evicted)

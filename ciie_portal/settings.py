@@ -529,6 +529,16 @@ if _CACHE_URL:
         CACHES["default"]["BACKEND"] = "ciie_portal.redis_cache.RedisCache"  # one client
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The parts of a page every page shares (the top bar, the menus, the footer), rendered once per
+# process by Django's {% cache %} tag, which reads this alias: their keys hold everything they
+# are rendered from (language, the edition's name and dates), so nothing needs invalidating and
+# per-process memory is the right place (a round trip to Redis would cost what it saves).
+CACHES["template_fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "template-fragments",
+    "TIMEOUT": None,
+    "OPTIONS": {"MAX_ENTRIES": 2000},
+}
 # Sessions are read from the shared cache and written to both it and the database (a lost
 # cache entry falls back to the row); with only per-process memory they stay in the database,
 # since another process would read an outdated copy.

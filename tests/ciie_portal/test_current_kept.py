@@ -129,3 +129,73 @@ def test_redis_cache_keeps_one_client_per_server():
     assert redis_cache.get("k") == {"a": 1}
     redis_cache.delete("k")
     assert cache is not None
+
+
+# --- One request, one snapshot ----------------------------------------------------------------
+
+
+class _Reads:
+    """The shared cache's reads of ``read-cache`` keys, counted."""
+
+    def __init__(self, monkeypatch):
+        self.keys: list[str] = []
+        get, get_many = cache.get, cache.get_many
+
+        def counted_get(key, *args, **kwargs):
+            self.keys.append(key)
+            return get(key, *args, **kwargs)
+
+        def counted_get_many(keys, *args, **kwargs):
+            self.keys.extend(keys)
+            return get_many(keys, *args, **kwargs)
+
+        monkeypatch.setattr(cache, "get", counted_get)
+        monkeypatch.setattr(cache, "get_many", counted_get_many)
+
+    def generations(self) -> list[str]:
+        return [k for k in self.keys if k.startswith("read-cache:") and k.endswith(":generation")]
+
+
+def test_a_request_reads_the_editions_generation_once(client, contact, monkeypatch):
+    client.force_login(contact)
+    assert client.get("/accounts/visitors/").status_code == 200  # entries built and held
+    reads = _Reads(monkeypatch)
+    page = client.get("/accounts/visitors/")
+    assert page.status_code == 200
+    # The policy in force, the current edition, its entry periods: one read of the topic.
+    assert reads.generations() == ["read-cache:edition:generation"]
+
+
+def test_a_change_elsewhere_is_seen_by_the_next_request(client, contact, edition):
+    client.force_login(contact)
+    client.get("/accounts/visitors/")
+    # Another process renames the edition: a new generation in the shared cache.
+    Edition.objects.filter(pk=edition.pk).update(name="第十届（新名）")
+    edition.refresh_from_db()
+    page = client.get("/accounts/visitors/").content.decode()
+    assert edition.display_name in page
+
+
+def test_a_change_within_the_request_is_read_anew(edition):
+    from ciie_portal import read_cache
+
+    read_cache._request_started()
+    try:
+        assert current_edition().name == edition.name
+        Edition.objects.filter(pk=edition.pk).update(name="请求中改名")
+        assert current_edition().name == "请求中改名"
+    finally:
+        read_cache._request_finished()
+
+
+def test_what_a_request_is_given_is_its_own_copy(edition):
+    from ciie_portal import read_cache
+
+    for _ in range(2):
+        read_cache._request_started()
+        try:
+            periods = entry_periods_of(edition)
+            assert len(periods) == edition.entry_periods.count()
+            periods.clear()  # the caller's list, not the one held
+        finally:
+            read_cache._request_finished()
