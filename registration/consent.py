@@ -111,8 +111,8 @@ class ConsentMiddleware:
             user is not None
             and user.is_authenticated
             and not user.is_staff
-            and not self._open(request)
             and policy_to_accept(user, request.session) is not None
+            and not self._open(request)  # resolving the address costs more: asked last
         ):
             query = urlencode({"next": request.get_full_path()})
             return redirect(f"{reverse('consent:accept')}?{query}")
