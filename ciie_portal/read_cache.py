@@ -9,13 +9,13 @@ rows between the two may have stored them under the new generation. An entry of 
 generation than the topic's is never used: it is built anew. A bulk ``UPDATE`` sends no
 signal: whoever writes that way calls ``forget``; every entry expires after ``TIMEOUT`` anyway.
 
-Within one request a topic's generation is read once, with the first entry asked for
-(``kept``): the request then sees the topic as it was then, as one snapshot. The entries of that
-generation read once from the shared cache are also held in this process (pickled, so that
-every caller gets its own copy), so the next entries of the same request, and the next requests
-while the generation stands, cost no round trip to the cache for them. ``forget`` in the request
-makes it read the topic anew. Outside requests (tasks, commands) every call reads the shared
-cache as before.
+Within one request the topics' generations are read once, all together with the first entry
+asked for (``kept``): the request then sees them as they were then, as one snapshot. The
+entries of a generation read once from the shared cache are also held in this process (pickled,
+so that every caller gets its own copy): the next entries of the same request, and the next
+requests while the generation stands, cost no round trip to the cache. ``forget`` in the
+request makes it read the topic anew. Outside requests (tasks, commands) every call reads the
+shared cache as before.
 """
 
 import pickle
@@ -131,8 +131,15 @@ def kept(topic: str, name: str, build):
             return None if value == _NONE else value
         found = {generation_key: generation, key: cache.get(key)}
     else:
-        found = cache.get_many([generation_key, key])
+        keys, others = [generation_key, key], []
+        if snapshot is not None:  # the request's first read: every topic's generation with it
+            others = [other for other in TOPICS if other != topic and other not in snapshot]
+            keys += [_generation_key(other) for other in others]
+        found = cache.get_many(keys)
         generation = found.get(generation_key)
+        for other in others:
+            if (other_generation := found.get(_generation_key(other))) is not None:
+                snapshot[other] = other_generation
     if generation is None:
         generation = _generation(topic)
     else:

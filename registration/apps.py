@@ -38,3 +38,10 @@ class RegistrationConfig(AppConfig):
         from .watchlist import CACHE_TOPIC as WATCHLIST_TOPIC
 
         read_cache.forget_on_change(WATCHLIST_TOPIC, WatchlistEntry)
+        from django.contrib.auth.signals import user_logged_in
+
+        from .consent import note_acceptance_at_sign_in
+
+        user_logged_in.connect(
+            note_acceptance_at_sign_in, dispatch_uid="registration.consent.at-sign-in"
+        )

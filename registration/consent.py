@@ -127,3 +127,11 @@ class ConsentMiddleware:
         except Resolver404:
             return True
         return match.view_name in OPEN_VIEWS
+
+
+def note_acceptance_at_sign_in(sender, request, user, **kwargs) -> None:
+    """At sign-in, whether the contact accepted the version in force is asked once and kept in
+    the new session, which the sign-in writes anyway: the first page after it then writes
+    nothing. A contact who has not accepted is sent to accept by the middleware as before."""
+    if request is not None and hasattr(request, "session"):
+        policy_to_accept(user, request.session)

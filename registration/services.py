@@ -240,10 +240,11 @@ def visitor_save(
             _check_sensitive_consent([visitor])
             visitor.pledged_at = timezone.now()
         try:
-            with transaction.atomic():
-                visitor.save()
+            visitor.save()
         except IntegrityError:
             # Two units entered the same number at the same moment; the constraint decided.
+            # Nothing more runs in this transaction: the block above rolls it back (to its
+            # savepoint when a caller's transaction holds it), so none of its own is needed.
             raise _duplicate_id_error() from None
         audit_record(actor=actor, obj=visitor, action=action, to_state=visitor.status)
         if consent_given:

@@ -105,6 +105,32 @@ def test_an_accepted_policy_asks_the_database_nothing_more_in_the_session(client
     assert client.get("/accounts/visitors/")["Location"].startswith("/privacy/accept/")
 
 
+def test_the_sign_in_notes_the_acceptance_so_the_first_page_writes_nothing(client, contact):
+    from tests.registration.factories import PASSWORD
+
+    policy = _policy(contact.units.get().edition, 1)
+    ConsentRecord.objects.create(user=contact, policy=policy, accepted_at=policy.published_at)
+    signed_in = client.post(
+        "/accounts/login/", {"username": contact.username, "password": PASSWORD}
+    )
+    assert signed_in.status_code == 302
+    assert client.session[ACCEPTED_SESSION_KEY] == f"{contact.pk}:{policy.pk}"
+    with CaptureQueriesContext(connection) as first_page:
+        assert client.get("/accounts/").status_code == 200
+    sqls = " ".join(q["sql"] for q in first_page.captured_queries)
+    assert "registration_consentrecord" not in sqls
+    assert "django_session" not in sqls  # the session is not written again
+
+
+def test_a_contact_who_has_not_accepted_is_still_sent_to_accept_after_sign_in(client, contact):
+    from tests.registration.factories import PASSWORD
+
+    _policy(contact.units.get().edition, 1)
+    client.post("/accounts/login/", {"username": contact.username, "password": PASSWORD})
+    assert ACCEPTED_SESSION_KEY not in client.session
+    assert client.get("/accounts/")["Location"].startswith("/privacy/accept/")
+
+
 def test_an_account_without_a_unit_yet_is_asked_once_it_has_one(client, edition):
     _policy(edition, 1)
     account = UserFactory()
@@ -135,35 +161,55 @@ def test_redis_cache_keeps_one_client_per_server():
 
 
 class _Reads:
-    """The shared cache's reads of ``read-cache`` keys, counted."""
+    """The shared cache's reads, each as the keys it asked for."""
 
     def __init__(self, monkeypatch):
-        self.keys: list[str] = []
+        self.calls: list[list[str]] = []
         get, get_many = cache.get, cache.get_many
 
         def counted_get(key, *args, **kwargs):
-            self.keys.append(key)
+            self.calls.append([key])
             return get(key, *args, **kwargs)
 
         def counted_get_many(keys, *args, **kwargs):
-            self.keys.extend(keys)
+            self.calls.append(list(keys))
             return get_many(keys, *args, **kwargs)
 
         monkeypatch.setattr(cache, "get", counted_get)
         monkeypatch.setattr(cache, "get_many", counted_get_many)
 
-    def generations(self) -> list[str]:
-        return [k for k in self.keys if k.startswith("read-cache:") and k.endswith(":generation")]
+    def generation_reads(self) -> list[list[str]]:
+        """The reads that asked for a topic's generation."""
+        return [
+            keys
+            for keys in self.calls
+            if any(k.startswith("read-cache:") and k.endswith(":generation") for k in keys)
+        ]
 
 
 def test_a_request_reads_the_editions_generation_once(client, contact, monkeypatch):
+    from ciie_portal import read_cache
+
     client.force_login(contact)
     assert client.get("/accounts/visitors/").status_code == 200  # entries built and held
     reads = _Reads(monkeypatch)
     page = client.get("/accounts/visitors/")
     assert page.status_code == 200
-    # The policy in force, the current edition, its entry periods: one read of the topic.
-    assert reads.generations() == ["read-cache:edition:generation"]
+    # The policy in force, the current edition, its entry periods: one read of the topics'
+    # generations, every topic's at once (a page that shows others asks no more).
+    (generations,) = reads.generation_reads()
+    assert set(read_cache.TOPICS) <= {
+        k.removeprefix("read-cache:").removesuffix(":generation") for k in generations
+    }
+
+
+def test_the_dashboard_reads_every_topics_generation_once(client, contact, monkeypatch):
+    """Side events, exhibitors, the survey, points: each its own topic, one round trip."""
+    client.force_login(contact)
+    assert client.get("/accounts/").status_code == 200
+    reads = _Reads(monkeypatch)
+    assert client.get("/accounts/").status_code == 200
+    assert len(reads.generation_reads()) == 1
 
 
 def test_a_change_elsewhere_is_seen_by_the_next_request(client, contact, edition):

@@ -114,3 +114,35 @@ def test_each_visitor_gets_a_short_unique_reference(unit):
     references = {v.reference for v in visitors}
     assert len(references) == 20
     assert all(len(r) == 9 and r.startswith("V") for r in references)
+
+
+def test_two_units_entering_one_number_at_the_same_moment_get_the_clear_message(
+    unit, other_unit, contact
+):
+    """The other unit's visitor is stored between this save's check and its insert: the
+    database's constraint decides, the contact reads the same message, nothing of this save
+    stays and the connection goes on serving."""
+    from django.db.models.signals import pre_save
+
+    def the_other_unit_first(sender, instance, **kwargs):
+        if instance.unit_id == unit.pk and instance.pk is None:
+            pre_save.disconnect(the_other_unit_first, sender=Visitor)
+            VisitorFactory(unit=other_unit, id_number=NUMBER)
+
+    pre_save.connect(the_other_unit_first, sender=Visitor)
+    try:
+        with pytest.raises(ValidationError) as error:
+            visitor_create(
+                unit=unit,
+                actor=contact,
+                person_type=PersonType.MAINLAND,
+                name="李明",
+                id_type=IdType.RESIDENT_ID,
+                id_number=NUMBER,
+            )
+    finally:
+        pre_save.disconnect(the_other_unit_first, sender=Visitor)
+    assert "already registered" in " ".join(error.value.message_dict["id_number"])
+    assert not Visitor.objects.filter(unit=unit).exists()
+    assert not AuditEntry.objects.filter(action="visitor.create", actor=contact).exists()
+    assert VisitorFactory(unit=unit).unit == unit  # the connection still serves
