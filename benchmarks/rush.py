@@ -20,10 +20,11 @@ processes, ``DEBUG`` off) on a free port of 127.0.0.1, and for each number of us
   the submission, confirm the unit, the dashboard — then the next unit, until the time is up.
 
 It prints visitors submitted per second (checked in the database: every unit of a finished
-journey submitted with its three submitted visitors) while all users are at work — the
-submissions from the end of the first fifth of the phase (when none has reached its submission
-yet) to its end (after which users finish their journey and stop, fewer and fewer) — and over
-the whole run with that tail, requests per second, p50/p95/p99 per page,
+journey submitted with its three submitted visitors) while all users are at work — they start
+one after the other over the phase's first tenth, as real users do rather than in step; the
+rate counts the submissions from the end of its first fifth to its end (after which users
+finish their journey and stop, fewer and fewer) — and over the whole run with its ramp and
+tail, requests per second, p50/p95/p99 per page,
 the errors (an answer other than the one a browser would get), and the CPU the gunicorn workers
 spent per request (from /proc) with its ratio to the floor's. Then ``--pages``: the landing page
 and the sign-in page each under ``--pages-users`` clients, against the floor at the same
@@ -74,7 +75,9 @@ TARGET_AT_USERS = 25
 TARGET_CPU_RATIO = 10
 TARGET_PAGE_SHARE = 0.5
 SUBMIT_PAGE = "submit visitors"
-#: The first fifth of a phase is its warm-up for the steady rate (``Tally.steady_rate``).
+#: The users of a journey phase start one after the other over its first tenth, and the
+#: first fifth is its warm-up for the steady rate (``Tally.steady_rate``).
+RAMP_SHARE = 0.1
 WARM_UP_SHARE = 0.2
 
 
@@ -393,9 +396,10 @@ class Tally:
 
     def steady_rate(self, share: float = WARM_UP_SHARE) -> tuple[float, float, float]:
         """Visitors submitted per second while every user was at work: submissions between
-        the end of the warm-up (``share`` of the phase: no journey has reached its submission
-        yet at the start) and the deadline, after which users finish their journey and stop,
-        so fewer and fewer are left. Returns the rate and the window (from, to) in seconds."""
+        the end of the warm-up (``share`` of the phase: the users have started, one after the
+        other, and reached their first submission) and the deadline, after which users finish
+        their journey and stop, fewer and fewer. Returns the rate and the window (from, to) in
+        seconds."""
         begin = self.start + (self.deadline - self.start) * share
         n = sum(1 for t in self.submitted_at if begin <= t <= self.deadline)
         return (
@@ -415,16 +419,19 @@ class Tally:
         return sum(len(v) for v in self.latencies.values())
 
 
-def run_clients(users: int, seconds: float, work) -> tuple[float, Tally]:
+def run_clients(users: int, seconds: float, work, *, ramp: float = 0) -> tuple[float, Tally]:
     """``users`` threads calling ``work(tally, index)`` until the time is up; the wall time until
-    the last one finished its round (journeys under way are finished, and counted)."""
+    the last one finished its round (journeys under way are finished, and counted). With
+    ``ramp``, the users start one after the other over that many seconds, as real ones do, so
+    that they do not walk their journeys in step."""
     tally = Tally()
     tally.start = time.monotonic()
     tally.deadline = deadline = tally.start + seconds
     counter = iter(range(10**9))
     counter_lock = threading.Lock()
 
-    def loop():
+    def loop(delay):
+        time.sleep(delay)
         while time.monotonic() < deadline:
             with counter_lock:
                 index = next(counter)
@@ -435,7 +442,9 @@ def run_clients(users: int, seconds: float, work) -> tuple[float, Tally]:
             except Exception as error:  # noqa: BLE001 - counted and shown, the run goes on
                 tally.error(error)
 
-    threads = [threading.Thread(target=loop, daemon=True) for _ in range(users)]
+    threads = [
+        threading.Thread(target=loop, args=(ramp * n / users,), daemon=True) for n in range(users)
+    ]
     start = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -622,7 +631,7 @@ def main() -> None:
                     tally.finished.append(unit_id)
 
             with Measure(server) as cpu:
-                wall, tally = run_clients(users, args.seconds, work)
+                wall, tally = run_clients(users, args.seconds, work, ramp=args.seconds * RAMP_SHARE)
             rush = summary(tally, wall, cpu)
             whole_rate = len(tally.finished) * VISITORS_PER_JOURNEY / wall
             visitors_rate, window_from, window_to = tally.steady_rate()
@@ -634,7 +643,7 @@ def main() -> None:
                 f"  rush: {len(tally.finished)} journeys, {visitors_rate:.1f} visitors "
                 f"submitted/s with all {users} users at work (submissions from "
                 f"{window_from:.0f} s to {window_to:.0f} s; {whole_rate:.1f} over the whole "
-                f"{wall:.1f} s, its tail of fewer users included; "
+                f"{wall:.1f} s with its ramp and tail; "
                 # The machine's speed varies from run to run (its floor by a third here).
                 f"{visitors_rate / base_line['rate'] * 1000:.1f} per 1,000 floor "
                 f"req/s), {rush['rate']:.0f} req/s, p95 {rush['p95_ms']:.0f} ms "
