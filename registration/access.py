@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from ciie_portal.context_processors import current_edition_for
 from ciie_portal.sql_once import WrittenOnce
 
+from .auth import UNIT_READ_WITH_USER
 from .models import Unit
 from .selectors import earlier_units
 
@@ -29,11 +30,25 @@ _UNIT_OF_ACCOUNT = WrittenOnce(
 )
 
 
+def _unit_read_with_user(user, edition) -> Unit | None:
+    """The unit the authentication read with the user (``registration.auth``), handed out
+    once: a later call in the same request reads the unit anew, as a service may have changed
+    it since."""
+    held = getattr(user, UNIT_READ_WITH_USER, None)
+    if held is None:
+        return None
+    setattr(user, UNIT_READ_WITH_USER, None)
+    edition_id, unit = held
+    return unit if edition_id == edition.pk else None
+
+
 def current_unit(request) -> Unit:
     """The signed-in contact's unit in the current edition, or 404."""
     edition = edition_or_404(request)
-    found = _UNIT_OF_ACCOUNT.objects(request.user.pk, edition.pk, limit=1)
-    unit = found[0] if found else None
+    unit = _unit_read_with_user(request.user, edition)
+    if unit is None:
+        found = _UNIT_OF_ACCOUNT.objects(request.user.pk, edition.pk, limit=1)
+        unit = found[0] if found else None
     if unit is None:
         raise Http404(_("This account has no unit in the current edition."))
     unit.edition = edition  # the request's, from the shared cache: no join
