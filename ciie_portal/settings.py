@@ -271,6 +271,9 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     # Django's ModelBackend, with the user of each request read by a statement written once.
     "registration.auth.ModelBackend",
+    # Checks no password: a unit contact's session names it once signed in, and it reads the
+    # contact with their unit of the current edition in one statement.
+    "registration.auth.UnitContactBackend",
 ]
 # Brute force: 5 failed passwords for one account from one address lock it for 15 minutes.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)

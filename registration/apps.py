@@ -45,3 +45,6 @@ class RegistrationConfig(AppConfig):
         user_logged_in.connect(
             note_acceptance_at_sign_in, dispatch_uid="registration.consent.at-sign-in"
         )
+        from .auth import note_unit_contact
+
+        user_logged_in.connect(note_unit_contact, dispatch_uid="registration.auth.unit-contact")

@@ -56,12 +56,35 @@ UNIT_READ_WITH_USER = "_unit_read_with_user"
 class ModelBackend(auth_backends.ModelBackend):
     """Django's, with the signed-in user of every request read by a statement written once per
     process: the ORM built the same ``SELECT`` anew for each request, which cost more CPU than
-    running it (``benchmarks/rush.py``).
+    running it (``benchmarks/rush.py``)."""
 
-    A unit contact — nearly every signed-in request — is read with their unit of the current
-    edition in one statement (the unit's row with its account's), which the request's
-    ``current_unit`` then takes instead of asking again; anyone else (staff, an account without
-    a unit of the edition) is read by the user's own statement after it."""
+    def get_user(self, user_id):
+        try:
+            pk = int(user_id)
+        except (TypeError, ValueError):
+            return None
+        found = _USER.objects(pk)
+        if not found:
+            return None
+        return found[0] if self.user_can_authenticate(found[0]) else None
+
+
+#: The backend a unit contact's session names once signed in (``note_unit_contact``).
+UNIT_CONTACT_BACKEND = "registration.auth.UnitContactBackend"
+
+
+class UnitContactBackend(ModelBackend):
+    """Reads the user of a unit contact's session — nearly every signed-in request — together
+    with their unit of the current edition, in one statement (the unit's row with its
+    account's); the request's ``current_unit`` then takes that unit instead of asking again.
+    Without such a unit (a contact of earlier editions only) the user is read alone, as by
+    ``ModelBackend``, which staff sessions keep naming.
+
+    It checks no password: ``authenticate`` is ``ModelBackend``'s; a contact's session is moved
+    to this backend at sign-in (``note_unit_contact``)."""
+
+    def authenticate(self, request, **credentials):
+        return None
 
     def get_user(self, user_id):
         from ciie_portal.context_processors import current_edition
@@ -80,7 +103,13 @@ class ModelBackend(auth_backends.ModelBackend):
                     return None
                 setattr(user, UNIT_READ_WITH_USER, (edition.pk, unit))
                 return user
-        found = _USER.objects(pk)
-        if not found:
-            return None
-        return found[0] if self.user_can_authenticate(found[0]) else None
+        return super().get_user(user_id)
+
+
+def note_unit_contact(sender, request, user, **kwargs) -> None:
+    """At sign-in (``user_logged_in``), a unit contact's session names ``UnitContactBackend``."""
+    from django.contrib.auth import BACKEND_SESSION_KEY
+
+    session = getattr(request, "session", None)
+    if session is not None and not user.is_staff:
+        session[BACKEND_SESSION_KEY] = UNIT_CONTACT_BACKEND

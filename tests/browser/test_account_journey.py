@@ -43,6 +43,8 @@ def _open_account_page(page: Page):
     toggle = page.locator("#unit-nav-toggle")
     if toggle.count() and toggle.is_visible():
         toggle.click()
+        # Bootstrap adds "show" once the menu has finished unfolding.
+        expect(page.locator("#unit-nav")).to_have_class(re.compile(r"\bshow\b"))
     page.locator("a[href='/accounts/account/']").first.click()
     expect(page).to_have_url(re.compile(r"/accounts/account/$"))
 

@@ -8,9 +8,9 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from registration.access import current_unit
-from registration.auth import ModelBackend
+from registration.auth import ModelBackend, UnitContactBackend
 from tests.ciie_portal.factories import EditionFactory
-from tests.registration.factories import UnitFactory, UserFactory
+from tests.registration.factories import PASSWORD, UnitFactory, UserFactory
 
 
 def _statements(client, path) -> list[str]:
@@ -32,7 +32,7 @@ def test_a_unit_page_reads_the_contact_with_the_unit(client, contact, unit):
 
 def test_the_unit_is_handed_out_once_then_read_anew(rf: RequestFactory, contact, unit):
     request = rf.get("/accounts/visitors/")
-    request.user = ModelBackend().get_user(contact.pk)
+    request.user = UnitContactBackend().get_user(contact.pk)
     with CaptureQueriesContext(connection) as first:
         assert current_unit(request).pk == unit.pk
     assert first.captured_queries == []
@@ -42,13 +42,33 @@ def test_the_unit_is_handed_out_once_then_read_anew(rf: RequestFactory, contact,
     assert len(second.captured_queries) == 1
 
 
-def test_staff_and_accounts_without_a_unit_of_the_edition_are_read_as_before(edition):
-    staff = UserFactory(is_staff=True)
+def test_accounts_without_a_unit_of_the_edition_are_read_as_before(edition):
     elsewhere = UnitFactory(edition=EditionFactory(number=edition.number - 1)).account
-    backend = ModelBackend()
-    assert backend.get_user(staff.pk) == staff
+    backend = UnitContactBackend()
     assert backend.get_user(elsewhere.pk) == elsewhere
+    assert not hasattr(elsewhere, "_unit_read_with_user")
     assert backend.get_user(10**9) is None
+    assert backend.authenticate(None, username=elsewhere.username, password=PASSWORD) is None
+
+
+def test_a_contacts_session_names_the_unit_contact_backend_and_staffs_does_not(
+    client, contact, edition
+):
+    from django.contrib.auth import BACKEND_SESSION_KEY
+
+    assert (
+        client.post(
+            "/accounts/login/", {"username": contact.username, "password": PASSWORD}
+        ).status_code
+        == 302
+    )
+    assert client.session[BACKEND_SESSION_KEY] == "registration.auth.UnitContactBackend"
+    staff = UserFactory(is_staff=True)
+    client.force_login(staff)
+    assert client.session[BACKEND_SESSION_KEY] == "registration.auth.ModelBackend"
+    with CaptureQueriesContext(connection) as done:
+        ModelBackend().get_user(staff.pk)
+    assert len(done.captured_queries) == 1  # the user alone: no unit asked for
 
 
 def test_an_inactive_contact_is_signed_out(client, contact):
