@@ -87,9 +87,14 @@ def test_the_policy_in_force_kept_and_a_publication_read_anew(edition):
     assert policy_in_force_now() == draft
 
 
-def test_an_accepted_policy_asks_the_database_nothing_more_in_the_session(client, contact):
+def _accepted_policy(contact):
     policy = _policy(contact.units.get().edition, 1)
     ConsentRecord.objects.create(user=contact, policy=policy, accepted_at=policy.published_at)
+    return policy
+
+
+def test_an_accepted_policy_asks_the_database_nothing_more_in_the_session(client, contact):
+    policy = _accepted_policy(contact)
     client.force_login(contact)
     first = client.get("/accounts/visitors/")
     assert first.status_code == 200
@@ -108,8 +113,7 @@ def test_an_accepted_policy_asks_the_database_nothing_more_in_the_session(client
 def test_the_sign_in_notes_the_acceptance_so_the_first_page_writes_nothing(client, contact):
     from tests.registration.factories import PASSWORD
 
-    policy = _policy(contact.units.get().edition, 1)
-    ConsentRecord.objects.create(user=contact, policy=policy, accepted_at=policy.published_at)
+    policy = _accepted_policy(contact)
     signed_in = client.post(
         "/accounts/login/", {"username": contact.username, "password": PASSWORD}
     )

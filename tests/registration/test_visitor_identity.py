@@ -47,17 +47,21 @@ def test_it_finds_a_visitor_by_exact_id_number_whatever_the_spacing(unit):
     assert not Visitor.objects.with_id_number(make_resident_id(8)).exists()
 
 
+def _add_li_ming(unit, contact, number):
+    return visitor_create(
+        unit=unit,
+        actor=contact,
+        person_type=PersonType.MAINLAND,
+        name="李明",
+        id_type=IdType.RESIDENT_ID,
+        id_number=number,
+    )
+
+
 def test_one_id_number_is_one_visitor_per_edition_across_units(unit, other_unit, contact):
     VisitorFactory(unit=other_unit, id_number=NUMBER)
     with pytest.raises(ValidationError) as error:
-        visitor_create(
-            unit=unit,
-            actor=contact,
-            person_type=PersonType.MAINLAND,
-            name="李明",
-            id_type=IdType.RESIDENT_ID,
-            id_number=NUMBER.lower(),
-        )
+        _add_li_ming(unit, contact, NUMBER.lower())
     message = " ".join(error.value.message_dict["id_number"])
     assert "already registered" in message or "已" in message
     assert other_unit.name not in message
@@ -132,14 +136,7 @@ def test_two_units_entering_one_number_at_the_same_moment_get_the_clear_message(
     pre_save.connect(the_other_unit_first, sender=Visitor)
     try:
         with pytest.raises(ValidationError) as error:
-            visitor_create(
-                unit=unit,
-                actor=contact,
-                person_type=PersonType.MAINLAND,
-                name="李明",
-                id_type=IdType.RESIDENT_ID,
-                id_number=NUMBER,
-            )
+            _add_li_ming(unit, contact, NUMBER)
     finally:
         pre_save.disconnect(the_other_unit_first, sender=Visitor)
     assert "already registered" in " ".join(error.value.message_dict["id_number"])
