@@ -13,6 +13,8 @@ import hashlib
 import threading
 from collections import OrderedDict
 
+from django import forms
+from django.core.exceptions import ValidationError
 from django.forms.models import ModelChoiceIterator
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
@@ -136,10 +138,42 @@ def model_choices(field, objects) -> None:
     """A ModelChoiceField's choices from ``objects`` already in hand (kept in the shared cache,
     or read in one plain query) instead of the field reading its queryset again — through a
     server-side cursor on PostgreSQL — for the key and again for the HTML. The queryset still
-    validates what is posted; setting another queryset later brings its own choices back."""
+    validates what is posted (a ``KnownModelChoiceField`` finds it among the objects instead);
+    setting another queryset later brings its own choices back."""
     field.iterator = type(
         "KnownObjects",
         (_KnownObjects,),
         {"objects": list(objects), "queryset_given": field.queryset},
     )
     field.widget.choices = field.choices
+
+
+class KnownModelChoiceField(forms.ModelChoiceField):
+    """A ModelChoiceField that, once ``model_choices`` gave it its objects, takes a posted value
+    only from among them, with no query: they are its queryset's rows, already in hand (an
+    edition's entry periods, kept in the shared cache and read anew when one changes). Without
+    them, or after another queryset was set, it reads its queryset as usual."""
+
+    def to_python(self, value):
+        iterator = self.iterator
+        if (
+            value in self.empty_values
+            or not issubclass(iterator, _KnownObjects)
+            or self.queryset is not iterator.queryset_given
+        ):
+            return super().to_python(value)
+        self.validate_no_null_characters(value)
+        key = self.to_field_name or "pk"
+        if isinstance(value, self.queryset.model):
+            value = getattr(value, key)
+        for obj in iterator.objects:
+            if str(getattr(obj, key)) == str(value):
+                return obj
+        raise ValidationError(
+            self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+        )
+
+    def from_known_objects(self) -> bool:
+        """Whether a posted value was (or will be) taken from the objects in hand."""
+        iterator = self.iterator
+        return issubclass(iterator, _KnownObjects) and self.queryset is iterator.queryset_given

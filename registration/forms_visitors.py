@@ -5,7 +5,7 @@ from django_countries import countries
 
 from ciie_portal.context_processors import entry_periods_of
 from ciie_portal.crypto import normalize_id
-from ciie_portal.form_cache import model_choices
+from ciie_portal.form_cache import KnownModelChoiceField, model_choices
 from ciie_portal.sql_once import WrittenOnce
 from ciie_portal.timefmt import local_text
 
@@ -52,6 +52,8 @@ class VisitorForm(forms.ModelForm):
             "pickup": forms.RadioSelect,
             "photo": forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}),
         }
+        # Found among the edition's entry periods in hand (``model_choices``), with no query.
+        field_classes = {"entry_period": KnownModelChoiceField}
 
     def __init__(self, *args, unit, person_type, submitting=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -128,6 +130,14 @@ class VisitorForm(forms.ModelForm):
         consent.error_messages["required"] = _(
             "Tick your consent to processing your ID document and face photo to save."
         )
+
+    def _get_validation_exclusions(self):
+        exclude = super()._get_validation_exclusions()
+        if self.fields["entry_period"].from_known_objects():
+            # Its field took it from the edition's own entry periods: the model's check of the
+            # foreign key would only read the same row again.
+            exclude.add("entry_period")
+        return exclude
 
     def clean_id_number(self):
         return normalize_id(self.cleaned_data["id_number"])

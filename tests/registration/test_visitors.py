@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 from ciie_portal.models import AuditEntry
 from registration.models import Unit, Visitor
 from registration.validators import resident_id_sex
-from tests.ciie_portal.factories import EntryPeriodFactory
+from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.registration.factories import (
     DeliveryAddressFactory,
     VisitorFactory,
@@ -212,6 +212,35 @@ def test_courier_delivery_needs_an_address(signed_in, edition, address):
         "/accounts/visitors/add/mainland/", mainland(edition, address, address="")
     )
     assert "address" in response.context["form"].errors
+
+
+@pytest.mark.parametrize("elsewhere", ["other edition", "no such period"])
+def test_entry_days_of_another_edition_are_refused_next_to_the_field(
+    signed_in, unit, edition, address, elsewhere
+):
+    other = EntryPeriodFactory(edition=EditionFactory(number=edition.number + 1))
+    period = other.pk if elsewhere == "other edition" else other.pk + 1000
+    response = signed_in.post(
+        "/accounts/visitors/add/mainland/", mainland(edition, address, entry_period=period)
+    )
+    assert response.status_code == 200
+    (refusal,) = response.context["form"].errors.as_data()["entry_period"]
+    assert refusal.code == "invalid_choice"
+    assert refusal.messages[0] in response.content.decode()  # shown with the field
+    assert 'value="李明"' in response.content.decode()  # what was typed is kept
+    assert not Visitor.objects.filter(unit=unit).exists()
+
+
+def test_the_entry_days_are_taken_from_those_in_hand(
+    signed_in, unit, edition, address, django_assert_max_num_queries
+):
+    signed_in.get("/accounts/visitors/add/mainland/")  # the edition's periods read and kept
+    data = mainland(edition, address)
+    with django_assert_max_num_queries(20) as saving:
+        response = signed_in.post("/accounts/visitors/add/mainland/", data)
+    assert response.status_code == 302
+    assert Visitor.objects.get(unit=unit).entry_period == edition.entry_periods.first()
+    assert not [q for q in saving.captured_queries if "ciie_portal_entryperiod" in q["sql"]]
 
 
 def test_the_list_filters_by_name_number_type_and_entry_day(signed_in, unit, edition):
