@@ -543,12 +543,11 @@ CACHES["template_fragments"] = {
     "OPTIONS": {"MAX_ENTRIES": 2000},
 }
 # Sessions are read from the shared cache and written to both it and the database (a lost
-# cache entry falls back to the row); with only per-process memory they stay in the database,
-# since another process would read an outdated copy.
+# cache entry falls back to the row), a new session's row once (ciie_portal.session_store); with
+# only per-process memory they stay in the database, since another process would read an
+# outdated copy.
 SESSION_ENGINE = (
-    "django.contrib.sessions.backends.cached_db"
-    if _CACHE_URL
-    else "django.contrib.sessions.backends.db"
+    "ciie_portal.session_store" if _CACHE_URL else "django.contrib.sessions.backends.db"
 )
 
 # --- Payments ---------------------------------------------------------------------------------
