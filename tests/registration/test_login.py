@@ -1,6 +1,9 @@
+from datetime import timedelta
+
 import pytest
+from axes.models import AccessAttempt
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 
 from ciie_portal.models import Notice
 from registration.models import User
@@ -52,6 +55,35 @@ def test_sign_in_locks_after_five_failures(client, unit, account):
         ).status_code
         == 302
     )
+
+
+def test_a_sign_in_clears_its_failures_and_expired_ones_in_one_statement_each(
+    client, unit, account, django_assert_max_num_queries
+):
+    for _ in range(2):
+        client.post("/accounts/login/", {"username": account.username, "password": "wrong"})
+    other = Client()
+    other.post("/accounts/login/", {"username": "W000000001", "password": "wrong"})
+    other.post("/accounts/login/", {"username": "W000000002", "password": "wrong"})
+    AccessAttempt.objects.filter(username="W000000001").update(
+        attempt_time=timezone.now() - timedelta(hours=1)
+    )
+    with django_assert_max_num_queries(30) as signing_in:
+        response = client.post(
+            "/accounts/login/", {"username": account.username, "password": PASSWORD}
+        )
+    assert response.status_code == 302
+    assert list(AccessAttempt.objects.values_list("username", flat=True)) == ["W000000002"]
+    on_attempts = [
+        q["sql"] for q in signing_in.captured_queries if "axes_accessattempt" in q["sql"]
+    ]
+    assert [sql.split(" ", 1)[0] for sql in on_attempts] == ["SELECT", "DELETE", "DELETE"]
+    # Five failures lock again afterwards: the count starts anew.
+    client.post("/accounts/logout/")
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": account.username, "password": "wrong"})
+    locked = client.post("/accounts/login/", {"username": account.username, "password": PASSWORD})
+    assert locked.status_code == 429
 
 
 def test_a_forgotten_password_is_reset_by_sms_code(
