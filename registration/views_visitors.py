@@ -6,11 +6,13 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ciie_portal import crypto
+from ciie_portal.context_processors import entry_periods_of
 from ciie_portal.private_files import private_file_response
 from ciie_portal.windows import registration_window
 
@@ -115,10 +117,18 @@ class VisitorListForm(VisitorFilterForm):
 @require_GET
 def visitor_list(request):
     unit = current_unit(request)
-    filters = VisitorListForm(request.GET or None, edition=unit.edition)
     every = visitors_of_unit(unit)
     counts = visitor_counts(unit)
-    shown = filters.apply(every)
+    if request.GET:
+        filters, filters_kept = VisitorListForm(request.GET, edition=unit.edition), ""
+        shown = filters.apply(every)
+    else:
+        # As first shown: the filters' HTML is kept rendered (``{% kept %}``) under what it is
+        # rendered from besides the language, the entry periods; the form is built only to
+        # render it once.
+        filters = SimpleLazyObject(lambda: VisitorListForm(edition=unit.edition))
+        filters_kept = repr([(period.pk, str(period)) for period in entry_periods_of(unit.edition)])
+        shown = every
     paginator = Paginator(shown, PAGE_SIZE)
     if shown is every:  # no filter: the count is the one just made
         paginator.count = counts["total"]
@@ -141,6 +151,7 @@ def visitor_list(request):
             "page": page,
             "page_links": page.paginator.get_elided_page_range(page.number),
             "filters": filters,
+            "filters_kept": filters_kept,
             "unsubmitted": counts["saved"],
             "person_types": PersonType.choices,
             "window": registration_window(unit.edition),

@@ -12,6 +12,7 @@ from credentials.models import CredentialOrder
 from payments.models import Method, Payment, Refund, RefundLine
 from registration import views_visitors
 from registration.models import Label, Visitor
+from tests.ciie_portal.factories import EntryPeriodFactory
 from tests.credentials.factories import CredentialOrderFactory, OrderLineFactory, payable_visitor
 from tests.registration.factories import VisitorFactory
 
@@ -79,6 +80,24 @@ def test_a_filtered_list_shows_its_filters_unfolded(signed_in, unit):
     content = signed_in.get(LIST, {"status": "saved"}).content.decode()
     form = re.search(r'<form[^>]*id="visitor-filter"[^>]*>', content).group(0)
     assert " show" in form
+
+
+def test_the_filters_as_first_shown_are_kept_and_follow_new_entry_days(signed_in, unit):
+    def filters(content):
+        return re.search(r'<form[^>]*id="visitor-filter".*?</form>', content, re.S).group(0)
+
+    fresh = filters(signed_in.get(LIST).content.decode())
+    kept = filters(signed_in.get(LIST).content.decode())
+    searched = filters(signed_in.get(LIST, {"q": "王"}).content.decode())
+    assert kept == fresh
+    assert 'value="王"' in searched and 'value="王"' not in kept
+    EntryPeriodFactory(
+        edition=unit.edition, name="最后一天", name_en="Last day", first_day=unit.edition.ends_on
+    )
+    assert "Last day" in filters(signed_in.get(LIST).content.decode())
+    signed_in.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    chinese = filters(signed_in.get(LIST).content.decode())
+    assert "最后一天" in chinese and "Last day" not in chinese
 
 
 # --- Filters --------------------------------------------------------------------------------
