@@ -14,8 +14,8 @@ places.
   ids, plain columns: no ORM converters);
 - ``objects(*values, offset=0, limit=None)`` runs a model queryset — ``select_related``,
   annotations and the ORM's converters included — through the ORM's own iterator, with the
-  compiler of the first call: model instances as the queryset would give them. A slice is part
-  of the SQL (``LIMIT``/``OFFSET``), so each slice is written once too.
+  compiler and the converters of the first call: model instances as the queryset would give
+  them. A slice is part of the SQL (``LIMIT``/``OFFSET``), so each slice is written once too.
 """
 
 import copy
@@ -104,16 +104,23 @@ class WrittenOnce:
             # and annotation_col_map, which turn each row into the instances.
             sql, params = compiler.as_sql()
             params = list(params)
-            return queryset, compiler, sql, params, _places(sql, params, markers)
+            # What turns each column's value into the field's (the iterator asks for them on
+            # every run): the same for every run of the same SQL. They are given the running
+            # connection when called.
+            converters = compiler.get_converters(
+                [column[0] for column in compiler.select[0 : compiler.col_count]]
+            )
+            return queryset, compiler, converters, sql, params, _places(sql, params, markers)
 
         kinds = tuple(type(v) is str for v in values)
-        queryset, compiler, sql, params, places = self._kept(
+        queryset, compiler, converters, sql, params, places = self._kept(
             ("objects", kinds, offset, limit), write
         )
         filled = tuple(_filled(params, places, values))
         run = copy.copy(compiler)
         run.connection = connections[self.using]  # this thread's, not the first caller's
         run.as_sql = lambda *args, **kwargs: (sql, filled)
+        run.get_converters = lambda expressions: converters
         chained = queryset._chain()
         chained.query.get_compiler = lambda *args, **kwargs: run
         return list(chained)

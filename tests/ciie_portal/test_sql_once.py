@@ -4,6 +4,7 @@ query for any ids, written by the ORM only the first time."""
 import pytest
 from django.db import connection
 from django.db.models import Count, Q
+from django.db.models.sql.compiler import SQLCompiler
 from django.test.utils import CaptureQueriesContext
 
 from ciie_portal.sql_once import WrittenOnce
@@ -87,6 +88,25 @@ def test_objects_are_the_orms_instances_with_their_related_rows(edition):
         (v.created_at, v.birth_date, v.entry_period.fee) for v in orm
     ]
     assert all(v._state.adding is False and v._state.db == "default" for v in got)
+
+
+def test_objects_find_their_converters_once(edition, monkeypatch):
+    unit = UnitFactory(edition=edition)
+    VisitorFactory(unit=unit)
+    query = WrittenOnce(lambda unit_id: Visitor.objects.filter(unit_id=unit_id))
+    first = query.objects(unit.pk)
+    asked = []
+    orm_converters = SQLCompiler.get_converters
+    monkeypatch.setattr(
+        SQLCompiler,
+        "get_converters",
+        lambda self, expressions: asked.append(1) or orm_converters(self, expressions),
+    )
+    again = query.objects(unit.pk)
+    assert not asked
+    assert [(v.pk, v.created_at, v.id_number) for v in again] == [
+        (v.pk, v.created_at, v.id_number) for v in first
+    ]
 
 
 def test_objects_slices_and_strings(edition):
