@@ -10,7 +10,8 @@ generation than the topic's is never used: it is built anew. A bulk ``UPDATE`` s
 signal: whoever writes that way calls ``forget``; every entry expires after ``TIMEOUT`` anyway.
 
 Within one request the topics' generations are read once, all together with the first entry
-asked for (``kept``): the request then sees them as they were then, as one snapshot. The
+asked for (``kept``) or with the session (``get_with_snapshot``): the request then sees them as
+they were then, as one snapshot. The
 entries of a generation read once from the shared cache are also held in this process (pickled,
 so that every caller gets its own copy): the next entries of the same request, and the next
 requests while the generation stands, cost no round trip to the cache. ``forget`` in the
@@ -103,6 +104,22 @@ def _generation(topic: str) -> int:
         cache.add(_generation_key(topic), time.time_ns(), timeout=None)
         generation = cache.get(_generation_key(topic))
     return generation
+
+
+def get_with_snapshot(key: str):
+    """``cache.get(key)``; in a request whose snapshot is not taken yet, read in the same
+    round trip as every topic's generation, which then make the snapshot. For the session,
+    which nearly every request reads before anything else: its later ``kept`` entries then come
+    from this process while their generation stands, with no round trip of their own."""
+    snapshot = _snapshot()
+    if snapshot is None or snapshot:
+        return cache.get(key)
+    topics = list(TOPICS)
+    found = cache.get_many([key, *(_generation_key(topic) for topic in topics)])
+    for topic in topics:
+        if (generation := found.get(_generation_key(topic))) is not None:
+            snapshot[topic] = generation
+    return found.get(key)
 
 
 def generation_keys(*topics: str) -> list[str]:

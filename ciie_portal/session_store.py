@@ -8,16 +8,40 @@ random key is taken. Here a new key is only drawn, and its row is inserted once,
 session holds by then, when the response saves the session. A key taken already (32 random
 letters and digits: in practice never) makes that insert fail, and another key is drawn, as
 Django's own ``create()`` does; the cookie is set after the save, with the key that was stored.
+
+The session is also read from the cache in the same round trip as the generations of the
+read-mostly data the request goes on to read (``read_cache.get_with_snapshot``).
 """
 
+from django.conf import settings
 from django.contrib.sessions.backends import cached_db
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError
 from django.utils.crypto import get_random_string
+
+from ciie_portal.read_cache import get_with_snapshot
 
 
 class SessionStore(cached_db.SessionStore):
     #: A key drawn whose row is not written yet.
     _row_pending = False
+
+    def load(self):
+        # cached_db's own, reading the cache with the request's snapshot.
+        try:
+            if settings.SESSION_CACHE_ALIAS == "default":  # read_cache's
+                data = get_with_snapshot(self.cache_key)
+            else:
+                data = self._cache.get(self.cache_key)
+        except Exception:  # noqa: BLE001 - as cached_db: an unreadable entry is a lost one
+            data = None
+        if data is None:
+            row = self._get_session_from_db()
+            if row:
+                data = self.decode(row.session_data)
+                self._cache.set(self.cache_key, data, self.get_expiry_age(expiry=row.expire_date))
+            else:
+                data = {}
+        return data
 
     def _get_new_session_key(self):
         # No lookup: the insert itself refuses a key that is taken (``_insert``).

@@ -216,6 +216,19 @@ def test_the_dashboard_reads_every_topics_generation_once(client, contact, monke
     assert len(reads.generation_reads()) == 1
 
 
+def test_a_page_reads_the_session_and_the_generations_in_one_round_trip(
+    client, contact, settings, monkeypatch
+):
+    settings.SESSION_ENGINE = "ciie_portal.session_store"
+    client.force_login(contact)
+    assert client.get("/accounts/visitors/").status_code == 200  # entries built and held
+    reads = _Reads(monkeypatch)
+    assert client.get("/accounts/visitors/").status_code == 200
+    (together,) = reads.calls
+    assert any("sessions" in key for key in together)
+    assert reads.generation_reads() == [together]
+
+
 def test_a_change_elsewhere_is_seen_by_the_next_request(client, contact, edition):
     client.force_login(contact)
     client.get("/accounts/visitors/")
