@@ -162,6 +162,21 @@ class VisitorForm(forms.ModelForm):
         return data
 
 
+def empty_form_key(unit: Unit, person_type: str) -> str:
+    """What the empty form for a new visitor of ``person_type`` in ``unit`` is rendered from,
+    besides the language (which every kept fragment's key holds): the person type, the
+    edition's entry periods and the unit's delivery addresses, as their choices show them. The
+    add page keeps the form's HTML under it; a form whose HTML comes to depend on anything else
+    adds it here (``tests/registration/test_visitors.py`` compares kept and fresh forms)."""
+    return repr(
+        (
+            person_type,
+            [(period.pk, str(period)) for period in entry_periods_of(unit.edition)],
+            [(address.pk, str(address)) for address in _ADDRESSES_OF_UNIT.objects(unit.pk)],
+        )
+    )
+
+
 #: Fields that come with a visitor's values rather than with the web form's page.
 NOT_FROM_VALUES = ("photo", "pledge", "sensitive_consent")
 

@@ -17,7 +17,7 @@ from ciie_portal.private_files import private_file_response
 from ciie_portal.windows import registration_window
 
 from .access import current_unit
-from .forms_visitors import VisitorFilterForm, VisitorForm
+from .forms_visitors import VisitorFilterForm, VisitorForm, empty_form_key
 from .list_filters import UNIT_LIST, visitor_list_filters
 from .models import ConsentBy, PersonType, Unit, Visitor
 from .selectors import unit_progress, visitor_counts, visitors_of_unit, visitors_of_unit_list
@@ -260,15 +260,16 @@ def _save_visitor(request, unit, form, *, visitor=None):
     return redirect("registration:visitors")
 
 
-def _form_page(request, unit, form, visitor=None):
+def _form_page(request, unit, form, visitor=None, *, person_type=None, form_kept=""):
     return render(
         request,
         "registration/visitor_form.html",
         {
             "unit": unit,
             "form": form,
+            "form_kept": form_kept,
             "visitor": visitor,
-            "person_type": form.person_type,
+            "person_type": person_type or form.person_type,
             "window": registration_window(unit.edition),
             "reuse_offer": bool(
                 visitor and visitor.status == Visitor.Status.SAVED and reuse_possible(visitor)
@@ -292,15 +293,29 @@ def visitor_add(request, person_type):
             ),
         )
         return redirect("registration:visitors")
-    form = VisitorForm(
-        request.POST or None,
-        request.FILES or None,
-        unit=unit,
-        person_type=person_type,
-        submitting="submit" in request.POST,
-        instance=Visitor(unit=unit, edition=unit.edition, person_type=person_type),
-    )
-    if request.method == "POST" and form.is_valid():
+
+    def new_visitor_form():
+        return VisitorForm(
+            request.POST or None,
+            request.FILES or None,
+            unit=unit,
+            person_type=person_type,
+            submitting="submit" in request.POST,
+            instance=Visitor(unit=unit, edition=unit.edition, person_type=person_type),
+        )
+
+    if request.method == "GET":
+        # As first shown: the form's HTML is kept rendered (``{% kept %}``) under what it is
+        # rendered from (``empty_form_key``); the form is built only to render it once.
+        return _form_page(
+            request,
+            unit,
+            SimpleLazyObject(new_visitor_form),
+            person_type=person_type,
+            form_kept=empty_form_key(unit, person_type),
+        )
+    form = new_visitor_form()
+    if form.is_valid():
         try:
             return _save_visitor(request, unit, form)
         except ValidationError as error:

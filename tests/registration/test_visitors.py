@@ -2,12 +2,16 @@ import io
 from datetime import date
 
 import pytest
+from crispy_forms.templatetags.crispy_forms_filters import as_crispy_form
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import translation
 from PIL import Image, ImageDraw
 
 from ciie_portal.models import AuditEntry
-from registration.models import Unit, Visitor
+from registration.forms_visitors import VisitorForm
+from registration.models import PersonType, Unit, Visitor
 from registration.validators import resident_id_sex
 from tests.ciie_portal.factories import EditionFactory, EntryPeriodFactory
 from tests.registration.factories import (
@@ -241,6 +245,42 @@ def test_the_entry_days_are_taken_from_those_in_hand(
     assert response.status_code == 302
     assert Visitor.objects.get(unit=unit).entry_period == edition.entry_periods.first()
     assert not [q for q in saving.captured_queries if "ciie_portal_entryperiod" in q["sql"]]
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_empty_form_kept_is_the_form_rendered_afresh(
+    client, contact, unit, edition, other_contact, other_unit, language
+):
+    def fresh(person_type, of=unit):
+        with translation.override(language):
+            return as_crispy_form(
+                VisitorForm(
+                    unit=of,
+                    person_type=person_type,
+                    instance=Visitor(unit=of, edition=of.edition, person_type=person_type),
+                )
+            )
+
+    def page(person_type, who=contact):
+        client.force_login(who)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        return client.get(f"/accounts/visitors/add/{person_type}/").content.decode()
+
+    DeliveryAddressFactory(unit=unit, address="崧泽大道111号")
+    for person_type in PersonType.values:
+        for _ in range(2):  # rendered, then kept
+            assert fresh(person_type) in page(person_type)
+    DeliveryAddressFactory(unit=unit, address="崧泽大道333号")
+    EntryPeriodFactory(
+        edition=edition, name="最后一天", name_en="Last day", first_day=edition.ends_on
+    )
+    again = page(PersonType.MAINLAND)
+    assert fresh(PersonType.MAINLAND) in again and "崧泽大道333号" in again
+    # Another unit's form holds its own addresses only.
+    DeliveryAddressFactory(unit=other_unit, address="虹桥路222号")
+    theirs = page(PersonType.MAINLAND, who=other_contact)
+    assert fresh(PersonType.MAINLAND, of=other_unit) in theirs
+    assert "虹桥路222号" in theirs and "崧泽大道" not in theirs
 
 
 def test_the_list_filters_by_name_number_type_and_entry_day(signed_in, unit, edition):
