@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from ciie_portal.audit import audit_record, audit_record_bulk
+from ciie_portal.inserts import insert_new
 from ciie_portal.models import PrivacyPolicy
 from ciie_portal.notices.services import notice_send_both
 from ciie_portal.windows import registration_window_check
@@ -227,7 +228,8 @@ def visitor_save(
         if consent_given:
             visitor.sensitive_consent_at = timezone.now()
             visitor.sensitive_consent_by = ConsentBy(sensitive_consent).value
-        if (
+        adding = visitor.pk is None
+        if not adding and (
             Visitor.objects.filter(
                 edition_id=unit.edition_id, id_number_index=visitor.id_number_index
             )
@@ -240,7 +242,14 @@ def visitor_save(
             _check_sensitive_consent([visitor])
             visitor.pledged_at = timezone.now()
         try:
-            visitor.save()
+            if adding:
+                # One statement: the database skips the row when the number is taken in this
+                # edition — by a committed row, or by one another unit commits while this
+                # waits for it — with no error to roll back.
+                if not insert_new([visitor], key=["edition", "id_number_index"]):
+                    raise _duplicate_id_error()
+            else:
+                visitor.save()
         except IntegrityError:
             # Two units entered the same number at the same moment; the constraint decided.
             # Nothing more runs in this transaction: the block above rolls it back (to its

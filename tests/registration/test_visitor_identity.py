@@ -1,13 +1,17 @@
+import time
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 
 from ciie_portal import crypto
 from ciie_portal.models import AuditEntry
 from registration.models import IdType, PersonType, Visitor
 from registration.services import visitor_create
 from tests.ciie_portal.factories import EditionFactory
+from tests.conftest import on_postgres
+from tests.races import run_at_once
 from tests.registration.factories import UnitFactory, VisitorFactory, make_resident_id
 
 NUMBER = make_resident_id(7, birth="19880723", region="440106")
@@ -120,26 +124,46 @@ def test_each_visitor_gets_a_short_unique_reference(unit):
     assert all(len(r) == 9 and r.startswith("V") for r in references)
 
 
-def test_two_units_entering_one_number_at_the_same_moment_get_the_clear_message(
-    unit, other_unit, contact
+def test_adding_a_visitor_checks_the_number_in_its_insert(
+    unit, contact, django_assert_max_num_queries
 ):
-    """The other unit's visitor is stored between this save's check and its insert: the
-    database's constraint decides, the contact reads the same message, nothing of this save
-    stays and the connection goes on serving."""
-    from django.db.models.signals import pre_save
+    with django_assert_max_num_queries(20) as adding:
+        _add_li_ming(unit, contact, NUMBER)
+    on_visitors = [q["sql"] for q in adding.captured_queries if "registration_visitor" in q["sql"]]
+    assert [sql.split(" ", 1)[0] for sql in on_visitors] == ["INSERT"]
 
-    def the_other_unit_first(sender, instance, **kwargs):
-        if instance.unit_id == unit.pk and instance.pk is None:
-            pre_save.disconnect(the_other_unit_first, sender=Visitor)
-            VisitorFactory(unit=other_unit, id_number=NUMBER)
 
-    pre_save.connect(the_other_unit_first, sender=Visitor)
-    try:
-        with pytest.raises(ValidationError) as error:
+@on_postgres
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_units_entering_one_number_at_the_same_moment_get_the_clear_message():
+    """The other unit's insert is not committed yet when this one's arrives: the database makes
+    this one wait, then skips it once the other commits. The contact reads the same message,
+    nothing of this save stays and the connection goes on serving."""
+
+    edition = EditionFactory(number=10, is_current=True)
+    unit, other_unit = UnitFactory(edition=edition), UnitFactory(edition=edition)
+    contact, other_contact = unit.account, other_unit.account
+
+    def the_other_unit_first():
+        with transaction.atomic():
+            _add_li_ming(other_unit, other_contact, NUMBER)
+            time.sleep(0.6)  # still uncommitted while this unit's insert arrives
+
+    def this_unit_a_moment_later():
+        time.sleep(0.2)
+        started = time.monotonic()
+        try:
             _add_li_ming(unit, contact, NUMBER)
-    finally:
-        pre_save.disconnect(the_other_unit_first, sender=Visitor)
-    assert "already registered" in " ".join(error.value.message_dict["id_number"])
-    assert not Visitor.objects.filter(unit=unit).exists()
+        finally:
+            waited.append(time.monotonic() - started)
+
+    waited = []
+    first, later = run_at_once(the_other_unit_first, this_unit_a_moment_later)
+    assert first.ok, first.error
+    assert isinstance(later.error, ValidationError), later
+    assert "already registered" in " ".join(later.error.message_dict["id_number"])
+    assert waited[0] > 0.2  # it waited for the other transaction
+    assert list(Visitor.objects.values_list("unit", flat=True)) == [other_unit.pk]
     assert not AuditEntry.objects.filter(action="visitor.create", actor=contact).exists()
     assert VisitorFactory(unit=unit).unit == unit  # the connection still serves
