@@ -250,6 +250,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, its health check looking at the socket instead of a SELECT 1 per
+        # request (ciie_portal/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "ciie_portal.postgresql"
     # psycopg 3: parameters sent apart from the SQL, and a statement run twice on a connection
     # prepared on the server (parsed and planned once per connection). Not behind PgBouncer
     # in transaction pooling mode (prepared statements belong to one server connection there):

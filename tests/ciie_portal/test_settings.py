@@ -75,7 +75,7 @@ def test_with_a_database_and_a_broker_it_runs_on_postgres_and_redis(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
-    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["engine"] == "ciie_portal.postgresql"  # Django's, its health check cheaper
     assert values["name"] == "ciie"
     assert values["eager"] is False
     assert values["broker"] == "redis://redis.example:6379/0"
