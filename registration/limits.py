@@ -3,8 +3,9 @@
 The cache is Redis in real mode, shared by every web process, so the ceilings hold whichever
 process answers and whatever session (or none) the client sends; in embedded mode it is the one
 process's memory. Each ceiling is a counter per fixed window (``cache.add`` then
-``cache.incr``: atomic on Redis and in the memory cache), so a request at the same moment as
-another one can never slip past it.
+``cache.incr``: atomic on Redis and in the memory cache; on Redis both in one command,
+``ciie_portal/redis_cache.py``), so a request at the same moment as another one can never slip
+past it.
 
 * Sign-in: failed passwords from one address, whatever the login names (django-axes locks one
   login name from one address after ``AXES_FAILURE_LIMIT``; this is the ceiling above it that
@@ -90,6 +91,9 @@ class Counter:
         """Count one; returns the count now, the key counted under and the seconds left."""
         key, left = self._key(identity, _now())
         try:
+            if (add_and_incr := getattr(cache, "add_and_incr", None)) is not None:
+                # Redis (ciie_portal/redis_cache.py): the same two steps in one command.
+                return add_and_incr(key, timeout=self.window + 60), key, left
             # The key outlives its window, so ``incr`` never meets it expired inside it.
             cache.add(key, 0, timeout=self.window + 60)
             try:
@@ -114,7 +118,10 @@ class Counter:
         if key is None:
             return
         try:
-            cache.decr(key)
+            if (decr_if_present := getattr(cache, "decr_if_present", None)) is not None:
+                decr_if_present(key)  # Redis: one command; nothing when its window is over
+            else:
+                cache.decr(key)
         except ValueError:
             pass  # its window is over
         except Exception:  # noqa: BLE001
