@@ -540,7 +540,10 @@ else:
 # The parts of a page every page shares (the top bar, the menus, the footer), rendered once per
 # process by Django's {% cache %} tag, which reads this alias: their keys hold everything they
 # are rendered from (language, the edition's name and dates), so nothing needs invalidating and
-# per-process memory is the right place (a round trip to Redis would cost what it saves).
+# per-process memory is the right place (a round trip to Redis would cost what it saves). Also
+# the visitor list's filters and the empty add-visitor form, per unit's addresses: at most 2,000
+# fragments, the largest (a foreign visitor's form, 250 countries) about 18 KB, so at worst
+# some 36 MB per process; the least recently used go first.
 CACHES["template_fragments"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     "LOCATION": "template-fragments",
