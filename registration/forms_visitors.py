@@ -171,10 +171,21 @@ def empty_form_key(unit: Unit, person_type: str) -> str:
     return repr(
         (
             person_type,
-            [(period.pk, str(period)) for period in entry_periods_of(unit.edition)],
+            _periods_shown(unit.edition),
             [(address.pk, str(address)) for address in _ADDRESSES_OF_UNIT.objects(unit.pk)],
         )
     )
+
+
+def filter_form_key(edition) -> str:
+    """What the visitor list's filters as first shown are rendered from besides the language:
+    the edition's entry periods (the other choices are fixed, and the filters the apps add are
+    registered once at start). The list keeps their HTML under it."""
+    return repr(_periods_shown(edition))
+
+
+def _periods_shown(edition) -> list:
+    return [(period.pk, str(period)) for period in entry_periods_of(edition)]
 
 
 #: Fields that come with a visitor's values rather than with the web form's page.

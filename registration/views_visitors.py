@@ -12,12 +12,11 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from ciie_portal import crypto
-from ciie_portal.context_processors import entry_periods_of
 from ciie_portal.private_files import private_file_response
 from ciie_portal.windows import registration_window
 
 from .access import current_unit
-from .forms_visitors import VisitorFilterForm, VisitorForm, empty_form_key
+from .forms_visitors import VisitorFilterForm, VisitorForm, empty_form_key, filter_form_key
 from .list_filters import UNIT_LIST, visitor_list_filters
 from .models import ConsentBy, PersonType, Unit, Visitor
 from .selectors import unit_progress, visitor_counts, visitors_of_unit, visitors_of_unit_list
@@ -124,10 +123,9 @@ def visitor_list(request):
         shown = filters.apply(every)
     else:
         # As first shown: the filters' HTML is kept rendered (``{% kept %}``) under what it is
-        # rendered from besides the language, the entry periods; the form is built only to
-        # render it once.
+        # rendered from (``filter_form_key``); the form is built only to render it once.
         filters = SimpleLazyObject(lambda: VisitorListForm(edition=unit.edition))
-        filters_kept = repr([(period.pk, str(period)) for period in entry_periods_of(unit.edition)])
+        filters_kept = filter_form_key(unit.edition)
         shown = every
     paginator = Paginator(shown, PAGE_SIZE)
     if shown is every:  # no filter: the count is the one just made
