@@ -59,3 +59,16 @@ class CountryField(countries_fields.CountryField):
         if isinstance(field, CountryChoiceField):
             field.country_codes = self.country_codes
         return field
+
+
+_NAMES: dict = {}
+
+
+def country_name(country) -> str:
+    """``country.name`` (a django-countries ``Country``) in the active language, translated
+    once per code and language: the admin's visitor list shows it in every row."""
+    key = (country.code, get_language())
+    name = _NAMES.get(key)
+    if name is None:
+        name = _NAMES[key] = str(country.name)
+    return name

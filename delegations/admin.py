@@ -1,3 +1,5 @@
+from urllib.parse import parse_qsl, urlencode
+
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
@@ -12,8 +14,10 @@ from django.utils.translation import ngettext
 
 from ciie_portal import crypto
 from ciie_portal.admin import AuditedAdminMixin
+from ciie_portal.admin_lists import ListCellsMixin, boolean_icon
 from ciie_portal.choices import Region
 from ciie_portal.context_processors import current_edition_for
+from ciie_portal.countries import country_name
 from ciie_portal.spreadsheets import csv_rows_write
 from registration.admin_watchlist import WatchlistVisitorAdminMixin
 from registration.list_filters import visitor_list_annotate, visitor_list_column
@@ -26,9 +30,12 @@ from .filters import (
     UNIT_FILTERS,
     VISITOR_FILTERS,
     EditionFilter,
+    LabelFilter,
     PaidByDelegationFilter,
+    list_counts,
     list_edition,
     registered_visitor_filters,
+    scope_rows,
 )
 from .models import Delegation, DelegationContact, DelegationQuota, Secretary
 from .paid_by import (
@@ -36,7 +43,7 @@ from .paid_by import (
     units_mark_paid_by_delegation,
     visitors_mark_paid_by_delegation,
 )
-from .selectors import scope_to_user
+from .selectors import is_organiser, scope_to_user
 from .services import quota_limits, quota_usage, units_review, visitors_label, visitors_lock
 
 
@@ -118,8 +125,9 @@ class SecretaryAdmin(AuditedAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["user", "delegation"]
 
 
-class DelegationScopedAdmin(admin.ModelAdmin):
-    """Secretaries see only their own delegation's subtree; see ``scope_to_user``.
+class DelegationScopedAdmin(ListCellsMixin, admin.ModelAdmin):
+    """Secretaries see only their own delegation's subtree; see ``scope_to_user``. Their lists
+    are long: the rows' checkboxes are written without a template each (``ListCellsMixin``).
 
     Every change goes through an action that calls a service, so the forms are read-only.
     """
@@ -130,6 +138,11 @@ class DelegationScopedAdmin(admin.ModelAdmin):
         return scope_to_user(
             super().get_queryset(request), request.user, delegation_field=self.delegation_field
         )
+
+    def counts_in_one_pass(self, request) -> bool:
+        """A secretary's list holds one delegation's rows: its filters' counts are made in
+        one pass (``list_counts``) instead of a count of the rows first."""
+        return not is_organiser(request.user)
 
     def get_readonly_fields(self, request, obj=None):
         editable = {"delegation"} if request.user.has_perm("registration.view_all_units") else set()
@@ -393,10 +406,33 @@ class VisitorChangeList(ChangeList):
     """
 
     def get_results(self, request):
+        # Each row's link keeps the list's filters (``?_changelist_filters=…``). Django's
+        # ``add_preserved_filters`` resolves every row's URL to find that out; the query is
+        # the same for every row, so it is written once here (``url_for_result``).
+        self.row_query = urlencode(dict(parse_qsl(self.preserved_filters)))
+        self.preserved_filters = ""
+        if self.lists_whole_scope(request):
+            # The filters count these same rows first (``scope_rows``): the paginator takes
+            # that number instead of counting them again (``VisitorAdmin.get_paginator``).
+            self.queryset.counted_rows = scope_rows(self, request)
         super().get_results(request)
         page = self.result_list
         rows = self.apply_select_related(self.root_queryset).filter(pk__in=page.values("pk"))
         self.result_list = visitor_list_annotate(rows).order_by(*page.query.order_by)
+
+    def url_for_result(self, result):
+        url = super().url_for_result(result)
+        return f"{url}?{self.row_query}" if self.row_query else url
+
+    def lists_whole_scope(self, request) -> bool:
+        """Whether the list shows all of what its filters count: no filter but the edition,
+        no search, the portal's counts (not Django's facets), and a page to show."""
+        return (
+            request.method == "GET"
+            and not self.add_facets
+            and not self.query
+            and set(self.get_filters_params()) <= {EditionFilter.parameter_name}
+        )
 
 
 @admin.register(Visitor)
@@ -415,8 +451,9 @@ class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
         "fee",
         "pickup",
         "credential_status",
-        "reuse_eligible",
-        "paid_by_delegation",
+        # The two boolean columns with their icons made once (``boolean_icon``).
+        "reuse_eligible_icon",
+        "paid_by_delegation_icon",
         "reference",
     ]
     list_filter = [*VISITOR_FILTERS, "id_type", EditionFilter]
@@ -454,6 +491,15 @@ class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
 
     def get_changelist(self, request, **kwargs):
         return VisitorChangeList
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        paginator = super().get_paginator(
+            request, queryset, per_page, orphans, allow_empty_first_page
+        )
+        counted = getattr(queryset, "counted_rows", None)
+        if counted is not None:
+            paginator.count = counted  # the same rows, counted for the filters
+        return paginator
 
     def get_list_filter(self, request):
         """Ours, then those other apps registered (证件状态), before the plain field filters."""
@@ -496,13 +542,27 @@ class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
         """国家/地区: the mainland for its people, the nationality or region of the others."""
         if obj.person_type == PersonType.MAINLAND:
             return Region.MAINLAND.label
-        return obj.nationality.name if obj.nationality else obj.get_person_type_display()
+        return country_name(obj.nationality) if obj.nationality else obj.get_person_type_display()
 
     def _registered(self, obj, name):
         column = visitor_list_column(name)
         if column is None or not hasattr(obj, name):
             return "—"
         return column.display(getattr(obj, name))
+
+    @admin.display(
+        description=Visitor._meta.get_field("reuse_eligible").verbose_name,
+        ordering="reuse_eligible",
+    )
+    def reuse_eligible_icon(self, obj):
+        return boolean_icon(obj.reuse_eligible)
+
+    @admin.display(
+        description=Visitor._meta.get_field("paid_by_delegation").verbose_name,
+        ordering="paid_by_delegation",
+    )
+    def paid_by_delegation_icon(self, obj):
+        return boolean_icon(obj.paid_by_delegation)
 
     @admin.display(description=_("fee (CNY)"))
     def fee(self, obj):
@@ -607,14 +667,28 @@ class VisitorAdmin(WatchlistVisitorAdminMixin, DelegationScopedAdmin):
                 (Label(label).label, used[label], limits[label])
                 for label in (Label.VIP, Label.STAFF)
             ]
-            extra_context["professionals"] = (
+        response = super().changelist_view(request, extra_context=extra_context)
+        context = getattr(response, "context_data", None)
+        if secretary and edition and context and "cl" in context:
+            context["professionals"] = (
                 Label.VISITOR.label,
-                self.get_queryset(request)
-                .filter(edition=edition, label=Label.VISITOR)
-                .order_by()
-                .count(),
+                self._professionals(request, context["cl"], edition),
             )
-        return super().changelist_view(request, extra_context=extra_context)
+        return response
+
+    def _professionals(self, request, changelist, edition) -> int:
+        """The secretary's subtree's visitors of ``edition`` labelled 专业观众: the label
+        filter's count when the list counts that edition, else counted."""
+        if list_edition(request) == edition.pk and not changelist.add_facets:
+            counts = list_counts(changelist, request)
+            if counts is not None and (LabelFilter.parameter_name, Label.VISITOR) in counts:
+                return counts[LabelFilter.parameter_name, Label.VISITOR]
+        return (
+            self.get_queryset(request)
+            .filter(edition=edition, label=Label.VISITOR)
+            .order_by()
+            .count()
+        )
 
 
 @admin.register(DelegationQuota)

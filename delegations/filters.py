@@ -49,27 +49,42 @@ def counted_scope(request, model_admin):
 
 def list_counts(changelist, request) -> dict | None:
     """{(parameter, value): rows} for every choice of every counted filter of ``changelist``,
-    or None when its scope holds more than ``COUNTED_AT_MOST`` rows. Two queries at most, made
-    once per changelist."""
+    or None when its scope holds more than ``COUNTED_AT_MOST`` rows. Made once per changelist,
+    with the scope's rows (``scope_rows``): in one query over at most ``COUNTED_AT_MOST`` + 1
+    rows where the admin expects a scope of that size (``counts_in_one_pass``: a secretary's
+    delegation), else a count up to that limit first, then the counts."""
     if not hasattr(changelist, "_filter_counts"):
         counted = [spec for spec in changelist.filter_specs if isinstance(spec, CountedListFilter)]
         scope = counted_scope(request, changelist.model_admin).order_by()
-        changelist._filter_counts = None
-        if scope.values("pk")[: COUNTED_AT_MOST + 1].count() <= COUNTED_AT_MOST:
-            conditions = {
-                (spec.parameter_name, value): condition
-                for spec in counted
-                for value, condition in spec.conditions.items()
-            }
-            names = {key: f"c{n}" for n, key in enumerate(conditions)}
-            rows = scope.aggregate(
-                **{
-                    names[key]: Count("pk", filter=condition)
-                    for key, condition in conditions.items()
-                }
-            )
+        conditions = {
+            (spec.parameter_name, value): condition
+            for spec in counted
+            for value, condition in spec.conditions.items()
+        }
+        names = {key: f"c{n}" for n, key in enumerate(conditions)}
+        counts = {
+            names[key]: Count("pk", filter=condition) for key, condition in conditions.items()
+        }
+        one_pass = getattr(changelist.model_admin, "counts_in_one_pass", None)
+        if one_pass is not None and one_pass(request):
+            rows = scope[: COUNTED_AT_MOST + 1].aggregate(scope_rows=Count("pk"), **counts)
+        else:
+            rows = {"scope_rows": scope.values("pk")[: COUNTED_AT_MOST + 1].count()}
+            if rows["scope_rows"] <= COUNTED_AT_MOST:
+                rows |= scope.aggregate(**counts)
+        if rows["scope_rows"] > COUNTED_AT_MOST:
+            changelist._filter_counts = changelist._scope_rows = None
+        else:
+            changelist._scope_rows = rows["scope_rows"]
             changelist._filter_counts = {key: rows[names[key]] for key in conditions}
     return changelist._filter_counts
+
+
+def scope_rows(changelist, request) -> int | None:
+    """How many rows the list's filter counts are of, when they are counted (None above
+    ``COUNTED_AT_MOST``): what the unfiltered list pages, without a count of its own."""
+    list_counts(changelist, request)
+    return changelist._scope_rows
 
 
 class CountedListFilter(admin.SimpleListFilter):
