@@ -15,9 +15,12 @@ from django.conf import settings
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import display_for_value
 from django.utils.html import format_html
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
 
 _ICONS: dict = {}
+
+# Django's own label of a row's checkbox, translated by its admin catalogue (not the portal's).
+_SELECT_ROW = "Select this object for an action - {}"
 
 
 def boolean_icon(value):
@@ -38,5 +41,5 @@ class ListCellsMixin:
             '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
             helpers.ACTION_CHECKBOX_NAME,
             str(obj.pk),
-            format_html(_("Select this object for an action - {}"), str(obj)),
+            format_html(gettext(_SELECT_ROW), str(obj)),
         )

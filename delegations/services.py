@@ -188,6 +188,11 @@ def _tell_upgrade(unit_id: int) -> None:
 # --- Lock submission ------------------------------------------------------------------------
 
 
+# What the lock reads of the visitors it moved: their units (``pay_now_tell``) and what the
+# audit entry names them by (``Visitor.__str__``).
+LOCK_READS = ("unit", "name", "id_number_masked")
+
+
 def visitors_lock(*, visitors, actor) -> dict:
     """锁定提交: labelled visitors are locked. 专业观众 wait for payment (the unit gets one SMS
     and one email), VIP and staff go straight to review. Set-based, whatever the number of
@@ -204,12 +209,14 @@ def visitors_lock(*, visitors, actor) -> dict:
             V.PENDING_PAYMENT,
             actor=actor,
             reason=_("Locked by the delegation"),
+            reading=LOCK_READS,
         )
         free = VISITOR_STATES.move_many(
             base.filter(Q(label__in=QUOTA_LABELS) | Q(paid_by_delegation=True)),
             V.PENDING_REVIEW,
             actor=actor,
             reason=_("Locked by the delegation"),
+            reading=LOCK_READS,
         )
         units = pay_now_tell(to_pay)
     return {"to_pay": len(to_pay), "to_review": len(free), "units": units}

@@ -116,6 +116,26 @@ def test_move_many_keeps_constant_queries(db, django_assert_max_num_queries):
     assert len(moved) == 40
 
 
+def test_move_many_reads_back_only_what_it_is_asked_to(db, django_assert_max_num_queries):
+    unit = UnitFactory()
+    made = VisitorFactory.create_batch(3, unit=unit, status=S.SUBMITTED)
+    with django_assert_max_num_queries(8):
+        moved = VISITOR_STATES.move_many(
+            Visitor.objects.filter(unit=unit),
+            S.PENDING_PAYMENT,
+            actor=None,
+            reading=("unit", "name", "id_number_masked"),
+        )
+        texts = {visitor.pk: (str(visitor), visitor.unit_id, visitor.status) for visitor in moved}
+
+    assert texts == {v.pk: (str(v), unit.pk, S.PENDING_PAYMENT) for v in made}
+    assert moved[0].get_deferred_fields() >= {"mobile", "birth_date", "nationality", "photo"}
+    assert "name" not in moved[0].get_deferred_fields()
+    entries = AuditEntry.objects.filter(action="visitor.pending_payment")
+    assert {e.object_repr for e in entries} == {str(v) for v in made}
+    assert {e.from_state for e in entries} == {S.SUBMITTED}
+
+
 @on_postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_moves_of_one_visitor_let_one_win():
