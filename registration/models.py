@@ -396,14 +396,22 @@ class Visitor(models.Model):
         REVIEW_FAILED = "review_failed", _("Review failed")
         CANCELLED = "cancelled", _("Cancelled")
 
+    # No index of their own: the composite indexes below begin with the edition, and
+    # (unit, status) with the unit, and serve every lookup by either. The visitors table takes
+    # the season's writes, and every index is written on each insert and each change of state.
     edition = models.ForeignKey(
         "ciie_portal.Edition",
         on_delete=models.PROTECT,
         related_name="visitors",
         verbose_name=_("edition"),
+        db_index=False,
     )
     unit = models.ForeignKey(
-        Unit, on_delete=models.PROTECT, related_name="visitors", verbose_name=_("unit")
+        Unit,
+        on_delete=models.PROTECT,
+        related_name="visitors",
+        verbose_name=_("unit"),
+        db_index=False,
     )
     reference = models.CharField(
         _("reference number"),
