@@ -108,9 +108,11 @@ def _actor_fields(actor) -> dict:
     return {"actor_id": actor.pk or None, "actor_repr": actor.get_username()[:150]}
 
 
-def _row(obj, *, content_type_id, actor_fields, action, from_state, to_state, reason, data):
+def _row(
+    obj, *, content_type_id, actor_fields, action, from_state, to_state, reason, data, at=None
+):
     return {
-        "created_at": timezone.now(),
+        "created_at": at or timezone.now(),
         **actor_fields,
         "content_type_id": content_type_id,
         "object_id": str(obj.pk),
@@ -172,6 +174,7 @@ def audit_record_bulk(
     """
     actor_fields = _actor_fields(actor)
     content_types: dict[type, int] = {}
+    at = timezone.now()  # one action, one moment: the same time on every entry
     rows = []
     for obj in objects:
         kind = type(obj)
@@ -189,6 +192,7 @@ def audit_record_bulk(
                 to_state=to_state,
                 reason=reason,
                 data=data,
+                at=at,
             )
         )
     _write(rows)

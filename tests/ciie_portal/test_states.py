@@ -134,6 +134,7 @@ def test_move_many_reads_back_only_what_it_is_asked_to(db, django_assert_max_num
     entries = AuditEntry.objects.filter(action="visitor.pending_payment")
     assert {e.object_repr for e in entries} == {str(v) for v in made}
     assert {e.from_state for e in entries} == {S.SUBMITTED}
+    assert len({e.created_at for e in entries}) == 1  # one move, one moment
 
 
 @on_postgres
