@@ -32,3 +32,32 @@ class RemoveIndex(_OnPostgreSQLConcurrently, RemoveIndexConcurrently):
     """DROP INDEX CONCURRENTLY on PostgreSQL, a plain DROP INDEX elsewhere."""
 
     plain = migrations.RemoveIndex
+
+
+def drop_field_indexes(table: str, indexes: dict[str, str]) -> migrations.RunPython:
+    """Drop indexes that Django made for fields (``db_index``, ``unique``'s ``_like``), named
+    ``{name: "column"}`` or ``{name: "column opclass"}``, and only those: where Django's own
+    AlterField would also drop and re-add a foreign key's constraint, validating every row
+    under lock. CONCURRENTLY on PostgreSQL (the migration sets ``atomic = False``); an index
+    with an operator class exists only there. Reversible: the indexes are made again."""
+
+    def on_postgresql(schema_editor) -> bool:
+        return schema_editor.connection.vendor == "postgresql"
+
+    def drop(apps, schema_editor):
+        concurrently = "CONCURRENTLY " if on_postgresql(schema_editor) else ""
+        for name in indexes:
+            schema_editor.execute(f'DROP INDEX {concurrently}IF EXISTS "{name}"')
+
+    def create(apps, schema_editor):
+        here = on_postgresql(schema_editor)
+        for name, definition in indexes.items():
+            column, _space, opclass = definition.partition(" ")
+            if opclass and not here:
+                continue
+            schema_editor.execute(
+                f'CREATE INDEX {"CONCURRENTLY " if here else ""}IF NOT EXISTS "{name}" '
+                f'ON "{table}" ("{column}"{f" {opclass}" if opclass else ""})'
+            )
+
+    return migrations.RunPython(drop, create)

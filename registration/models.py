@@ -428,8 +428,10 @@ class Visitor(models.Model):
     id_number_index = models.CharField(max_length=64, editable=False)
     id_number_masked = models.CharField(_("ID number"), max_length=32, editable=False)
     label = models.CharField(_("label"), max_length=8, choices=Label.choices, blank=True)
+    # No index of its own: every lookup by state is within an edition or a unit, which the
+    # composite indexes serve (migration 0019).
     status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.SAVED, db_index=True
+        _("status"), max_length=16, choices=Status.choices, default=Status.SAVED
     )
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     birth_date = models.DateField(_("date of birth"), null=True, blank=True)
@@ -450,6 +452,9 @@ class Visitor(models.Model):
         blank=True,
         related_name="visitors",
         verbose_name=_("entry days"),
+        # (edition, entry_period) serves the lookups; only deleting an entry period (PROTECT,
+        # before an edition opens) reads the visitors without one.
+        db_index=False,
     )
     pickup = models.CharField(
         _("how the credential is received"), max_length=12, choices=Pickup.choices, blank=True

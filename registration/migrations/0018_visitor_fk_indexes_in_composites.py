@@ -9,27 +9,7 @@ re-add them, validating every row under lock."""
 import django.db.models.deletion
 from django.db import migrations, models
 
-INDEXES = {
-    "registration_visitor_edition_id_b3559905": "edition_id",
-    "registration_visitor_unit_id_8fee8561": "unit_id",
-}
-
-
-def _concurrently(schema_editor) -> str:
-    return "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
-
-
-def drop_indexes(apps, schema_editor):
-    for name in INDEXES:
-        schema_editor.execute(f'DROP INDEX {_concurrently(schema_editor)}IF EXISTS "{name}"')
-
-
-def create_indexes(apps, schema_editor):
-    for name, column in INDEXES.items():
-        schema_editor.execute(
-            f'CREATE INDEX {_concurrently(schema_editor)}IF NOT EXISTS "{name}" '
-            f'ON "registration_visitor" ("{column}")'
-        )
+from ciie_portal.migration_operations import drop_field_indexes
 
 
 class Migration(migrations.Migration):
@@ -66,6 +46,14 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
-            database_operations=[migrations.RunPython(drop_indexes, create_indexes)],
+            database_operations=[
+                drop_field_indexes(
+                    "registration_visitor",
+                    {
+                        "registration_visitor_edition_id_b3559905": "edition_id",
+                        "registration_visitor_unit_id_8fee8561": "unit_id",
+                    },
+                )
+            ],
         ),
     ]
