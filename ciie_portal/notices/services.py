@@ -91,7 +91,9 @@ def notices_send(notices: list[dict]) -> list[Notice]:
         )
         for spec in notices
     ]
-    created = _insert_notices(rows) if here else insert_new(rows, key=["key"])
+    created = insert_new(
+        rows, key=["key"], database={"edition_id": _current_edition_sql()} if here else None
+    )
     if len(created) < len(rows):
         made = {notice.key for notice in created}
         stored = Notice.objects.in_bulk(
@@ -102,59 +104,15 @@ def notices_send(notices: list[dict]) -> list[Notice]:
     return rows
 
 
-def _insert_sql() -> tuple:
-    """``notices_send``'s INSERT on PostgreSQL, written once per process: its fields, the SQL
-    before the rows, one row (the current edition's subquery in the edition's place) and the
-    SQL after them."""
-    global _INSERT_SQL
-    if _INSERT_SQL is None:
-        quote = connection.ops.quote_name
-        opts = Notice._meta
-        fields = [field for field in opts.concrete_fields if not field.primary_key]
-        edition_opts = Edition._meta
-        current = (
-            f"(SELECT {quote(edition_opts.pk.column)} FROM {quote(edition_opts.db_table)} "
-            f"WHERE {quote(edition_opts.get_field('is_current').column)} "
-            f"ORDER BY {quote(edition_opts.get_field('number').column)} DESC LIMIT 1)"
-        )
-        row = ", ".join(current if field.attname == "edition_id" else "%s" for field in fields)
-        _INSERT_SQL = (
-            [field for field in fields if field.attname != "edition_id"],
-            f"INSERT INTO {quote(opts.db_table)} "
-            f"({', '.join(quote(field.column) for field in fields)}) VALUES ",
-            f"({row})",
-            f" ON CONFLICT ({quote(opts.get_field('key').column)}) DO NOTHING "
-            f"RETURNING {quote(opts.pk.column)}, {quote(opts.get_field('key').column)}, "
-            f"{quote(opts.get_field('edition').column)}",
-        )
-    return _INSERT_SQL
-
-
-_INSERT_SQL: tuple | None = None
-
-
-def _insert_notices(rows: list[Notice]) -> list[Notice]:
-    """``insert_new(rows, key=["key"])`` with the current edition filled in by the database,
-    in SQL written once per process: the values prepared per field as the ORM's INSERT would
-    (``pre_save``, ``get_db_prep_save``). Returns the notices inserted, their primary key and
-    edition set."""
-    fields, head, row, tail = _insert_sql()
-    params = []
-    for notice in rows:
-        params += [
-            field.get_db_prep_save(field.pre_save(notice, True), connection) for field in fields
-        ]
-    with connection.cursor() as cursor:
-        cursor.execute(head + ", ".join([row] * len(rows)) + tail, params)
-        returned = {key: (pk, edition_id) for pk, key, edition_id in cursor.fetchall()}
-    created = []
-    for notice in rows:
-        if notice.key in returned:
-            notice.pk, notice.edition_id = returned[notice.key]
-            notice._state.adding = False
-            notice._state.db = connection.alias
-            created.append(notice)
-    return created
+def _current_edition_sql() -> str:
+    """The current edition, as a subquery of ``notices_send``'s INSERT on PostgreSQL."""
+    quote = connection.ops.quote_name
+    opts = Edition._meta
+    return (
+        f"(SELECT {quote(opts.pk.column)} FROM {quote(opts.db_table)} "
+        f"WHERE {quote(opts.get_field('is_current').column)} "
+        f"ORDER BY {quote(opts.get_field('number').column)} DESC LIMIT 1)"
+    )
 
 
 def render_notice(notice: Notice) -> dict:
