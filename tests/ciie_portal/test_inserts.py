@@ -89,9 +89,7 @@ def test_a_column_may_be_filled_by_the_database_in_the_same_statement():
     edition = EditionFactory()
     rows = _notices(["a", "b"])
     with CaptureQueriesContext(connection) as queries:
-        inserted = insert_new(
-            rows, key=["key"], database={"edition_id": f"(SELECT {edition.pk})"}
-        )
+        inserted = insert_new(rows, key=["key"], database={"edition_id": f"(SELECT {edition.pk})"})
     assert len(queries) == 1
     assert [notice.edition_id for notice in inserted] == [edition.pk, edition.pk]
     assert set(Notice.objects.values_list("edition_id", flat=True)) == {edition.pk}
