@@ -37,6 +37,7 @@ import http.client
 import io
 import os
 import re
+import resource
 import secrets
 import statistics
 import sys
@@ -53,8 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from payment_notifications import (  # noqa: E402 - the benchmarks' shared helpers
     POSTGRES_SCHEMES,
+    CpuMeter,
     Gunicorn,
-    cpu_seconds,
     database_create,
     database_drop,
     database_exists,
@@ -454,21 +455,31 @@ def run_clients(users: int, seconds: float, work, *, ramp: float = 0) -> tuple[f
 
 
 class Measure:
-    """The workers' CPU seconds and the wall time of one phase."""
+    """The CPU of one phase: the workers', PostgreSQL's (the backends of the benchmark
+    database) and this load generator's own, in seconds, and how busy the machine was."""
 
     def __init__(self, server):
         self.server = server
 
     def __enter__(self):
-        self.workers = self.server.workers()
-        self.cpu = cpu_seconds(self.workers)
+        self.meter = CpuMeter(
+            workers=self.server.workers(), database_url=os.environ["DATABASE_URL"]
+        )
+        self.own = _own_cpu()
         self.busy = machine_busy()
+        self.meter.start()
         return self
 
     def __exit__(self, *exc):
-        self.cpu = cpu_seconds(self.workers) - self.cpu
+        self.cpu, self.database = self.meter.stop()
+        self.generator = _own_cpu() - self.own
         after = machine_busy()
         self.machine = (after[0] - self.busy[0]) / max(after[1] - self.busy[1], 1)
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def floor(server, users: int, seconds: float, language: str) -> dict:
@@ -488,6 +499,8 @@ def summary(tally: Tally, wall: float, cpu: Measure) -> dict:
         "requests": requests,
         "rate": requests / wall,
         "cpu_ms": cpu.cpu / max(requests, 1) * 1000,
+        "database_ms": cpu.database / max(requests, 1) * 1000,
+        "generator_ms": cpu.generator / max(requests, 1) * 1000,
         "machine": cpu.machine,
         "p95_ms": percentile([x for v in tally.latencies.values() for x in v], 0.95) * 1000
         if requests
@@ -650,6 +663,12 @@ def main() -> None:
                 f"(all pages), {rush['cpu_ms']:.1f} ms CPU per request = "
                 f"{rush['cpu_ms'] / base_line['cpu_ms']:.1f}× the floor; machine "
                 f"{rush['machine']:.0%} busy"
+            )
+            # Where the rest of the machine went: the same two cores serve all three.
+            print(
+                f"  CPU per request besides the workers: PostgreSQL {rush['database_ms']:.1f} ms "
+                f"(floor {base_line['database_ms']:.2f}), this load generator "
+                f"{rush['generator_ms']:.1f} ms (floor {base_line['generator_ms']:.2f})"
             )
             print_pages(tally)
             print_errors(tally)

@@ -265,8 +265,9 @@ class AuditEntry(GuardedModel):
         verbose_name=_("performed by"),
     )
     actor_repr = models.CharField(_("performed by (as recorded)"), max_length=150)
+    # No index of its own: (content_type, object_id, created_at) below begins with it.
     content_type = models.ForeignKey(
-        ContentType, on_delete=models.PROTECT, verbose_name=_("object type")
+        ContentType, on_delete=models.PROTECT, verbose_name=_("object type"), db_index=False
     )
     object_id = models.CharField(_("object id"), max_length=64)
     object_repr = models.CharField(_("object"), max_length=200)

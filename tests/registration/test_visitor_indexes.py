@@ -7,12 +7,15 @@ from django.db import connection
 from django.db.models import ProtectedError
 
 from tests.ciie_portal.factories import EntryPeriodFactory
+from tests.pg_catalog import foreign_keys, indexes
 
 from .factories import VisitorFactory
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="PostgreSQL's catalogue and operator classes"
 )
+
+TABLE = "registration_visitor"
 
 # Made for fields by Django (db_index, unique's varchar_pattern_ops twin) and dropped by
 # migrations 0018 and 0019: the composite indexes serve their lookups.
@@ -26,36 +29,18 @@ DROPPED = {
 }
 
 
-def _indexes() -> dict[str, str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'registration_visitor'"
-        )
-        return dict(cursor.fetchall())
-
-
-def _constraints() -> set[str]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = 'registration_visitor'::regclass AND contype = 'f'"
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
 @pytest.mark.django_db
 def test_no_index_on_a_column_a_composite_index_begins_with():
-    indexes = _indexes()
-    assert not set(DROPPED) & set(indexes)
-    single = {name for name, definition in indexes.items() if definition.endswith("(status)")}
-    assert not single
+    found = indexes(TABLE)
+    assert not set(DROPPED) & set(found)
+    assert not [definition for definition in found.values() if definition.endswith("(status)")]
     # 21 indexes, each written per row moved: a new one needs a lookup that none serves.
-    assert len(indexes) == 21, sorted(indexes)
+    assert len(found) == 21, sorted(found)
 
 
 @pytest.mark.django_db
 def test_the_foreign_keys_keep_their_constraints():
-    constraints = " ".join(_constraints())
+    constraints = foreign_keys(TABLE)
     for column in ("edition_id", "unit_id", "entry_period_id"):
         assert f"FOREIGN KEY ({column})" in constraints
 
@@ -74,7 +59,7 @@ def test_an_entry_period_with_visitors_still_cannot_be_deleted():
 def test_the_migration_gives_the_indexes_back_when_reversed():
     try:
         call_command("migrate", "registration", "0018", verbosity=0)
-        back = _indexes()
+        back = indexes(TABLE)
         for name, columns in DROPPED.items():
             if "edition_id" in name or "unit_id" in name:
                 assert name not in back
@@ -82,4 +67,4 @@ def test_the_migration_gives_the_indexes_back_when_reversed():
                 assert back[name].endswith(f"USING btree {columns}"), back.get(name)
     finally:
         call_command("migrate", "registration", verbosity=0)
-    assert not set(DROPPED) & set(_indexes())
+    assert not set(DROPPED) & set(indexes(TABLE))
