@@ -77,22 +77,18 @@ def _insert(rows: list[dict]) -> None:
     if connections[router.db_for_write(AuditEntry)].vendor != "postgresql":
         AuditEntry.objects.bulk_create([AuditEntry(**row) for row in rows], batch_size=1000)
         return
-    fields = _fields()
-    named = list(zip(_COLUMNS, (field.column for field in fields), strict=True))
-    # The values are plain (text, numbers, times, the details' JSON) and go as they are.
-    insert_document(
-        AuditEntry,
-        [{column: row[name] for name, column in named} for row in rows],
-        fields=fields,
-        returning=False,
-    )
+    # The values are plain (text, numbers, times, the details' JSON) and go as they are, each
+    # row keyed by its columns' names (which are the attribute names: ``_fields``).
+    insert_document(AuditEntry, rows, fields=_fields(), returning=False)
 
 
 @functools.cache
 def _fields() -> tuple:
-    """The fields of ``_COLUMNS``, in their order."""
+    """The fields of ``_COLUMNS``, in their order; each column is named as its attribute."""
     by_attname = {field.attname: field for field in AuditEntry._meta.concrete_fields}
-    return tuple(by_attname[name] for name in _COLUMNS)
+    fields = tuple(by_attname[name] for name in _COLUMNS)
+    assert all(field.column == field.attname for field in fields), "rows are keyed by column"
+    return fields
 
 
 def _actor_fields(actor) -> dict:

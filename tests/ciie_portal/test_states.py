@@ -1,6 +1,7 @@
 from functools import partial
 
 import pytest
+from django.db.models import signals
 
 from ciie_portal.models import AuditEntry
 from ciie_portal.states import IllegalTransition, StaleState
@@ -135,6 +136,48 @@ def test_move_many_reads_back_only_what_it_is_asked_to(db, django_assert_max_num
     assert {e.object_repr for e in entries} == {str(v) for v in made}
     assert {e.from_state for e in entries} == {S.SUBMITTED}
     assert len({e.created_at for e in entries}) == 1  # one move, one moment
+
+
+def _as_read(instance) -> tuple:
+    """What a model instance holds: its values, deferred fields and database state."""
+    values = {name: value for name, value in vars(instance).items() if not name.startswith("_")}
+    return values, instance.get_deferred_fields(), instance._state.adding, instance._state.db
+
+
+@pytest.mark.parametrize("reading", [None, ("unit", "name", "id_number_masked")])
+def test_the_moved_rows_are_the_instances_a_query_gives(db, reading):
+    unit = UnitFactory()
+    VisitorFactory.create_batch(3, unit=unit, status=S.SUBMITTED, nationality="FR")
+    moved = VISITOR_STATES.move_many(
+        Visitor.objects.filter(unit=unit), S.PENDING_PAYMENT, actor=None, reading=reading
+    )
+    fields = None if reading is None else ("status", *reading)
+    queried = Visitor.objects.filter(unit=unit).order_by("pk")
+    queried = list(queried if fields is None else queried.only(*fields))
+    assert [_as_read(row) for row in moved] == [_as_read(row) for row in queried]
+    assert moved[0].nationality == queried[0].nationality  # a read of a deferred field too
+    assert moved[0] == queried[0] and type(moved[0]) is Visitor
+
+
+def test_a_model_whose_creation_is_listened_to_is_built_by_from_db(db):
+    unit = UnitFactory()
+    VisitorFactory.create_batch(2, unit=unit, status=S.SUBMITTED)
+    heard = []
+
+    def listener(sender, instance, **kwargs):
+        heard.append(instance.pk)
+
+    signals.post_init.connect(listener, sender=Visitor)
+    try:
+        moved = VISITOR_STATES.move_many(
+            Visitor.objects.filter(unit=unit),
+            S.PENDING_REVIEW,
+            actor=None,
+            reading=("name", "id_number_masked"),  # all the audit's text reads
+        )
+    finally:
+        signals.post_init.disconnect(listener, sender=Visitor)
+    assert sorted(heard) == sorted(row.pk for row in moved) and len(heard) == 2
 
 
 @on_postgres
