@@ -75,11 +75,21 @@ def _insert(rows: list[dict]) -> None:
     if not rows:
         return
     if connections[router.db_for_write(AuditEntry)].vendor != "postgresql":
-        AuditEntry.objects.bulk_create([AuditEntry(**row) for row in rows], batch_size=1000)
+        # Raw: each entry keeps the time it was given (``bulk_create`` would stamp every one
+        # anew, its ``created_at`` being ``auto_now_add``).
+        entries = [AuditEntry(**row) for row in rows]
+        for start in range(0, len(entries), _BATCH):
+            AuditEntry._base_manager._insert(
+                entries[start : start + _BATCH], fields=list(_fields()), raw=True
+            )
         return
     # The values are plain (text, numbers, times, the details' JSON) and go as they are, each
     # row keyed by its columns' names (which are the attribute names: ``_fields``).
     insert_document(AuditEntry, rows, fields=_fields(), returning=False)
+
+
+# Entries per INSERT elsewhere than on PostgreSQL (SQLite: 11 parameters each).
+_BATCH = 500
 
 
 @functools.cache

@@ -197,7 +197,8 @@ class StateMachine:
             .select_for_update(of=("self",))
             .order_by("pk")
         )
-        rows = list(locking if fields is None else locking.only(*fields))
+        # Only the fields read (a list's queryset may follow relations: not then).
+        rows = list(locking if fields is None else locking.select_related(None).only(*fields))
         if not rows:
             return [], {}
         previous = {row.pk: getattr(row, self.field) for row in rows}
