@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from django.db import connection
+
 from tests.conftest import database_url
 from tests.scrape import scrape, value
 
@@ -46,7 +48,11 @@ def _process(directory: Path, requests: int, latency: float) -> subprocess.Popen
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "ciie_portal.settings",
-        "DATABASE_URL": database_url(),
+        # Its one query needs a database, not the test's (an SQLite test database lives in
+        # the test's own process).
+        "DATABASE_URL": database_url()
+        if connection.vendor == "postgresql"
+        else f"sqlite:///{directory.parent / 'worker.sqlite3'}",
         "PROMETHEUS_MULTIPROC_DIR": str(directory),
         "CIIE_ALLOW_LOCAL_KEYS": "true",
         "LOG_LEVEL": "WARNING",

@@ -4,6 +4,7 @@ the delegation overview shows a secretary their own subtree's figures and nobody
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from delegations.models import Delegation, DelegationQuota
@@ -294,7 +295,10 @@ def test_the_overview_costs_the_same_queries_for_one_or_300_visitors(
 ):
     VisitorFactory(unit=unit, label=Label.VIP)
     client.force_login(secretary)
-    with django_assert_max_num_queries(20) as one:
+    # 20 with the shared cache; without one (SQLite's `make test`) the session is read from
+    # the database too.
+    sessions = 0 if settings.SESSION_ENGINE == "ciie_portal.session_store" else 1
+    with django_assert_max_num_queries(20 + sessions) as one:
         client.get(OVERVIEW)
     units = UnitFactory.create_batch(3, edition=unit.edition, delegation=unit.delegation)
     labels = [Label.VIP, Label.STAFF, Label.VISITOR, ""]

@@ -7,6 +7,7 @@ import io
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
@@ -240,12 +241,15 @@ def test_a_few_thousand_rows_import_in_a_few_statements(edition, django_assert_m
         for n in range(3000)
     ]  # fmt: skip
     upload = csv_file(rows)
-    with django_assert_max_num_queries(20):
+    # A few statements on PostgreSQL; SQLite takes at most 999 parameters a statement (older
+    # builds), so the 3,000 products' inserts and updates go in more batches there.
+    bound = 20 if connection.vendor == "postgresql" else 60
+    with django_assert_max_num_queries(bound):
         report = do_import(upload, edition)
     assert not report.refused
     assert Exhibitor.objects.count() == 300 and Product.objects.count() == 3000
     # Again: updates only, still a few statements.
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(bound):
         report = do_import(csv_file(rows), edition)
     assert (report.exhibitors_updated, report.products_updated) == (300, 3000)
     assert Product.objects.count() == 3000
