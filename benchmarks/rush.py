@@ -59,8 +59,10 @@ from payment_notifications import (  # noqa: E402 - the benchmarks' shared helpe
     database_create,
     database_drop,
     database_exists,
+    describe_outbox,
     fail,
     machine_busy,
+    outbox_folder,
     percentile,
     refuse,
     wait_until_up,
@@ -580,7 +582,7 @@ def main() -> None:
         database_drop(admin_url, name)
 
     media = tempfile.mkdtemp(prefix="rush-media-")
-    outbox = tempfile.mkdtemp(prefix="rush-outbox-")
+    outbox = outbox_folder("rush-outbox-")
     static = tempfile.mkdtemp(prefix="rush-static-")
     log = Path(tempfile.mkstemp(prefix="rush-server-", suffix=".log")[1])
     configure_environment(
@@ -615,6 +617,7 @@ def main() -> None:
 
         server = Gunicorn(workers=args.workers, threads=1, log=log)
         print(f"server: {server.describe}, port {server.port}; cache {settings.CACHES}")
+        print(f"  {describe_outbox(outbox)}")
         wait_until_up(server, workers=args.workers)
         free_units = iter(units)
         units_lock = threading.Lock()

@@ -320,9 +320,11 @@ class Notice(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("edition"),
+        db_index=False,  # (edition, sent_at) serves its lookups
     )
+    # Looked up by state with the next attempt's time (the index below), never alone.
     status = models.CharField(
-        _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True
+        _("status"), max_length=8, choices=Status.choices, default=Status.QUEUED
     )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)

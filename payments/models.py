@@ -62,6 +62,7 @@ class Payment(GuardedModel):
         on_delete=models.PROTECT,
         related_name="payments",
         verbose_name=_("credential order"),
+        db_index=False,  # (order, status) serves its lookups
     )
     method = models.CharField(_("payment method"), max_length=16, choices=Method.choices)
     amount = models.DecimalField(_("amount (CNY)"), max_digits=12, decimal_places=2)

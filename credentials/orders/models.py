@@ -49,11 +49,14 @@ class CredentialOrder(GuardedModel):
         CANCELLED = "cancelled", _("Order cancelled")  # 已取消
         CLOSED = "closed", _("Order closed")  # 订单关闭: the payment window ended
 
+    # The edition's, the unit's and the state's lookups are served by the composite indexes
+    # that begin with them (Meta.indexes): an order's row is written on each payment.
     edition = models.ForeignKey(
         "ciie_portal.Edition",
         on_delete=models.PROTECT,
         related_name="credential_orders",
         verbose_name=_("edition"),
+        db_index=False,
     )
     unit = models.ForeignKey(
         "registration.Unit",
@@ -62,6 +65,7 @@ class CredentialOrder(GuardedModel):
         blank=True,
         related_name="credential_orders",
         verbose_name=_("unit"),
+        db_index=False,
     )
     # 交易团代付: the delegation that pays this consolidated order (no unit then).
     delegation = models.ForeignKey(
@@ -78,7 +82,6 @@ class CredentialOrder(GuardedModel):
         max_length=16,
         choices=Status.choices,
         default=Status.PENDING_PAYMENT,
-        db_index=True,
     )
     total = models.DecimalField(_("total (CNY)"), max_digits=12, decimal_places=2)
     expires_at = models.DateTimeField(_("payment window ends"))
