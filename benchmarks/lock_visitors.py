@@ -204,6 +204,9 @@ def main() -> None:
     parser.add_argument("--visitors", type=int, default=10_000, help="visitors per set")
     parser.add_argument("--units", type=int, default=200, help="units per set")
     parser.add_argument("--profile", action="store_true", help="cProfile of the lock (slower)")
+    parser.add_argument(
+        "--outbox-on-disk", action="store_true", help="the outbox under var/, not in memory"
+    )
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith(POSTGRES_SCHEMES):
         refuse(
@@ -211,7 +214,7 @@ def main() -> None:
             "(SQLite serialises writers, so its figure would mean nothing for production)."
         )
 
-    outbox = outbox_folder("lock-bench-outbox-")
+    outbox = outbox_folder("lock-bench-outbox-", on_disk=args.outbox_on_disk)
     try:
         measure(args, outbox)
     finally:

@@ -88,7 +88,7 @@ def fail(message: str) -> None:
 # --- The outbox ---------------------------------------------------------------------------------
 
 
-def outbox_folder(prefix: str) -> str:
+def outbox_folder(prefix: str, *, on_disk: bool = False) -> str:
     """A temporary folder for the run's outbox, in memory (``/dev/shm``) where there is one.
 
     The outbox stands in for the SMS gateway and the mail server: production hands notices to
@@ -96,7 +96,11 @@ def outbox_folder(prefix: str) -> str:
     mounted with ``discard``), creating a file costs from 0.05 ms of CPU to 0.9 ms depending on
     the moment; the lock writes 400 of them, so the disk's moment would be measured as the
     portal's. The files are still written, whole, as ``make run`` writes them: only where they
-    live differs. ``describe_outbox`` prints what a file costs there and on disk."""
+    live differs. ``describe_outbox`` prints what a file costs there and on disk; ``on_disk``
+    (``--outbox-on-disk``) puts the folder under the checkout's var/ instead."""
+    if on_disk:
+        (ROOT / "var").mkdir(exist_ok=True)
+        return tempfile.mkdtemp(prefix=prefix, dir=ROOT / "var")
     memory = Path("/dev/shm")
     if memory.is_dir() and os.access(memory, os.W_OK):
         return tempfile.mkdtemp(prefix=prefix, dir=memory)
@@ -790,6 +794,9 @@ def main() -> None:
     parser.add_argument("--serial", type=int, default=100, help="in-process serial calls")
     parser.add_argument("--profile", action="store_true", help="print statements and cProfile")
     parser.add_argument(
+        "--outbox-on-disk", action="store_true", help="the outbox under var/, not in memory"
+    )
+    parser.add_argument(
         "--settings",
         default="ciie_portal.settings",
         help="Django settings module of this process and the server (to try a variant)",
@@ -830,7 +837,7 @@ def main() -> None:
 
     secret = secrets.token_hex(32)
     extra = 2 + args.serial  # the captured confirmation (after a warm one), the serial run
-    outbox = outbox_folder("paybench-outbox-")
+    outbox = outbox_folder("paybench-outbox-", on_disk=args.outbox_on_disk)
     log = Path(tempfile.mkstemp(prefix="paybench-server-", suffix=".log")[1])
     configure_environment(
         bench_url=with_database(admin_url, name),

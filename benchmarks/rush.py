@@ -121,10 +121,11 @@ def setup_django() -> None:
     logging.getLogger("kombu").setLevel(logging.ERROR)
 
 
-def make_data(n: int):
+def make_data(n: int, *, earlier: int = 0):
     """A current edition open for registration and N units ready for their visitors: draft,
     information saved, no delegation review needed before submitting (``ready_unit`` of the
-    browser journey). Returns (edition, [(unit id, login name)])."""
+    browser journey), and ``earlier`` visitors of other units (``earlier_visitors``). Returns
+    (edition, [(unit id, login name)])."""
     from django.contrib.auth.hashers import make_password
     from django.db import connection
     from django.utils import timezone
@@ -199,10 +200,68 @@ def make_data(n: int):
         [ConsentRecord(user=user, policy=policy, accepted_at=now) for user in users],
         batch_size=2000,
     )
+    earlier_visitors(edition, earlier, now)
     with connection.cursor() as cursor:
-        for table in ("registration_user", "registration_unit", "registration_consentrecord"):
+        for table in (
+            "registration_user",
+            "registration_unit",
+            "registration_consentrecord",
+            "registration_visitor",
+        ):
             cursor.execute(f"ANALYZE {table}")
     return edition, [(unit.pk, unit.uscc) for unit in units]
+
+
+# Visitors of each unit that registered before the rush.
+EARLIER_PER_UNIT = 20
+
+
+def earlier_visitors(edition, count: int, now) -> None:
+    """``count`` visitors submitted before the rush by other units (20 each): a season's visitors
+    table is not empty when the rush comes. An empty one is planned for as one: a statement
+    prepared on a worker's connection while the table is empty keeps its plan (a scan of the
+    whole table) while the rush fills it."""
+    from ciie_portal import crypto
+    from ciie_portal.choices import Region, UnitCategory
+    from registration.models import IdType, Label, PersonType, Unit, Visitor
+
+    if count <= 0:
+        return
+    units = Unit.objects.bulk_create(
+        [
+            Unit(
+                edition=edition,
+                region=Region.MAINLAND,
+                category=UnitCategory.ENTERPRISE,
+                name=f"早前登记的单位{i}",
+                status=Unit.Status.SUBMITTED,
+                contact_mobile=f"198{i:08d}",
+                contact_email=f"earlier{i}@rush.invalid",
+                info_saved_at=now,
+            )
+            for i in range(-(-count // EARLIER_PER_UNIT))
+        ],
+        batch_size=2000,
+    )
+    visitors = []
+    for i in range(count):
+        sealed = crypto.seal(f"E{i:08d}")
+        visitors.append(
+            Visitor(
+                edition=edition,
+                unit=units[i // EARLIER_PER_UNIT],
+                person_type=PersonType.FOREIGN,
+                id_type=IdType.PASSPORT,
+                id_number_encrypted=sealed.encrypted,
+                id_number_index=sealed.index,
+                id_number_masked=sealed.masked,
+                name=f"Earlier Visitor {i}",
+                label=Label.VISITOR,
+                status=Visitor.Status.SUBMITTED,
+                submitted_at=now,
+            )
+        )
+    Visitor.objects.bulk_create(visitors, batch_size=2000)
 
 
 def photo_bytes() -> bytes:
@@ -553,6 +612,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", default="10,25,50", help="concurrent users, e.g. 10,25,50")
     parser.add_argument("--units", type=int, default=3000, help="units ready to register")
+    parser.add_argument(
+        "--earlier",
+        type=int,
+        default=20_000,
+        help="visitors other units submitted before the rush",
+    )
     parser.add_argument("--seconds", type=float, default=30, help="length of each phase")
     parser.add_argument(
         "--pages",
@@ -609,9 +674,13 @@ def main() -> None:
         call_command("migrate", verbosity=0, interactive=False)
         call_command("collectstatic", verbosity=0, interactive=False)
         print(f"  {time.perf_counter() - started:.0f} s (with collectstatic)", flush=True)
-        edition, units = make_data(args.units)
+        edition, units = make_data(args.units, earlier=args.earlier)
         period_id = edition.entry_periods.order_by("pk").values_list("pk", flat=True)[0]
-        print(f"  {len(units)} units ready, edition {edition.number} current", flush=True)
+        print(
+            f"  {len(units)} units ready, {args.earlier} visitors of other units submitted "
+            f"before, edition {edition.number} current",
+            flush=True,
+        )
         photo = photo_bytes()
         connections.close_all()
 
